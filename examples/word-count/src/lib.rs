@@ -1,0 +1,46 @@
+//! Hadoop's word count as a Weir module: each line maps to `(word, 1)` per word, reduce sums.
+//!
+//! Words are the maximal runs of letters and digits (Unicode-aware), lower-cased.
+
+use weir_sdk::{Emitter, MapReduce, Record, Result};
+
+/// The word-count module.
+pub struct WordCount;
+
+#[weir_sdk::processor]
+impl MapReduce for WordCount {
+    type Key = String;
+    type Value = u64;
+
+    fn map(record: &Record, out: &mut Emitter<String, u64>) -> Result<()> {
+        for word in words(record.text()?) {
+            out.emit(word, 1);
+        }
+        Ok(())
+    }
+
+    fn reduce(a: u64, b: u64) -> u64 {
+        a + b
+    }
+}
+
+/// The lower-cased words of a line: runs of Unicode letters and digits.
+pub fn words(line: &str) -> impl Iterator<Item = String> + '_ {
+    line.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn splits_on_anything_but_letters_and_digits() {
+        let got: Vec<String> = words("Hello, hello WORLD! l'été 2024—Ünïcode_x").collect();
+        assert_eq!(
+            got,
+            ["hello", "hello", "world", "l", "été", "2024", "ünïcode", "x"]
+        );
+    }
+}

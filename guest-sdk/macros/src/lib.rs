@@ -1,0 +1,61 @@
+//! `#[weir_sdk::processor]`: exports an `impl MapReduce for T` or `impl Transform for T` block as
+//! a Weir module. Use it through `weir_sdk`, not this crate directly.
+
+use proc_macro::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ItemImpl, parse_macro_input};
+
+/// Exports the marked `impl MapReduce for T` or `impl Transform for T` block as the module's
+/// `processor` interface. See the `weir_sdk` crate documentation.
+#[proc_macro_attribute]
+pub fn processor(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        let attr = proc_macro2::TokenStream::from(attr);
+        return quote_spanned! { attr.span() =>
+            compile_error!("#[weir_sdk::processor] takes no arguments");
+        }
+        .into();
+    }
+    let item = parse_macro_input!(item as ItemImpl);
+    match export(&item) {
+        Ok(export) => quote! { #item #export }.into(),
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote! { #item #err }.into()
+        }
+    }
+}
+
+fn export(item: &ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
+    let wrong_place = || {
+        syn::Error::new(
+            item.self_ty.span(),
+            "#[weir_sdk::processor] goes on an `impl weir_sdk::MapReduce for YourType` or \
+             `impl weir_sdk::Transform for YourType` block",
+        )
+    };
+    let (_, trait_path, _) = item.trait_.as_ref().ok_or_else(wrong_place)?;
+    let trait_name = trait_path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .ok_or_else(wrong_place)?;
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.generics.span(),
+            "#[weir_sdk::processor]: the exported type cannot be generic",
+        ));
+    }
+    let self_ty = &item.self_ty;
+    let adapter = match trait_name.as_str() {
+        "MapReduce" => quote! { ::weir_sdk::__private::MapReduceGuest<#self_ty> },
+        "Transform" => quote! { ::weir_sdk::__private::TransformGuest<#self_ty> },
+        _ => return Err(wrong_place()),
+    };
+    Ok(quote! {
+        #[doc(hidden)]
+        type __WeirExportedGuest = #adapter;
+        ::weir_sdk::__private::export_guest!(__WeirExportedGuest with_types_in ::weir_sdk::bindings);
+    })
+}

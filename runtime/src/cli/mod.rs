@@ -1,0 +1,31 @@
+//! The `weir` command line: one file per command.
+
+mod input;
+mod print;
+pub mod run;
+mod units;
+
+use clap::{Parser, Subcommand};
+
+/// Weir: run WebAssembly map/reduce modules over streams of records, in event-time windows.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `weir=debug`. Also `WEIR_LOG`.
+    #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn")]
+    pub log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a module over a file of records (or stdin) and print each window's results:
+    /// the local test tool for module authors, and the reference the Kafka pipeline agrees with.
+    Run(run::RunArgs),
+}

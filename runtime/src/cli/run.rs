@@ -1,0 +1,241 @@
+//! `weir run`: a module over a file of records (or stdin), results on stdout.
+//!
+//! Reads JSON lines (or text lines with `--lines`), batches them, drives the same
+//! [`Pipeline`] the server uses, prints each output record as a JSON line as its window fires,
+//! and prints dead letters with their reasons on stderr (or to `--dead-letters FILE`). At the
+//! end of the input every open window fires.
+
+use super::input::InputFormat;
+use super::print::{dead_letter_line, output_line, undecodable_line};
+use super::units::{parse_bytes, parse_timestamp};
+use crate::engine::{Engine, GuestLimits};
+use crate::pipeline::{Outcome, Pipeline, PipelineConfig, TimeMode};
+use crate::window::WindowSpec;
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `weir run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The module: a WebAssembly component built with weir-sdk.
+    #[arg(long, short)]
+    pub module: PathBuf,
+    /// Records to read: a file, or `-` for stdin.
+    #[arg(long, short, default_value = "-")]
+    pub input: String,
+    /// Windows: tumbling:SIZE, hopping:SIZE,SLIDE or session:GAP (ignored by transforms).
+    #[arg(long, short, default_value = "tumbling:10s")]
+    pub window: WindowSpec,
+    /// How far the watermark trails the largest event time seen.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub out_of_orderness: Duration,
+    /// How long after its end a window still accepts records.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lateness: Duration,
+    /// Read raw text lines instead of JSON records; each line's timestamp is
+    /// `--start + line_index × --interval`.
+    #[arg(long)]
+    pub lines: bool,
+    /// Timestamp of the first line (ms since the epoch, or RFC 3339), for lines without one.
+    #[arg(long, default_value = "0", value_parser = parse_timestamp)]
+    pub start: i64,
+    /// Time between consecutive lines, for lines without a timestamp.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Event time (record or map timestamps) or processing time (the wall clock).
+    #[arg(long, value_enum, default_value = "event")]
+    pub time: TimeArg,
+    /// Write dead letters to this file (JSON lines) instead of stderr.
+    #[arg(long)]
+    pub dead_letters: Option<PathBuf>,
+    /// Records per guest call.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub batch_size: u32,
+    /// Linear memory limit of the module.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    pub memory: usize,
+    /// Time limit of one guest call.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Limit on the bytes one guest call returns.
+    #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
+    pub max_output: usize,
+    /// Print each output as {"key", "value", "timestamp"} instead of its value alone.
+    #[arg(long)]
+    pub with_keys: bool,
+    /// No summary on stderr at the end.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--time` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TimeArg {
+    /// Record timestamps, or the time map emits.
+    Event,
+    /// The wall clock at processing.
+    Processing,
+}
+
+/// Input read on a background thread so a slow stdin still flushes partial batches.
+enum Line {
+    Text(String),
+    Failed(io::Error),
+}
+
+/// Runs `weir run`.
+pub fn run(args: RunArgs) -> Result<()> {
+    let started = Instant::now();
+    let bytes = std::fs::read(&args.module)
+        .with_context(|| format!("cannot read the module {}", args.module.display()))?;
+    let engine = Engine::new()?;
+    let module = engine
+        .load(&bytes)
+        .with_context(|| format!("cannot load the module {}", args.module.display()))?;
+    let limits = GuestLimits {
+        memory_bytes: args.memory,
+        call_timeout: args.timeout,
+        output_bytes: args.max_output,
+    };
+    let guest = engine.instantiate(&module, limits)?;
+    let config = PipelineConfig {
+        window: args.window,
+        out_of_orderness: args.out_of_orderness,
+        lateness: args.lateness,
+        time: match args.time {
+            TimeArg::Event => TimeMode::Event,
+            TimeArg::Processing => TimeMode::Processing,
+        },
+    };
+    let mut pipeline = Pipeline::new(guest, &config);
+    let format = InputFormat {
+        lines: args.lines,
+        start: args.start,
+        interval: i64::try_from(args.interval.as_millis()).unwrap_or(i64::MAX),
+    };
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut dead: Box<dyn Write> = match &args.dead_letters {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(io::stderr()),
+    };
+    let mut undecodable = 0u64;
+    let emit = |outcome: Outcome, out: &mut dyn Write, dead: &mut dyn Write| -> Result<()> {
+        for record in &outcome.outputs {
+            writeln!(out, "{}", output_line(record, args.with_keys)).context("write to stdout")?;
+        }
+        for letter in &outcome.dead_letters {
+            writeln!(dead, "{}", dead_letter_line(letter)).context("write dead letters")?;
+        }
+        out.flush().context("write to stdout")?;
+        Ok(())
+    };
+
+    let lines = read_lines(&args.input)?;
+    let batch_size = args.batch_size as usize;
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut index = 0u64;
+    let mut open = true;
+    while open {
+        // Fill a batch: up to batch_size lines, or whatever arrived within 100 ms.
+        loop {
+            match lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(Line::Text(text)) => {
+                    match format.parse(index, &text) {
+                        Ok(record) => batch.push(record),
+                        Err(message) => {
+                            undecodable += 1;
+                            writeln!(dead, "{}", undecodable_line(index, &message, &text))
+                                .context("write dead letters")?;
+                        }
+                    }
+                    index += 1;
+                    if batch.len() >= batch_size {
+                        break;
+                    }
+                }
+                Ok(Line::Failed(err)) => return Err(err).context("cannot read the input"),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let outcome = pipeline.process(&batch);
+            emit(outcome, &mut out, &mut *dead)?;
+            batch.clear();
+        }
+        let outcome = pipeline.tick();
+        emit(outcome, &mut out, &mut *dead)?;
+    }
+    let outcome = pipeline.close();
+    emit(outcome, &mut out, &mut *dead)?;
+    dead.flush().context("write dead letters")?;
+
+    if !args.quiet {
+        let stats = pipeline.stats();
+        let mut dead_summary: Vec<String> = stats
+            .dead_letters
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        if undecodable > 0 {
+            dead_summary.push(format!("{undecodable} undecodable"));
+        }
+        let dead_total: u64 = stats.dead_letters.values().sum::<u64>() + undecodable;
+        eprintln!(
+            "weir run: {} records, {} pairs, {} window results, {} outputs, {} dead letters{} in {:.2?} (module {}, {})",
+            stats.records_in,
+            stats.pairs,
+            stats.windows_fired,
+            stats.outputs,
+            dead_total,
+            if dead_summary.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", dead_summary.join(", "))
+            },
+            started.elapsed(),
+            &module.digest()[..12],
+            module.info().sdk,
+        );
+    }
+    Ok(())
+}
+
+/// Reads lines on a thread; the channel closes at end of input.
+fn read_lines(input: &str) -> Result<mpsc::Receiver<Line>> {
+    let reader: Box<dyn BufRead + Send> = if input == "-" {
+        Box::new(BufReader::new(io::stdin()))
+    } else {
+        Box::new(BufReader::new(
+            File::open(input).with_context(|| format!("cannot open the input {input}"))?,
+        ))
+    };
+    let (tx, rx) = mpsc::sync_channel(8192);
+    std::thread::Builder::new()
+        .name("weir-input".into())
+        .spawn(move || {
+            for line in reader.lines() {
+                let item = match line {
+                    Ok(text) => Line::Text(text),
+                    Err(err) => Line::Failed(err),
+                };
+                let failed = matches!(item, Line::Failed(_));
+                if tx.send(item).is_err() || failed {
+                    break;
+                }
+            }
+        })
+        .context("start the input reader thread")?;
+    Ok(rx)
+}

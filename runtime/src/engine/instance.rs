@@ -1,0 +1,360 @@
+//! [`WasmGuest`]: one live guest instance and the batch calls into it.
+//!
+//! A call that traps or hits a limit is reported as a [`GuestError::Failed`] with its kind and,
+//! for panics, the guest's own message; the instance is then thrown away and the next call runs
+//! on a fresh one (instantiation from the pre-linked component is cheap).
+
+use super::TICK;
+use super::error::ModuleError;
+use super::limits::GuestLimits;
+use super::sandbox::Sandbox;
+use super::validate::PROCESSOR_EXPORT;
+use crate::guest::{FailureKind, Guest, GuestError, expect_len};
+use crate::record::{
+    Emitted, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind, ReduceGroup,
+};
+use wasmtime::component::{ComponentNamedList, ComponentType, Func, InstancePre, Lift, Linker, Lower};
+use wasmtime::{Store, Trap};
+
+/// Level of a guest log line, as the `log` import declares it.
+#[allow(dead_code, reason = "variants are made by lifting them from the guest")]
+#[derive(Debug, Clone, Copy, ComponentType, Lift, Lower)]
+#[component(enum)]
+#[repr(u8)]
+enum LogLevel {
+    #[component(name = "trace")]
+    Trace,
+    #[component(name = "debug")]
+    Debug,
+    #[component(name = "info")]
+    Info,
+    #[component(name = "warn")]
+    Warn,
+    #[component(name = "error")]
+    Error,
+}
+
+/// Links `weir:processor/log` to the host's tracing.
+pub(super) fn add_log_to_linker(linker: &mut Linker<Sandbox>) -> anyhow::Result<()> {
+    let mut log = linker.instance(super::validate::LOG_IMPORT)?;
+    log.func_wrap("log", |mut store, (level, message): (LogLevel, String)| {
+        if store.data_mut().log.admit() {
+            match level {
+                LogLevel::Trace => tracing::trace!(target: "weir::guest", "{message}"),
+                LogLevel::Debug => tracing::debug!(target: "weir::guest", "{message}"),
+                LogLevel::Info => tracing::info!(target: "weir::guest", "{message}"),
+                LogLevel::Warn => tracing::warn!(target: "weir::guest", "{message}"),
+                LogLevel::Error => tracing::error!(target: "weir::guest", "{message}"),
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The processor interface's functions in one instance.
+struct Live {
+    store: Store<Sandbox>,
+    describe: Func,
+    map_batch: Func,
+    reduce_batch: Func,
+    finish_batch: Func,
+}
+
+/// A guest instance under limits; implements [`Guest`] for the pipeline.
+pub struct WasmGuest {
+    engine: wasmtime::Engine,
+    pre: InstancePre<Sandbox>,
+    limits: GuestLimits,
+    kind: ModuleKind,
+    live: Option<Live>,
+    instantiations: u64,
+}
+
+impl WasmGuest {
+    pub(super) fn start(
+        engine: wasmtime::Engine,
+        pre: InstancePre<Sandbox>,
+        limits: GuestLimits,
+    ) -> Result<Self, ModuleError> {
+        let mut guest = WasmGuest {
+            engine,
+            pre,
+            limits,
+            kind: ModuleKind::MapReduce,
+            live: None,
+            instantiations: 0,
+        };
+        guest.live = Some(
+            guest
+                .instantiate()
+                .map_err(|e| ModuleError::Start(format!("{e:#}")))?,
+        );
+        Ok(guest)
+    }
+
+    pub(super) fn set_kind(&mut self, kind: ModuleKind) {
+        self.kind = kind;
+    }
+
+    /// How many instances this guest has started (1 + one per failed call).
+    pub fn instantiations(&self) -> u64 {
+        self.instantiations
+    }
+
+    fn instantiate(&mut self) -> anyhow::Result<Live> {
+        let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
+        store.limiter(|sandbox| &mut sandbox.limiter);
+        store.set_epoch_deadline(deadline_ticks(&self.limits));
+        store.epoch_deadline_trap();
+        let instance = self.pre.instantiate(&mut store)?;
+        let interface = instance
+            .get_export_index(&mut store, None, PROCESSOR_EXPORT)
+            .ok_or_else(|| anyhow::anyhow!("missing export {PROCESSOR_EXPORT}"))?;
+        let mut func = |name: &str| -> anyhow::Result<Func> {
+            let index = instance
+                .get_export_index(&mut store, Some(&interface), name)
+                .ok_or_else(|| anyhow::anyhow!("missing export {PROCESSOR_EXPORT}#{name}"))?;
+            instance
+                .get_func(&mut store, index)
+                .ok_or_else(|| anyhow::anyhow!("{PROCESSOR_EXPORT}#{name} is not a function"))
+        };
+        let describe = func("describe")?;
+        let map_batch = func("map-batch")?;
+        let reduce_batch = func("reduce-batch")?;
+        let finish_batch = func("finish-batch")?;
+        self.instantiations += 1;
+        Ok(Live {
+            store,
+            describe,
+            map_batch,
+            reduce_batch,
+            finish_batch,
+        })
+    }
+
+    /// Checks every export's signature, then calls `describe`.
+    pub(super) fn describe(&mut self) -> Result<ModuleInfo, ModuleError> {
+        self.check_signatures()?;
+        let (info,) = self
+            .call::<(), (ModuleInfo,)>(|l| l.describe, (), "describe")
+            .map_err(|e| ModuleError::Start(e.to_string()))?;
+        Ok(info)
+    }
+
+    /// Type-checks the four functions, so a mismatch is a load error rather than a batch failure.
+    fn check_signatures(&self) -> Result<(), ModuleError> {
+        let live = self
+            .live
+            .as_ref()
+            .ok_or_else(|| ModuleError::Start("no live instance".into()))?;
+        let store = &live.store;
+        live.describe
+            .typed::<(), (ModuleInfo,)>(store)
+            .map_err(|e| signature_error("describe", &e))?;
+        live.map_batch
+            .typed::<(&[InputRecord],), (Result<Vec<Emitted>, ItemError>,)>(store)
+            .map_err(|e| signature_error("map-batch", &e))?;
+        live.reduce_batch
+            .typed::<(&[ReduceGroup],), (Result<Vec<Vec<u8>>, ItemError>,)>(store)
+            .map_err(|e| signature_error("reduce-batch", &e))?;
+        live.finish_batch
+            .typed::<(&[FinishItem],), (Result<Vec<GuestOutput>, ItemError>,)>(store)
+            .map_err(|e| signature_error("finish-batch", &e))?;
+        Ok(())
+    }
+
+    /// Runs one call with a fresh deadline; on any failure, classifies it and drops the instance.
+    fn call<P, R>(&mut self, which: impl Fn(&Live) -> Func, params: P, name: &str) -> Result<R, GuestError>
+    where
+        P: ComponentNamedList + Lower,
+        R: ComponentNamedList + Lift,
+    {
+        if self.live.is_none() {
+            self.live = Some(self.instantiate().map_err(|e| GuestError::Failed {
+                kind: FailureKind::Trap,
+                message: format!("cannot restart the module: {e:#}"),
+            })?);
+        }
+        let live = self.live.as_mut().expect("an instance was just ensured above");
+        let func = which(live)
+            .typed::<P, R>(&live.store)
+            .map_err(|e| GuestError::Failed {
+                kind: FailureKind::Contract,
+                message: format!("{name}: {e:#}"),
+            })?;
+        live.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        let result = func.call(&mut live.store, params);
+        let captured = live.store.data().output.take();
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => {
+                let failure = classify(&err, &live.store, &self.limits, &captured, name);
+                self.live = None;
+                Err(failure)
+            }
+        }
+    }
+}
+
+fn deadline_ticks(limits: &GuestLimits) -> u64 {
+    let ticks = limits.call_timeout.as_nanos() / TICK.as_nanos();
+    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+}
+
+fn signature_error(function: &str, err: &wasmtime::Error) -> ModuleError {
+    ModuleError::ExportSignature {
+        function: function.to_string(),
+        detail: format!("{err:#}"),
+    }
+}
+
+/// Names what stopped a call: deadline, memory limit, panic (with the guest's message) or trap.
+fn classify(
+    err: &wasmtime::Error,
+    store: &Store<Sandbox>,
+    limits: &GuestLimits,
+    captured: &str,
+    name: &str,
+) -> GuestError {
+    if let Some(desired) = store.data().limiter.exceeded {
+        return GuestError::Failed {
+            kind: FailureKind::MemoryLimit,
+            message: format!(
+                "{name} tried to grow linear memory to {} MiB; the limit is {} MiB",
+                desired >> 20,
+                store.data().limiter.limit() >> 20
+            ),
+        };
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => GuestError::Failed {
+            kind: FailureKind::Timeout,
+            message: format!("{name} ran longer than its {:?} deadline", limits.call_timeout),
+        },
+        Some(Trap::UnreachableCodeReached) => GuestError::Failed {
+            kind: FailureKind::Panic,
+            message: match panic_message(captured) {
+                Some(panic) => format!("{name} panicked: {panic}"),
+                None => format!("{name} trapped: unreachable code reached (a panic or abort)"),
+            },
+        },
+        Some(trap) => GuestError::Failed {
+            kind: FailureKind::Trap,
+            message: format!("{name} trapped: {trap}"),
+        },
+        None => GuestError::Failed {
+            kind: FailureKind::Trap,
+            message: format!("{name} failed: {err:#}"),
+        },
+    }
+}
+
+/// Picks the panic line and message out of what a Rust guest printed on stderr.
+fn panic_message(captured: &str) -> Option<String> {
+    let start = captured.rfind("panicked at ")?;
+    let text: Vec<&str> = captured[start..]
+        .lines()
+        .take_while(|l| !l.starts_with("note: run with"))
+        .collect();
+    Some(text.join(" ").trim().to_string())
+}
+
+/// Total bytes of keys and values in a map result.
+fn emitted_bytes(pairs: &[Emitted]) -> usize {
+    pairs.iter().map(|p| p.key.len() + p.value.len()).sum()
+}
+
+impl WasmGuest {
+    fn check_output(&mut self, bytes: usize, name: &str) -> Result<(), GuestError> {
+        if bytes > self.limits.output_bytes {
+            return Err(GuestError::Failed {
+                kind: FailureKind::OutputLimit,
+                message: format!(
+                    "{name} returned {} bytes; the per-call output limit is {} bytes",
+                    bytes, self.limits.output_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn rejected(err: ItemError) -> GuestError {
+    GuestError::Rejected {
+        index: err.index,
+        message: err.message,
+    }
+}
+
+impl Guest for WasmGuest {
+    fn kind(&self) -> ModuleKind {
+        self.kind
+    }
+
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError> {
+        let (result,) = self.call::<(&[InputRecord],), (Result<Vec<Emitted>, ItemError>,)>(
+            |l| l.map_batch,
+            (records,),
+            "map",
+        )?;
+        let pairs = result.map_err(rejected)?;
+        self.check_output(emitted_bytes(&pairs), "map")?;
+        if let Some(bad) = pairs.iter().find(|p| p.source as usize >= records.len()) {
+            return Err(GuestError::Failed {
+                kind: FailureKind::Contract,
+                message: format!(
+                    "map named source record {} in a batch of {}",
+                    bad.source,
+                    records.len()
+                ),
+            });
+        }
+        Ok(pairs)
+    }
+
+    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError> {
+        let want = groups.len();
+        let (result,) = self.call::<(&[ReduceGroup],), (Result<Vec<Vec<u8>>, ItemError>,)>(
+            |l| l.reduce_batch,
+            (groups,),
+            "reduce",
+        )?;
+        let accs = expect_len("reduce", result.map_err(rejected)?, want)?;
+        self.check_output(accs.iter().map(Vec::len).sum(), "reduce")?;
+        Ok(accs)
+    }
+
+    fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {
+        let want = items.len();
+        let (result,) = self.call::<(&[FinishItem],), (Result<Vec<GuestOutput>, ItemError>,)>(
+            |l| l.finish_batch,
+            (items,),
+            "finish",
+        )?;
+        let outputs = expect_len("finish", result.map_err(rejected)?, want)?;
+        self.check_output(
+            outputs
+                .iter()
+                .map(|o| o.value.len() + o.key.as_ref().map_or(0, Vec::len))
+                .sum(),
+            "finish",
+        )?;
+        Ok(outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn finds_the_panic_in_stderr() {
+        let stderr = "hello\nthread '<unnamed>' panicked at src/lib.rs:20:29:\nmap was told to panic\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("panicked at src/lib.rs:20:29: map was told to panic")
+        );
+        assert_eq!(panic_message("nothing here"), None);
+    }
+}

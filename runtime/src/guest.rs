@@ -1,0 +1,101 @@
+//! [`Guest`]: the three batch calls the pipeline makes into a module.
+//!
+//! The Wasm engine implements it ([`crate::engine::WasmGuest`]); so can native Rust code, which is
+//! how the benches compare Wasm against native and how unit tests drive the pipeline without a
+//! component.
+
+use crate::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceGroup};
+use std::fmt;
+
+/// A module the pipeline can call, one batch at a time.
+pub trait Guest {
+    /// What the module does.
+    fn kind(&self) -> ModuleKind;
+
+    /// Maps a batch of records to (key, value) pairs.
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError>;
+
+    /// Folds each group into one accumulator, in order.
+    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError>;
+
+    /// Turns closed windows into output records.
+    fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError>;
+}
+
+/// Why a guest call failed. The failure concerns that batch only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestError {
+    /// The guest returned an error for one element of the batch (an input record, a reduce group
+    /// or a finish item). The rest of the batch can be retried without it.
+    Rejected {
+        /// Index of the element within the batch.
+        index: u32,
+        /// The guest's message.
+        message: String,
+    },
+    /// The call was stopped: a trap, a limit or a broken contract. The guest instance was
+    /// replaced; which element caused it is unknown until the batch is bisected.
+    Failed {
+        /// What stopped the call.
+        kind: FailureKind,
+        /// Details for people: a panic message, the limit that was hit.
+        message: String,
+    },
+}
+
+/// What stopped a guest call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The call ran past its deadline (an infinite loop, or too much work for one batch).
+    Timeout,
+    /// The guest tried to grow its linear memory beyond the job's limit.
+    MemoryLimit,
+    /// The call returned more bytes than the job's per-call output limit.
+    OutputLimit,
+    /// The guest panicked (a Rust `panic!`, an `unreachable` instruction).
+    Panic,
+    /// Any other WebAssembly trap (out-of-bounds access, division by zero, stack overflow...).
+    Trap,
+    /// The guest broke the contract: wrong number of results, an index out of range.
+    Contract,
+}
+
+impl FailureKind {
+    /// A short stable name, for metrics labels and dead-letter headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::MemoryLimit => "memory_limit",
+            FailureKind::OutputLimit => "output_limit",
+            FailureKind::Panic => "panic",
+            FailureKind::Trap => "trap",
+            FailureKind::Contract => "contract",
+        }
+    }
+}
+
+impl fmt::Display for GuestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestError::Rejected { index, message } => {
+                write!(f, "the module refused element {index} of the batch: {message}")
+            }
+            GuestError::Failed { kind, message } => write!(f, "{}: {message}", kind.as_str()),
+        }
+    }
+}
+
+impl std::error::Error for GuestError {}
+
+/// Checks that a finish or reduce call returned one result per element.
+pub(crate) fn expect_len<T>(what: &str, got: Vec<T>, want: usize) -> Result<Vec<T>, GuestError> {
+    if got.len() == want {
+        Ok(got)
+    } else {
+        Err(GuestError::Failed {
+            kind: FailureKind::Contract,
+            message: format!("{what} returned {} results for {want} inputs", got.len()),
+        })
+    }
+}

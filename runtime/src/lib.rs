@@ -1,0 +1,17 @@
+//! # Weir: a sandboxed stream processor
+//!
+//! Users write a map and an associative reduce, compile them to a WebAssembly component with
+//! `weir-sdk`, and Weir runs them in a wasmtime sandbox over event-time windows.
+//!
+//! The data path, top-down:
+//! - [`engine`]: loads and validates components, runs guest instances under limits;
+//! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
+//! - [`window`]: window assignment, watermarks and per-(window, key) state;
+//! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file).
+
+pub mod cli;
+pub mod engine;
+pub mod guest;
+pub mod pipeline;
+pub mod record;
+pub mod window;

@@ -1,0 +1,374 @@
+//! The per-partition pipeline: map → window → reduce → fire, over batches of records.
+//!
+//! [`Pipeline::process`] takes one batch and returns what it produced: output records of the
+//! windows the batch closed, and dead letters. It is written against the [`Guest`] trait and
+//! plain records, so `weir run` (a file) and the Kafka server drive the very same code.
+//!
+//! Semantics, for a given input order (the output does not depend on batch boundaries):
+//! - Each pair's event time is the time `map` emitted with it, else its record's timestamp (or
+//!   the wall clock at processing, in [`TimeMode::Processing`]).
+//! - The watermark is the largest event time seen minus the out-of-orderness; it advances after
+//!   each record. A pair is late when every window it belongs to has closed
+//!   (`end + lateness <= watermark` before its record); late pairs are dropped, and a record
+//!   whose pairs were all late goes to the dead letters.
+//! - Values are folded per (window, key) in input order. Windows fire, in closing order, at the
+//!   end of the batch in which the watermark passes `end + lateness`.
+//! - A record that makes a guest call fail (trap, limit, refusal) is isolated (see
+//!   [`isolate`]) and goes to the dead letters with the reason; the rest of its batch goes on.
+
+mod dead_letter;
+mod isolate;
+
+pub use dead_letter::{DeadLetter, Reason, Stage};
+pub use isolate::{Failure, isolate};
+
+use crate::guest::{Guest, GuestError};
+use crate::record::{Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord};
+use crate::window::{Watermark, WindowSpec, WindowStore};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where event time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeMode {
+    /// The time `map` emits with a pair, else the record's timestamp.
+    #[default]
+    Event,
+    /// The wall clock when the pair is processed.
+    Processing,
+}
+
+/// How a pipeline windows its pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// The window family and sizes.
+    pub window: WindowSpec,
+    /// How far behind the largest event time seen the watermark trails.
+    pub out_of_orderness: Duration,
+    /// How long after its end a window still accepts pairs before it fires.
+    pub lateness: Duration,
+    /// Event or processing time.
+    pub time: TimeMode,
+}
+
+/// What one call of the pipeline produced.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Output records, in firing order.
+    pub outputs: Vec<OutputRecord>,
+    /// Records (or windows) set aside, with reasons.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// Running totals, for summaries and metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Input records seen.
+    pub records_in: u64,
+    /// Pairs `map` emitted.
+    pub pairs: u64,
+    /// Output records produced.
+    pub outputs: u64,
+    /// (window, key) results fired.
+    pub windows_fired: u64,
+    /// Pairs dropped because their windows had closed.
+    pub late_pairs: u64,
+    /// Dead letters by reason.
+    pub dead_letters: BTreeMap<&'static str, u64>,
+}
+
+/// The pipeline of one input partition (or one file).
+pub struct Pipeline<G> {
+    guest: G,
+    kind: ModuleKind,
+    store: WindowStore,
+    watermark: Watermark,
+    out_of_orderness: i64,
+    time: TimeMode,
+    stats: Stats,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
+}
+
+fn message(error: &GuestError) -> String {
+    match error {
+        GuestError::Rejected { message, .. } | GuestError::Failed { message, .. } => message.clone(),
+    }
+}
+
+fn reason(error: &GuestError) -> Reason {
+    match error {
+        GuestError::Rejected { .. } => Reason::Rejected,
+        GuestError::Failed { kind, .. } => Reason::Failed(*kind),
+    }
+}
+
+/// A record's pairs within a batch, and the watermark it was windowed against.
+struct RecordPairs {
+    source: usize,
+    watermark: i64,
+    pairs: Range<usize>,
+}
+
+impl<G: Guest> Pipeline<G> {
+    /// A pipeline running `guest` with `config`.
+    pub fn new(guest: G, config: &PipelineConfig) -> Self {
+        let out_of_orderness = millis(config.out_of_orderness);
+        Pipeline {
+            kind: guest.kind(),
+            guest,
+            store: WindowStore::new(config.window, millis(config.lateness)),
+            watermark: Watermark::new(out_of_orderness),
+            out_of_orderness,
+            time: config.time,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Processes one batch of records.
+    pub fn process(&mut self, records: &[InputRecord]) -> Outcome {
+        let mut out = Outcome::default();
+        self.stats.records_in += records.len() as u64;
+        let pairs = self.map(records, &mut out);
+        self.stats.pairs += pairs.len() as u64;
+        match self.kind {
+            ModuleKind::Transform => self.transform(records, pairs, &mut out),
+            ModuleKind::MapReduce => {
+                self.window_and_reduce(records, &pairs, &mut out);
+                self.fire(&mut out);
+            }
+        }
+        self.count(&out);
+        out
+    }
+
+    /// In processing time, advances the watermark to the wall clock and fires what closed.
+    /// Does nothing in event time, where only records move the watermark.
+    pub fn tick(&mut self) -> Outcome {
+        let mut out = Outcome::default();
+        if self.time == TimeMode::Processing && self.kind == ModuleKind::MapReduce {
+            self.watermark
+                .advance_to(now_ms().saturating_sub(self.out_of_orderness));
+            self.fire(&mut out);
+        }
+        self.count(&out);
+        out
+    }
+
+    /// End of input: fires every open window.
+    pub fn close(&mut self) -> Outcome {
+        let mut out = Outcome::default();
+        if self.kind == ModuleKind::MapReduce {
+            self.watermark.advance_to(i64::MAX);
+            self.fire(&mut out);
+        }
+        self.count(&out);
+        out
+    }
+
+    /// The current watermark, in ms (`i64::MIN` before the first pair).
+    pub fn watermark(&self) -> i64 {
+        self.watermark.current()
+    }
+
+    /// Open (window, key) accumulators.
+    pub fn open_keys(&self) -> usize {
+        self.store.open_keys()
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The guest, for its own statistics.
+    pub fn guest(&self) -> &G {
+        &self.guest
+    }
+
+    fn count(&mut self, out: &Outcome) {
+        self.stats.outputs += out.outputs.len() as u64;
+        for dead in &out.dead_letters {
+            *self.stats.dead_letters.entry(dead.reason.as_str()).or_default() += 1;
+        }
+    }
+
+    /// Maps the batch, isolating records the guest fails on. Pairs come back sorted by source.
+    fn map(&mut self, records: &[InputRecord], out: &mut Outcome) -> Vec<Emitted> {
+        let guest = &mut self.guest;
+        let mut pairs = Vec::new();
+        let failures = isolate(
+            records,
+            &mut |batch| guest.map_batch(batch),
+            &mut |offset, mut got: Vec<Emitted>| {
+                let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+                for pair in &mut got {
+                    pair.source = pair.source.saturating_add(offset);
+                }
+                pairs.extend(got);
+            },
+        );
+        for failure in failures {
+            out.dead_letters.push(DeadLetter::for_record(
+                reason(&failure.error),
+                Stage::Map,
+                message(&failure.error),
+                &records[failure.index],
+            ));
+        }
+        pairs.sort_by_key(|p| p.source);
+        pairs
+    }
+
+    fn transform(&mut self, records: &[InputRecord], pairs: Vec<Emitted>, out: &mut Outcome) {
+        out.outputs.extend(pairs.into_iter().map(|p| OutputRecord {
+            timestamp: p.timestamp.unwrap_or(records[p.source as usize].timestamp),
+            key: (!p.key.is_empty()).then_some(p.key),
+            value: p.value,
+            window: None,
+        }));
+    }
+
+    fn event_time(&self, pair: &Emitted, record: &InputRecord, now: i64) -> i64 {
+        match self.time {
+            TimeMode::Event => pair.timestamp.unwrap_or(record.timestamp),
+            TimeMode::Processing => now,
+        }
+    }
+
+    /// Assigns the batch's pairs to windows record by record, then folds them with one reduce
+    /// call. If that call fails, folds record by record to find the records it fails on.
+    fn window_and_reduce(&mut self, records: &[InputRecord], pairs: &[Emitted], out: &mut Outcome) {
+        let now = if self.time == TimeMode::Processing {
+            now_ms()
+        } else {
+            0
+        };
+        let mut staged = self.store.stage_new();
+        let mut by_record = Vec::new();
+        let mut start = 0;
+        while start < pairs.len() {
+            let source = pairs[start].source as usize;
+            let end = start
+                + pairs[start..]
+                    .iter()
+                    .take_while(|p| p.source as usize == source)
+                    .count();
+            let record = &records[source];
+            let watermark = self.watermark.current();
+            let (mut late, mut max_time) = (0, i64::MIN);
+            for pair in &pairs[start..end] {
+                let t = self.event_time(pair, record, now);
+                max_time = max_time.max(t);
+                if !self
+                    .store
+                    .stage(&mut staged, t, &pair.key, &pair.value, watermark)
+                {
+                    late += 1;
+                }
+            }
+            self.stats.late_pairs += late as u64;
+            if late == end - start {
+                out.dead_letters.push(DeadLetter::for_record(
+                    Reason::Late,
+                    Stage::Window,
+                    format!("event time {max_time} is too late: its windows closed at watermark {watermark}"),
+                    record,
+                ));
+            }
+            self.watermark.observe(max_time);
+            by_record.push(RecordPairs {
+                source,
+                watermark,
+                pairs: start..end,
+            });
+            start = end;
+        }
+        let (groups, pending) = self.store.groups(staged);
+        if groups.is_empty() {
+            return;
+        }
+        match self.guest.reduce_batch(&groups) {
+            Ok(accs) => self.store.commit(pending, accs),
+            Err(_) => self.reduce_record_by_record(records, pairs, &by_record, now, out),
+        }
+    }
+
+    fn reduce_record_by_record(
+        &mut self,
+        records: &[InputRecord],
+        pairs: &[Emitted],
+        by_record: &[RecordPairs],
+        now: i64,
+        out: &mut Outcome,
+    ) {
+        for entry in by_record {
+            let record = &records[entry.source];
+            let mut staged = self.store.stage_new();
+            for pair in &pairs[entry.pairs.clone()] {
+                let t = self.event_time(pair, record, now);
+                self.store
+                    .stage(&mut staged, t, &pair.key, &pair.value, entry.watermark);
+            }
+            let (groups, pending) = self.store.groups(staged);
+            if groups.is_empty() {
+                continue;
+            }
+            match self.guest.reduce_batch(&groups) {
+                Ok(accs) => self.store.commit(pending, accs),
+                Err(error) => out.dead_letters.push(DeadLetter::for_record(
+                    reason(&error),
+                    Stage::Reduce,
+                    message(&error),
+                    record,
+                )),
+            }
+        }
+    }
+
+    /// Fires every window the watermark has closed through the guest's finish.
+    fn fire(&mut self, out: &mut Outcome) {
+        let items: Vec<FinishItem> = self.store.fire(self.watermark.current());
+        if items.is_empty() {
+            return;
+        }
+        self.stats.windows_fired += items.len() as u64;
+        let guest = &mut self.guest;
+        let outputs = &mut out.outputs;
+        let failures = isolate(
+            &items,
+            &mut |batch| guest.finish_batch(batch),
+            &mut |offset, got| {
+                for (item, output) in items[offset..].iter().zip(got) {
+                    outputs.push(OutputRecord {
+                        key: output.key,
+                        value: output.value,
+                        timestamp: item.window.end.saturating_sub(1),
+                        window: Some(item.window),
+                    });
+                }
+            },
+        );
+        for failure in failures {
+            let item = &items[failure.index];
+            out.dead_letters.push(DeadLetter {
+                reason: reason(&failure.error),
+                stage: Stage::Finish,
+                message: message(&failure.error),
+                record: None,
+                window: Some(item.window),
+                key: Some(item.key.clone()),
+            });
+        }
+    }
+}

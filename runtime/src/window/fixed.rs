@@ -1,0 +1,149 @@
+//! [`FixedWindows`]: tumbling and hopping windows, whose bounds depend on event time alone.
+
+use super::{WindowSpec, is_closed};
+use crate::record::{FinishItem, ReduceGroup, Window};
+use std::collections::{BTreeMap, HashMap};
+
+/// Accumulators of open tumbling or hopping windows, by window (in closing order) then key.
+pub struct FixedWindows {
+    size: i64,
+    slide: i64,
+    lateness: i64,
+    open: BTreeMap<Window, HashMap<Vec<u8>, Vec<u8>>>,
+}
+
+/// One batch's values per (window, key), in arrival order.
+#[derive(Default)]
+pub struct FixedStaged {
+    index: HashMap<(Window, Vec<u8>), usize>,
+    groups: Vec<(Window, Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+impl FixedWindows {
+    /// Empty state. `spec` must be tumbling or hopping.
+    pub fn new(spec: WindowSpec, lateness: i64) -> Self {
+        let (size, slide) = match spec {
+            WindowSpec::Tumbling { size } => (size, size),
+            WindowSpec::Hopping { size, slide } => (size, slide),
+            WindowSpec::Session { gap } => (gap, gap),
+        };
+        FixedWindows {
+            size,
+            slide,
+            lateness,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// The windows containing event time `t`, earliest start first.
+    pub fn windows(&self, t: i64) -> impl Iterator<Item = Window> + use<> {
+        let (size, slide) = (self.size, self.slide);
+        let last_start = t - t.rem_euclid(slide);
+        let first_start = last_start - (size - 1) / slide * slide;
+        (0..)
+            .map(move |i| first_start.saturating_add(i * slide))
+            .take_while(move |&start| start <= last_start)
+            .filter(move |&start| t < start.saturating_add(size))
+            .map(move |start| Window {
+                start,
+                end: start.saturating_add(size),
+            })
+    }
+
+    pub(super) fn stage(
+        &self,
+        staged: &mut FixedStaged,
+        t: i64,
+        key: &[u8],
+        value: &[u8],
+        watermark: i64,
+    ) -> bool {
+        let mut on_time = false;
+        for window in self.windows(t) {
+            if is_closed(window, watermark, self.lateness) {
+                continue;
+            }
+            on_time = true;
+            let next = staged.groups.len();
+            let slot = *staged.index.entry((window, key.to_vec())).or_insert(next);
+            if slot == next {
+                staged.groups.push((window, key.to_vec(), Vec::new()));
+            }
+            staged.groups[slot].2.push(value.to_vec());
+        }
+        on_time
+    }
+
+    pub(super) fn groups(&self, staged: FixedStaged) -> (Vec<ReduceGroup>, Vec<(Window, Vec<u8>)>) {
+        let mut groups = Vec::with_capacity(staged.groups.len());
+        let mut slots = Vec::with_capacity(staged.groups.len());
+        for (window, key, values) in staged.groups {
+            let acc = self.open.get(&window).and_then(|keys| keys.get(&key)).cloned();
+            groups.push(ReduceGroup { acc, values });
+            slots.push((window, key));
+        }
+        (groups, slots)
+    }
+
+    pub(super) fn commit(&mut self, slots: Vec<(Window, Vec<u8>)>, accs: Vec<Vec<u8>>) {
+        for ((window, key), acc) in slots.into_iter().zip(accs) {
+            self.open.entry(window).or_default().insert(key, acc);
+        }
+    }
+
+    pub(super) fn fire(&mut self, watermark: i64) -> Vec<FinishItem> {
+        let mut items = Vec::new();
+        while let Some(entry) = self.open.first_entry() {
+            if !is_closed(*entry.key(), watermark, self.lateness) {
+                break;
+            }
+            let window = *entry.key();
+            let mut keys: Vec<(Vec<u8>, Vec<u8>)> = entry.remove().into_iter().collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            items.extend(keys.into_iter().map(|(key, acc)| FinishItem { window, key, acc }));
+        }
+        items
+    }
+
+    pub(super) fn open_keys(&self) -> usize {
+        self.open.values().map(HashMap::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn starts(spec: WindowSpec, t: i64) -> Vec<(i64, i64)> {
+        FixedWindows::new(spec, 0)
+            .windows(t)
+            .map(|w| (w.start, w.end))
+            .collect()
+    }
+
+    #[test]
+    fn tumbling_puts_each_time_in_one_window() {
+        let spec = WindowSpec::Tumbling { size: 10 };
+        assert_eq!(starts(spec, 0), [(0, 10)]);
+        assert_eq!(starts(spec, 9), [(0, 10)]);
+        assert_eq!(starts(spec, 10), [(10, 20)]);
+        assert_eq!(starts(spec, -1), [(-10, 0)]);
+    }
+
+    #[test]
+    fn hopping_puts_each_time_in_size_over_slide_windows() {
+        let spec = WindowSpec::Hopping { size: 10, slide: 5 };
+        assert_eq!(starts(spec, 7), [(0, 10), (5, 15)]);
+        assert_eq!(starts(spec, 5), [(0, 10), (5, 15)]);
+        assert_eq!(starts(spec, 4), [(-5, 5), (0, 10)]);
+        let uneven = WindowSpec::Hopping { size: 10, slide: 3 };
+        for t in -20..20 {
+            let got = starts(uneven, t);
+            let want: Vec<(i64, i64)> = (-40..40)
+                .filter(|s: &i64| s.rem_euclid(3) == 0 && *s <= t && t < s + 10)
+                .map(|s| (s, s + 10))
+                .collect();
+            assert_eq!(got, want, "t = {t}");
+        }
+    }
+}

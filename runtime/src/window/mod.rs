@@ -1,0 +1,121 @@
+//! Event-time windows: which windows a pair belongs to, when they close, and the per-(window,
+//! key) accumulators until they do.
+//!
+//! - [`WindowSpec`]: tumbling, hopping or session, parsed from `tumbling:10s` and friends.
+//! - [`Watermark`]: the event time below which the stream is taken to be complete.
+//! - [`FixedWindows`] (tumbling, hopping) and [`SessionWindows`] hold accumulators. A batch is
+//!   first *staged* (assignment and lateness, without touching state), then committed with the
+//!   accumulators the guest's reduce returned; a failed reduce leaves state untouched.
+//!
+//! A window `[start, end)` closes, and fires, when the watermark reaches `end + lateness`; a pair
+//! whose windows have all closed is late.
+
+mod fixed;
+mod session;
+mod spec;
+mod watermark;
+
+pub use fixed::{FixedStaged, FixedWindows};
+pub use session::{SessionStaged, SessionWindows};
+pub use spec::{WindowSpec, WindowSpecError};
+pub use watermark::Watermark;
+
+use crate::record::{FinishItem, ReduceGroup, Window};
+
+/// Whether `window` has closed at watermark `watermark` with `lateness` allowed.
+pub fn is_closed(window: Window, watermark: i64, lateness: i64) -> bool {
+    window.end.saturating_add(lateness) <= watermark
+}
+
+/// Open windows and their accumulators, of either family.
+pub enum WindowStore {
+    /// Tumbling or hopping windows.
+    Fixed(FixedWindows),
+    /// Session windows.
+    Session(SessionWindows),
+}
+
+/// A batch's pairs, assigned to windows but not yet reduced into state.
+pub enum Staged {
+    /// For [`WindowStore::Fixed`].
+    Fixed(FixedStaged),
+    /// For [`WindowStore::Session`].
+    Session(SessionStaged),
+}
+
+impl WindowStore {
+    /// Empty state for `spec` with `lateness` ms allowed.
+    pub fn new(spec: WindowSpec, lateness: i64) -> Self {
+        match spec {
+            WindowSpec::Session { gap } => WindowStore::Session(SessionWindows::new(gap, lateness)),
+            fixed => WindowStore::Fixed(FixedWindows::new(fixed, lateness)),
+        }
+    }
+
+    /// An empty staging area for one batch.
+    pub fn stage_new(&self) -> Staged {
+        match self {
+            WindowStore::Fixed(_) => Staged::Fixed(FixedStaged::default()),
+            WindowStore::Session(_) => Staged::Session(SessionStaged::default()),
+        }
+    }
+
+    /// Stages one pair at event time `t`; returns false when every window it belongs to has
+    /// closed at `watermark` (the pair is late and was not staged).
+    pub fn stage(&self, staged: &mut Staged, t: i64, key: &[u8], value: &[u8], watermark: i64) -> bool {
+        match (self, staged) {
+            (WindowStore::Fixed(w), Staged::Fixed(s)) => w.stage(s, t, key, value, watermark),
+            (WindowStore::Session(w), Staged::Session(s)) => w.stage(s, t, key, value, watermark),
+            _ => unreachable!("a staging area is always made by its own store"),
+        }
+    }
+
+    /// The reduce calls a staged batch needs, and what to commit with their results.
+    pub fn groups(&self, staged: Staged) -> (Vec<ReduceGroup>, Pending) {
+        match (self, staged) {
+            (WindowStore::Fixed(w), Staged::Fixed(s)) => {
+                let (groups, slots) = w.groups(s);
+                (groups, Pending::Fixed(slots))
+            }
+            (WindowStore::Session(w), Staged::Session(s)) => {
+                let (groups, pending) = w.groups(s);
+                (groups, Pending::Session(pending))
+            }
+            _ => unreachable!("a staging area is always made by its own store"),
+        }
+    }
+
+    /// Stores the accumulators reduce returned for `pending` (one per group, in order).
+    pub fn commit(&mut self, pending: Pending, accs: Vec<Vec<u8>>) {
+        match (self, pending) {
+            (WindowStore::Fixed(w), Pending::Fixed(slots)) => w.commit(slots, accs),
+            (WindowStore::Session(w), Pending::Session(p)) => w.commit(p, accs),
+            _ => unreachable!("pending state is always made by its own store"),
+        }
+    }
+
+    /// Removes and returns every (window, key) closed at `watermark`, in closing order: by
+    /// window end first (then start and key for fixed windows, key and start for sessions).
+    pub fn fire(&mut self, watermark: i64) -> Vec<FinishItem> {
+        match self {
+            WindowStore::Fixed(w) => w.fire(watermark),
+            WindowStore::Session(w) => w.fire(watermark),
+        }
+    }
+
+    /// Number of open (window, key) accumulators.
+    pub fn open_keys(&self) -> usize {
+        match self {
+            WindowStore::Fixed(w) => w.open_keys(),
+            WindowStore::Session(w) => w.open_keys(),
+        }
+    }
+}
+
+/// What to commit once a staged batch's reduce succeeded.
+pub enum Pending {
+    /// For [`WindowStore::Fixed`].
+    Fixed(Vec<(Window, Vec<u8>)>),
+    /// For [`WindowStore::Session`].
+    Session(session::SessionPending),
+}

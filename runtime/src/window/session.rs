@@ -1,0 +1,190 @@
+//! [`SessionWindows`]: per key, a window that grows while pairs arrive less than `gap` apart.
+//!
+//! A pair at `t` opens `[t, t + gap)`; sessions of the same key that overlap or touch it merge
+//! into one, and their accumulators are folded together by the guest's reduce (earlier session
+//! first, the new value last). A pair is late when the session it would end up in has already
+//! closed.
+
+use super::is_closed;
+use crate::record::{FinishItem, ReduceGroup, Window};
+use std::collections::{BTreeSet, HashMap};
+
+/// A committed session and its accumulator.
+#[derive(Debug, Clone)]
+struct Session {
+    window: Window,
+    acc: Vec<u8>,
+}
+
+/// A session while a batch is staged: the accumulators and values it holds, in fold order.
+#[derive(Debug, Clone)]
+struct Working {
+    window: Window,
+    parts: Vec<Vec<u8>>,
+    dirty: bool,
+}
+
+/// Open sessions by key, with an index in closing order.
+pub struct SessionWindows {
+    gap: i64,
+    lateness: i64,
+    by_key: HashMap<Vec<u8>, Vec<Session>>,
+    closing: BTreeSet<(i64, Vec<u8>, i64)>,
+}
+
+/// One batch's sessions for the keys it touched, each key's list sorted by start.
+#[derive(Default)]
+pub struct SessionStaged {
+    keys: HashMap<Vec<u8>, Vec<Working>>,
+    order: Vec<Vec<u8>>,
+}
+
+/// The staged sessions of a batch, waiting for their reduce results.
+pub struct SessionPending {
+    keys: Vec<(Vec<u8>, Vec<Working>)>,
+}
+
+impl SessionWindows {
+    /// No sessions yet.
+    pub fn new(gap: i64, lateness: i64) -> Self {
+        SessionWindows {
+            gap,
+            lateness,
+            by_key: HashMap::new(),
+            closing: BTreeSet::new(),
+        }
+    }
+
+    pub(super) fn stage(
+        &self,
+        staged: &mut SessionStaged,
+        t: i64,
+        key: &[u8],
+        value: &[u8],
+        watermark: i64,
+    ) -> bool {
+        if !staged.keys.contains_key(key) {
+            let committed = self.by_key.get(key).map(Vec::as_slice).unwrap_or_default();
+            let working = committed
+                .iter()
+                .map(|s| Working {
+                    window: s.window,
+                    parts: vec![s.acc.clone()],
+                    dirty: false,
+                })
+                .collect();
+            staged.keys.insert(key.to_vec(), working);
+            staged.order.push(key.to_vec());
+        }
+        let sessions = staged.keys.get_mut(key).expect("inserted just above");
+        // Sessions of a key never overlap or touch one another, so the ones the new pair's
+        // window overlaps (or touches) are exactly the ones to merge.
+        let candidate = Window {
+            start: t,
+            end: t.saturating_add(self.gap),
+        };
+        let overlaps = |w: &Window| w.start <= candidate.end && candidate.start <= w.end;
+        let mut merged = candidate;
+        for s in sessions.iter().filter(|s| overlaps(&s.window)) {
+            merged.start = merged.start.min(s.window.start);
+            merged.end = merged.end.max(s.window.end);
+        }
+        if is_closed(merged, watermark, self.lateness) {
+            return false;
+        }
+        let mut parts = Vec::new();
+        sessions.retain_mut(|s| {
+            if overlaps(&s.window) {
+                parts.append(&mut s.parts);
+                false
+            } else {
+                true
+            }
+        });
+        parts.push(value.to_vec());
+        let at = sessions.partition_point(|s| s.window.start < merged.start);
+        sessions.insert(
+            at,
+            Working {
+                window: merged,
+                parts,
+                dirty: true,
+            },
+        );
+        true
+    }
+
+    pub(super) fn groups(&self, staged: SessionStaged) -> (Vec<ReduceGroup>, SessionPending) {
+        let mut groups = Vec::new();
+        let mut keys = Vec::with_capacity(staged.order.len());
+        let mut by_key = staged.keys;
+        for key in staged.order {
+            let Some(mut sessions) = by_key.remove(&key) else {
+                continue;
+            };
+            for s in sessions.iter_mut().filter(|s| s.dirty) {
+                groups.push(ReduceGroup {
+                    acc: None,
+                    values: std::mem::take(&mut s.parts),
+                });
+            }
+            keys.push((key, sessions));
+        }
+        (groups, SessionPending { keys })
+    }
+
+    pub(super) fn commit(&mut self, pending: SessionPending, accs: Vec<Vec<u8>>) {
+        let mut accs = accs.into_iter();
+        for (key, sessions) in pending.keys {
+            for old in self.by_key.remove(&key).unwrap_or_default() {
+                self.closing
+                    .remove(&(old.window.end, key.clone(), old.window.start));
+            }
+            let mut committed = Vec::with_capacity(sessions.len());
+            for s in sessions {
+                let acc = if s.dirty {
+                    accs.next().unwrap_or_default()
+                } else {
+                    s.parts.into_iter().next().unwrap_or_default()
+                };
+                self.closing.insert((s.window.end, key.clone(), s.window.start));
+                committed.push(Session {
+                    window: s.window,
+                    acc,
+                });
+            }
+            if !committed.is_empty() {
+                self.by_key.insert(key, committed);
+            }
+        }
+    }
+
+    pub(super) fn fire(&mut self, watermark: i64) -> Vec<FinishItem> {
+        let mut items = Vec::new();
+        while let Some((end, key, start)) = self.closing.first().cloned() {
+            let window = Window { start, end };
+            if !is_closed(window, watermark, self.lateness) {
+                break;
+            }
+            self.closing.pop_first();
+            if let Some(sessions) = self.by_key.get_mut(&key) {
+                if let Some(at) = sessions.iter().position(|s| s.window == window) {
+                    let session = sessions.remove(at);
+                    items.push(FinishItem {
+                        window,
+                        key: key.clone(),
+                        acc: session.acc,
+                    });
+                }
+                if sessions.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+        items
+    }
+
+    pub(super) fn open_keys(&self) -> usize {
+        self.closing.len()
+    }
+}
