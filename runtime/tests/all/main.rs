@@ -1,0 +1,7 @@
+//! Integration tests of the Weir core: one binary, a module per feature (wasmtime's `tests/all`
+//! layout). The guest components come from `weir-guest-artifacts`, built from sources in this
+//! repository.
+
+mod cli_run;
+mod hostile;
+mod support;
