@@ -54,6 +54,11 @@ mod record;
 #[doc(hidden)]
 pub mod __private;
 
+/// The README's code blocks, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// Bindings generated from the WIT contract (`wit/weir.wit`). Guest authors do not need them.
 #[doc(hidden)]
 #[allow(missing_docs, unsafe_code, clippy::all)]

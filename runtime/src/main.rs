@@ -17,13 +17,23 @@ fn main() -> ExitCode {
         logs.init();
     }
     let result = match cli.command {
-        Command::Run(args) => weir::cli::run::run(args),
+        Command::Run(args) => weir::cli::run::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `weir run ... | head`: the reader left, which is not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -3,6 +3,11 @@
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+/// The bundled example module called `name` (`word-count`, `sensor-stats`, `filter`).
+pub fn bundled(name: &str) -> Option<&'static [u8]> {
+    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+}
+
 /// Reads a component built here.
 pub fn bytes(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("read guest component {path}: {e}"))

@@ -6,10 +6,8 @@ use serde_json::{Value, json};
 
 /// Bytes as JSON: the JSON they contain, else their text, else `{"hex": ..}`.
 fn bytes_json(bytes: &[u8], parse: bool) -> Value {
-    if parse {
-        if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-            return value;
-        }
+    if parse && let Ok(value) = serde_json::from_slice::<Value>(bytes) {
+        return value;
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => Value::String(text.to_string()),

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 /// Arguments of `weir run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The module: a WebAssembly component built with weir-sdk.
+    /// The module: a WebAssembly component built with weir-sdk, or the name of a bundled example
+    /// (`word-count`, `sensor-stats`, `filter`).
     #[arg(long, short)]
     pub module: PathBuf,
     /// Records to read: a file, or `-` for stdin.
@@ -88,10 +89,9 @@ enum Line {
 }
 
 /// Runs `weir run`.
-pub fn run(args: RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
-    let bytes = std::fs::read(&args.module)
-        .with_context(|| format!("cannot read the module {}", args.module.display()))?;
+    let bytes = read_module(&args.module)?;
     let engine = Engine::new()?;
     let module = engine
         .load(&bytes)
@@ -210,6 +210,23 @@ pub fn run(args: RunArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Reads a module file, or a bundled example by name when no such file exists.
+fn read_module(path: &std::path::Path) -> Result<Vec<u8>> {
+    if !path.exists()
+        && let Some(bytes) = path.to_str().and_then(weir_guest_artifacts::bundled)
+    {
+        return Ok(bytes.to_vec());
+    }
+    std::fs::read(path).with_context(|| {
+        let names: Vec<&str> = weir_guest_artifacts::BUNDLED.iter().map(|(n, _)| *n).collect();
+        format!(
+            "cannot read the module {} (the bundled examples are: {})",
+            path.display(),
+            names.join(", ")
+        )
+    })
 }
 
 /// Reads lines on a thread; the channel closes at end of input.
