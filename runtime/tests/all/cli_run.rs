@@ -142,6 +142,38 @@ fn hopping_and_session_windows_by_hand() {
 }
 
 #[test]
+fn processing_time_windows_by_the_wall_clock() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64;
+    // Record timestamps are ignored in processing time: these are decades apart.
+    let input = [
+        json!({"value": "x y", "timestamp": 0}),
+        json!({"value": "x", "timestamp": 999_999_999_999_i64}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    let output = weir_run(
+        weir_guest_artifacts::WORD_COUNT,
+        &["--window", "tumbling:1h", "--time", "processing", "-q"],
+        &input,
+    );
+    let lines = json_lines(&output.stdout);
+    let total: u64 = lines.iter().map(|l| l["value"].as_u64().expect("count")).sum();
+    assert_eq!(total, 3);
+    for line in &lines {
+        let start = line["window_start"].as_i64().expect("start");
+        assert!(
+            start <= before + 3_600_000 && start > before - 7_200_000,
+            "window near now: {line}"
+        );
+    }
+}
+
+#[test]
 fn sensor_stats_takes_event_time_from_the_reading() {
     let readings = [
         ("s1", 1.5, 1_000),

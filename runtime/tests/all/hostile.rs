@@ -99,6 +99,32 @@ fn a_panic_in_reduce_is_traced_to_its_record() {
 }
 
 #[test]
+fn a_panic_in_finish_sets_aside_that_window_and_key_only() {
+    let engine = Engine::new().expect("engine");
+    let mut p = pipeline(guest(&engine, weir_guest_artifacts::HOSTILE_PANIC, limits()));
+    let first = p.process(&texts(0, &["a", "panic-finish", "b"]));
+    assert!(first.dead_letters.is_empty(), "{first:?}");
+    let done = p.close();
+    assert_eq!(done.dead_letters.len(), 1, "{done:?}");
+    let dead = &done.dead_letters[0];
+    assert_eq!(
+        (dead.reason, dead.stage),
+        (Reason::Failed(FailureKind::Panic), Stage::Finish)
+    );
+    assert!(
+        dead.message.contains("finish was told to panic"),
+        "{}",
+        dead.message
+    );
+    assert_eq!(dead.window.map(|w| (w.start, w.end)), Some((0, 3_600_000)));
+    assert!(dead.key.is_some() && dead.record.is_none());
+    let want = [("a".to_string(), json!(1)), ("b".to_string(), json!(1))]
+        .into_iter()
+        .collect();
+    assert_eq!(counts(&done), want, "the other keys of the window are written");
+}
+
+#[test]
 fn a_record_the_module_refuses_carries_its_message() {
     let dead = poison_then_clean(weir_guest_artifacts::HOSTILE_PANIC, limits(), "reject");
     assert_eq!(dead.reason, Reason::Rejected);

@@ -2,10 +2,10 @@
 //! count (key = the value text, value = 1), so a test can check the engine serves the next batch
 //! correctly after the hostile one.
 
-use weir_sdk::{Emitter, Error, MapReduce, Record, Result};
+use weir_sdk::{Emitter, Error, MapReduce, Output, Record, Result, Window};
 
 /// Panics in map on `panic-map`, in reduce when a value is 0 (the record `panic-reduce`
-/// emits two), and refuses the record `reject` with an error.
+/// emits two), in finish for the key `panic-finish`, and refuses the record `reject`.
 pub struct Panicky;
 
 #[weir_sdk::processor]
@@ -29,5 +29,10 @@ impl MapReduce for Panicky {
     fn reduce(a: u64, b: u64) -> u64 {
         assert!(a != 0 && b != 0, "reduce was given a zero");
         a + b
+    }
+
+    fn finish(window: Window, key: String, value: u64) -> Result<Output> {
+        assert!(key != "panic-finish", "finish was told to panic");
+        Output::window_json(window, &key, &value)
     }
 }
