@@ -77,13 +77,18 @@ impl SessionWindows {
             staged.order.push(key.to_vec());
         }
         let sessions = staged.keys.get_mut(key).expect("inserted just above");
-        // Sessions of a key never overlap or touch one another, so the ones the new pair's
-        // window overlaps (or touches) are exactly the ones to merge.
+        // A session the watermark has closed is final even though it fires only at the end of
+        // the batch: it never merges again, so the output does not depend on batch boundaries.
+        // Open sessions of a key never overlap or touch one another, so the open ones the new
+        // pair's window overlaps (or touches) are exactly the ones to merge.
         let candidate = Window {
             start: t,
             end: t.saturating_add(self.gap),
         };
-        let overlaps = |w: &Window| w.start <= candidate.end && candidate.start <= w.end;
+        let lateness = self.lateness;
+        let overlaps = |w: &Window| {
+            w.start <= candidate.end && candidate.start <= w.end && !is_closed(*w, watermark, lateness)
+        };
         let mut merged = candidate;
         for s in sessions.iter().filter(|s| overlaps(&s.window)) {
             merged.start = merged.start.min(s.window.start);
