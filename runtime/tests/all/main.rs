@@ -5,3 +5,4 @@
 mod cli_run;
 mod hostile;
 mod support;
+mod untrusted;
