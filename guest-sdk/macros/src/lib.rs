@@ -59,3 +59,28 @@ fn export(item: &ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
         ::weir_sdk::__private::export_guest!(__WeirExportedGuest with_types_in ::weir_sdk::bindings);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::export;
+    use syn::parse_quote;
+
+    fn error(item: syn::ItemImpl) -> String {
+        export(&item).expect_err("should be refused").to_string()
+    }
+
+    #[test]
+    fn exports_map_reduce_and_transform_impls() {
+        let map_reduce = export(&parse_quote! { impl weir_sdk::MapReduce for WordCount {} }).expect("ok");
+        assert!(map_reduce.to_string().contains("MapReduceGuest < WordCount >"));
+        let transform = export(&parse_quote! { impl Transform for Filter {} }).expect("ok");
+        assert!(transform.to_string().contains("TransformGuest < Filter >"));
+    }
+
+    #[test]
+    fn explains_where_the_attribute_goes() {
+        assert!(error(parse_quote! { impl WordCount {} }).contains("goes on an `impl weir_sdk::MapReduce"));
+        assert!(error(parse_quote! { impl Clone for WordCount {} }).contains("goes on an"));
+        assert!(error(parse_quote! { impl<T> MapReduce for W<T> {} }).contains("cannot be generic"));
+    }
+}
