@@ -3,7 +3,7 @@
 
 use crate::bindings::exports::weir::processor::processor::Guest;
 use crate::bindings::weir::processor::types::{
-    Emitted, FinishItem, InputRecord, ItemError, ModuleInfo, ModuleKind, OutputRecord, ReduceGroup,
+    Emitted, FinishItem, InputRecord, ItemError, ModuleInfo, ModuleKind, OutputRecord, Packed, ReduceInput,
 };
 use crate::{Emitter, Error, MapReduce, Outputs, Record, Transform, Window};
 use std::marker::PhantomData;
@@ -30,10 +30,6 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
     postcard::from_bytes(bytes).map_err(|e| Error::msg(format_args!("cannot decode {what}: {e}")))
 }
 
-fn encode<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, Error> {
-    postcard::to_allocvec(value).map_err(|e| Error::msg(format_args!("cannot encode {what}: {e}")))
-}
-
 impl<P: MapReduce> Guest for MapReduceGuest<P> {
     fn describe() -> ModuleInfo {
         ModuleInfo {
@@ -42,7 +38,7 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
         }
     }
 
-    fn map_batch(records: Vec<InputRecord>) -> Result<Vec<Emitted>, ItemError> {
+    fn map_batch(records: Vec<InputRecord>) -> Result<Emitted, ItemError> {
         let mut out = Emitter::<P::Key, P::Value>::new();
         for (index, record) in records.into_iter().enumerate() {
             out.source = u32::try_from(index).unwrap_or(u32::MAX);
@@ -52,15 +48,23 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
                 return Err(item_error(index, e));
             }
         }
-        Ok(out.pairs)
+        Ok(out.out)
     }
 
-    fn reduce_batch(groups: Vec<ReduceGroup>) -> Result<Vec<Vec<u8>>, ItemError> {
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(index, group)| fold_group::<P>(&group).map_err(|e| item_error(index, e)))
-            .collect()
+    fn reduce_batch(input: ReduceInput) -> Result<Packed, ItemError> {
+        let mut values = Values::new(&input);
+        let mut out = Packed {
+            data: Vec::new(),
+            lengths: Vec::with_capacity(input.groups.len()),
+        };
+        for (index, &count) in input.groups.iter().enumerate() {
+            let start = out.data.len();
+            out.data = fold_group::<P>(&mut values, count, std::mem::take(&mut out.data))
+                .map_err(|e| item_error(index, e))?;
+            out.lengths
+                .push(u32::try_from(out.data.len() - start).unwrap_or(u32::MAX));
+        }
+        Ok(out)
     }
 
     fn finish_batch(items: Vec<FinishItem>) -> Result<Vec<OutputRecord>, ItemError> {
@@ -72,19 +76,44 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
     }
 }
 
-fn fold_group<P: MapReduce>(group: &ReduceGroup) -> Result<Vec<u8>, Error> {
-    let mut values = group.values.iter();
-    let mut acc: P::Value = match &group.acc {
-        Some(acc) => decode(acc, "the accumulator")?,
-        None => match values.next() {
-            Some(first) => decode(first, "a value")?,
-            None => return Err(Error::msg("a reduce group with no accumulator and no values")),
-        },
-    };
-    for value in values {
-        acc = P::reduce(acc, decode(value, "a value")?);
+/// Walks the values of a packed reduce input in order.
+struct Values<'a> {
+    data: &'a [u8],
+    lengths: std::slice::Iter<'a, u32>,
+}
+
+impl<'a> Values<'a> {
+    fn new(input: &'a ReduceInput) -> Self {
+        Values {
+            data: &input.data,
+            lengths: input.lengths.iter(),
+        }
     }
-    encode(&acc, "the accumulator")
+
+    fn next(&mut self) -> Result<&'a [u8], Error> {
+        let len = *self
+            .lengths
+            .next()
+            .ok_or_else(|| Error::msg("a reduce group runs past the values"))? as usize;
+        if len > self.data.len() {
+            return Err(Error::msg("a reduce value runs past the data"));
+        }
+        let (value, rest) = self.data.split_at(len);
+        self.data = rest;
+        Ok(value)
+    }
+}
+
+/// Folds the next `count` values and appends the encoded result to `out`.
+fn fold_group<P: MapReduce>(values: &mut Values<'_>, count: u32, out: Vec<u8>) -> Result<Vec<u8>, Error> {
+    if count == 0 {
+        return Err(Error::msg("an empty reduce group"));
+    }
+    let mut acc: P::Value = decode(values.next()?, "a value")?;
+    for _ in 1..count {
+        acc = P::reduce(acc, decode(values.next()?, "a value")?);
+    }
+    postcard::to_extend(&acc, out).map_err(|e| Error::msg(format_args!("cannot encode the accumulator: {e}")))
 }
 
 fn finish_item<P: MapReduce>(item: &FinishItem) -> Result<OutputRecord, Error> {
@@ -109,16 +138,16 @@ impl<T: Transform> Guest for TransformGuest<T> {
         }
     }
 
-    fn map_batch(records: Vec<InputRecord>) -> Result<Vec<Emitted>, ItemError> {
+    fn map_batch(records: Vec<InputRecord>) -> Result<Emitted, ItemError> {
         let mut out = Outputs::new();
         for (index, record) in records.into_iter().enumerate() {
             out.source = u32::try_from(index).unwrap_or(u32::MAX);
             T::transform(&Record::new(record), &mut out).map_err(|e| item_error(index, e))?;
         }
-        Ok(out.pairs)
+        Ok(out.out)
     }
 
-    fn reduce_batch(_groups: Vec<ReduceGroup>) -> Result<Vec<Vec<u8>>, ItemError> {
+    fn reduce_batch(_input: ReduceInput) -> Result<Packed, ItemError> {
         Err(item_error(0, "a transform module has no reduce"))
     }
 
@@ -182,17 +211,20 @@ mod tests {
 
     #[test]
     fn map_emits_postcard_pairs_tagged_with_their_record() {
-        let pairs = MapReduceGuest::<Count>::map_batch(vec![record("a b"), record("c")]).expect("maps");
-        let got: Vec<(u32, String, u64)> = pairs
-            .iter()
-            .map(|p| {
-                let key: String = postcard::from_bytes(&p.key).expect("key");
-                let value: u64 = postcard::from_bytes(&p.value).expect("value");
-                (p.source, key, value)
-            })
-            .collect();
+        let out = MapReduceGuest::<Count>::map_batch(vec![record("a b"), record("c")]).expect("maps");
+        let mut data = out.data.as_slice();
+        let mut got: Vec<(u32, String, u64)> = Vec::new();
+        for p in &out.pairs {
+            let (key, rest) = data.split_at(p.key_len as usize);
+            let (value, rest) = rest.split_at(p.value_len as usize);
+            data = rest;
+            let key: String = postcard::from_bytes(key).expect("key");
+            let value: u64 = postcard::from_bytes(value).expect("value");
+            got.push((p.source, key, value));
+        }
+        assert!(data.is_empty(), "the pairs account for every byte");
         assert_eq!(got, [(0, "a".into(), 1), (0, "b".into(), 1), (1, "c".into(), 1)]);
-        assert!(pairs.iter().all(|p| p.timestamp.is_none()));
+        assert!(out.pairs.iter().all(|p| p.timestamp.is_none()));
     }
 
     #[test]
@@ -211,29 +243,32 @@ mod tests {
     }
 
     #[test]
-    fn reduce_folds_the_accumulator_then_the_values() {
-        let groups = vec![
-            ReduceGroup {
-                acc: Some(enc(&10u64)),
-                values: vec![enc(&1u64), enc(&2u64)],
-            },
-            ReduceGroup {
-                acc: None,
-                values: vec![enc(&5u64)],
-            },
-        ];
-        let accs = MapReduceGuest::<Count>::reduce_batch(groups).expect("reduces");
-        let accs: Vec<u64> = accs
-            .iter()
-            .map(|a| postcard::from_bytes(a).expect("acc"))
-            .collect();
-        assert_eq!(accs, [13, 5]);
-        let broken = vec![ReduceGroup {
-            acc: None,
-            values: vec![vec![0xff; 11]],
-        }];
+    fn reduce_folds_each_group_left_to_right() {
+        let values = [enc(&10u64), enc(&1u64), enc(&2u64), enc(&300u64)];
+        let input = ReduceInput {
+            data: values.concat(),
+            lengths: values.iter().map(|v| v.len() as u32).collect(),
+            groups: vec![3, 1],
+        };
+        let out = MapReduceGuest::<Count>::reduce_batch(input).expect("reduces");
+        assert_eq!(out.lengths.len(), 2);
+        let (first, second) = out.data.split_at(out.lengths[0] as usize);
+        assert_eq!(postcard::from_bytes::<u64>(first).expect("acc"), 13);
+        assert_eq!(postcard::from_bytes::<u64>(second).expect("acc"), 300);
+        let broken = ReduceInput {
+            data: vec![0xff; 11],
+            lengths: vec![11],
+            groups: vec![1],
+        };
         let err = MapReduceGuest::<Count>::reduce_batch(broken).expect_err("undecodable");
         assert!(err.message.contains("cannot decode a value"), "{}", err.message);
+        let short = ReduceInput {
+            data: vec![1],
+            lengths: vec![1],
+            groups: vec![2],
+        };
+        let err = MapReduceGuest::<Count>::reduce_batch(short).expect_err("runs past");
+        assert!(err.message.contains("runs past the values"), "{}", err.message);
     }
 
     #[test]
@@ -257,11 +292,14 @@ mod tests {
     #[test]
     fn transforms_emit_raw_outputs_and_refuse_reduce() {
         let out = TransformGuest::<Upper>::map_batch(vec![record("hi")]).expect("maps");
-        assert_eq!(
-            (out[0].key.as_slice(), out[0].value.as_slice()),
-            (&b"k"[..], &b"HI"[..])
-        );
+        assert_eq!(out.data, b"kHI");
+        assert_eq!((out.pairs[0].key_len, out.pairs[0].value_len), (1, 2));
         assert_eq!(TransformGuest::<Upper>::describe().kind, ModuleKind::Transform);
-        assert!(TransformGuest::<Upper>::reduce_batch(Vec::new()).is_err());
+        let empty = ReduceInput {
+            data: Vec::new(),
+            lengths: Vec::new(),
+            groups: Vec::new(),
+        };
+        assert!(TransformGuest::<Upper>::reduce_batch(empty).is_err());
     }
 }

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use weir::engine::{Engine, GuestLimits, Module, WasmGuest};
 use weir::guest::{Guest, GuestError};
 use weir::pipeline::{Pipeline, PipelineConfig, TimeMode};
-use weir::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, ReduceGroup};
+use weir::record::{
+    Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, Pair, ReduceInput,
+};
 use weir::window::WindowSpec;
 
 /// Default number of input records.
@@ -202,7 +204,7 @@ fn rejected(index: usize, message: impl std::fmt::Display) -> GuestError {
 }
 
 /// Word count as a native [`Guest`], step for step like the SDK: `Emitter::emit` postcard-encodes
-/// the key and the value into two fresh vectors per pair; reduce decodes, sums and re-encodes;
+/// the key and the value into the batch's one buffer; reduce decodes, sums and re-encodes;
 /// finish writes `Output::window_json`.
 struct NativeWordCount;
 
@@ -211,41 +213,39 @@ impl Guest for NativeWordCount {
         ModuleKind::MapReduce
     }
 
-    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError> {
-        let mut pairs = Vec::new();
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
+        let mut out = Emitted::default();
         for (index, record) in records.iter().enumerate() {
             let source = u32::try_from(index).unwrap_or(u32::MAX);
             let text = std::str::from_utf8(record.value.as_deref().unwrap_or_default())
                 .map_err(|e| rejected(index, e))?;
             for word in words(text) {
-                let key = postcard::to_allocvec(&word).map_err(|e| rejected(index, e))?;
-                let value = postcard::to_allocvec(&1u64).map_err(|e| rejected(index, e))?;
-                pairs.push(Emitted {
+                // As the SDK's Emitter: encode key then value straight into the batch buffer.
+                let start = out.data.len();
+                let data = postcard::to_extend(&word, std::mem::take(&mut out.data))
+                    .map_err(|e| rejected(index, e))?;
+                let key_len = data.len() - start;
+                out.data = postcard::to_extend(&1u64, data).map_err(|e| rejected(index, e))?;
+                out.pairs.push(Pair {
                     source,
-                    key,
-                    value,
+                    key_len: key_len as u32,
+                    value_len: (out.data.len() - start - key_len) as u32,
                     timestamp: None,
                 });
             }
         }
-        Ok(pairs)
+        Ok(out)
     }
 
-    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError> {
-        groups
-            .iter()
+    fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
+        input
+            .groups()
+            .into_iter()
             .enumerate()
-            .map(|(index, group)| {
+            .map(|(index, values)| {
                 let decode =
                     |bytes: &[u8]| postcard::from_bytes::<u64>(bytes).map_err(|e| rejected(index, e));
-                let mut values = group.values.iter();
-                let mut acc = match &group.acc {
-                    Some(acc) => decode(acc)?,
-                    None => match values.next() {
-                        Some(first) => decode(first)?,
-                        None => return Err(rejected(index, "empty group")),
-                    },
-                };
+                let mut acc = 0;
                 for value in values {
                     acc += decode(value)?;
                 }
@@ -465,7 +465,7 @@ impl<G: Guest> Guest for Timed<G> {
         self.inner.kind()
     }
 
-    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError> {
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
         let start = Instant::now();
         let result = self.inner.map_batch(records);
         self.split.map += start.elapsed();
@@ -473,13 +473,13 @@ impl<G: Guest> Guest for Timed<G> {
         result
     }
 
-    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError> {
+    fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
         let start = Instant::now();
-        let result = self.inner.reduce_batch(groups);
+        let result = self.inner.reduce_batch(input);
         self.split.reduce += start.elapsed();
         self.split.reduce_calls += 1;
-        self.split.reduce_groups += groups.len();
-        self.split.reduce_values += groups.iter().map(|g| g.values.len()).sum::<usize>();
+        self.split.reduce_groups += input.len();
+        self.split.reduce_values += input.lengths.len();
         result
     }
 
@@ -559,7 +559,9 @@ fn call_overhead(engine: &Engine, module: &Module) {
         .instantiate(module, limits())
         .expect("the component starts");
     time_calls("wasm map_batch(&[])", || guest.map_batch(&[]).map(drop));
-    time_calls("wasm reduce_batch(&[])", || guest.reduce_batch(&[]).map(drop));
+    time_calls("wasm reduce_batch(&[])", || {
+        guest.reduce_batch(&ReduceInput::default()).map(drop)
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

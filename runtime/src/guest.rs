@@ -4,7 +4,7 @@
 //! how the benches compare Wasm against native and how unit tests drive the pipeline without a
 //! component.
 
-use crate::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceGroup};
+use crate::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
 use std::fmt;
 
 /// A module the pipeline can call, one batch at a time.
@@ -13,10 +13,10 @@ pub trait Guest {
     fn kind(&self) -> ModuleKind;
 
     /// Maps a batch of records to (key, value) pairs.
-    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError>;
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError>;
 
-    /// Folds each group into one accumulator, in order.
-    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError>;
+    /// Folds each group into one accumulator; returns one per group, in order.
+    fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError>;
 
     /// Turns closed windows into output records.
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError>;

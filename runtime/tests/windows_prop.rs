@@ -33,7 +33,7 @@ use std::time::Duration;
 use weir::guest::{Guest, GuestError};
 use weir::pipeline::{DeadLetter, Outcome, Pipeline, PipelineConfig, Reason, Stage, TimeMode};
 use weir::record::{
-    Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, ReduceGroup, Window,
+    Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, ReduceInput, Window,
 };
 use weir::window::WindowSpec;
 
@@ -131,8 +131,8 @@ impl Guest for SumConcat {
         ModuleKind::MapReduce
     }
 
-    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError> {
-        let mut out = Vec::new();
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
+        let mut out = Emitted::default();
         for (index, record) in records.iter().enumerate() {
             let source = u32::try_from(index).map_err(|e| rejected(index, e))?;
             let text = std::str::from_utf8(record.value.as_deref().unwrap_or_default())
@@ -147,27 +147,21 @@ impl Guest for SumConcat {
                     "-" => None,
                     t => Some(t.parse::<i64>().map_err(|e| rejected(index, e))?),
                 };
-                out.push(Emitted {
-                    source,
-                    key: key.as_bytes().to_vec(),
-                    value: encode(amount, token),
-                    timestamp,
-                });
+                out.push(source, key.as_bytes(), &encode(amount, token), timestamp);
             }
         }
         Ok(out)
     }
 
-    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError> {
-        groups
-            .iter()
+    fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
+        input
+            .groups()
+            .into_iter()
             .enumerate()
-            .map(|(index, group)| {
-                let (mut sum, mut text) = match &group.acc {
-                    Some(acc) => decode(acc).map_err(|e| rejected(index, e))?,
-                    None => (0, String::new()),
-                };
-                for value in &group.values {
+            .map(|(index, values)| {
+                // The first value may be the accumulator so far: it has the same encoding.
+                let (mut sum, mut text) = (0, String::new());
+                for value in values {
                     let (n, t) = decode(value).map_err(|e| rejected(index, e))?;
                     sum += n;
                     join(&mut text, &t);

@@ -11,7 +11,7 @@ use super::sandbox::Sandbox;
 use super::validate::PROCESSOR_EXPORT;
 use crate::guest::{FailureKind, Guest, GuestError, expect_len};
 use crate::record::{
-    Emitted, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind, ReduceGroup,
+    Emitted, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind, Packed, ReduceInput,
 };
 use wasmtime::component::{ComponentNamedList, ComponentType, Func, InstancePre, Lift, Linker, Lower};
 use wasmtime::{Store, Trap};
@@ -153,10 +153,10 @@ impl WasmGuest {
             .typed::<(), (ModuleInfo,)>(store)
             .map_err(|e| signature_error("describe", &e))?;
         live.map_batch
-            .typed::<(&[InputRecord],), (Result<Vec<Emitted>, ItemError>,)>(store)
+            .typed::<(&[InputRecord],), (Result<Emitted, ItemError>,)>(store)
             .map_err(|e| signature_error("map-batch", &e))?;
         live.reduce_batch
-            .typed::<(&[ReduceGroup],), (Result<Vec<Vec<u8>>, ItemError>,)>(store)
+            .typed::<(&ReduceInput,), (Result<Packed, ItemError>,)>(store)
             .map_err(|e| signature_error("reduce-batch", &e))?;
         live.finish_batch
             .typed::<(&[FinishItem],), (Result<Vec<GuestOutput>, ItemError>,)>(store)
@@ -260,11 +260,6 @@ fn panic_message(captured: &str) -> Option<String> {
     Some(text.join(" ").trim().to_string())
 }
 
-/// Total bytes of keys and values in a map result.
-fn emitted_bytes(pairs: &[Emitted]) -> usize {
-    pairs.iter().map(|p| p.key.len() + p.value.len()).sum()
-}
-
 impl WasmGuest {
     fn check_output(&mut self, bytes: usize, name: &str) -> Result<(), GuestError> {
         if bytes > self.limits.output_bytes {
@@ -280,6 +275,13 @@ impl WasmGuest {
     }
 }
 
+fn contract(message: String) -> GuestError {
+    GuestError::Failed {
+        kind: FailureKind::Contract,
+        message,
+    }
+}
+
 fn rejected(err: ItemError) -> GuestError {
     GuestError::Rejected {
         index: err.index,
@@ -292,37 +294,41 @@ impl Guest for WasmGuest {
         self.kind
     }
 
-    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Vec<Emitted>, GuestError> {
-        let (result,) = self.call::<(&[InputRecord],), (Result<Vec<Emitted>, ItemError>,)>(
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
+        let (result,) = self.call::<(&[InputRecord],), (Result<Emitted, ItemError>,)>(
             |l| l.map_batch,
             (records,),
             "map",
         )?;
-        let pairs = result.map_err(rejected)?;
-        self.check_output(emitted_bytes(&pairs), "map")?;
-        if let Some(bad) = pairs.iter().find(|p| p.source as usize >= records.len()) {
-            return Err(GuestError::Failed {
-                kind: FailureKind::Contract,
-                message: format!(
-                    "map named source record {} in a batch of {}",
-                    bad.source,
-                    records.len()
-                ),
-            });
+        let emitted = result.map_err(rejected)?;
+        self.check_output(emitted.data.len(), "map")?;
+        if !emitted.is_consistent() {
+            return Err(contract(
+                "map returned pair lengths that do not add up to its data".into(),
+            ));
         }
-        Ok(pairs)
+        if let Some(bad) = emitted.pairs.iter().find(|p| p.source as usize >= records.len()) {
+            return Err(contract(format!(
+                "map named source record {} in a batch of {}",
+                bad.source,
+                records.len()
+            )));
+        }
+        Ok(emitted)
     }
 
-    fn reduce_batch(&mut self, groups: &[ReduceGroup]) -> Result<Vec<Vec<u8>>, GuestError> {
-        let want = groups.len();
-        let (result,) = self.call::<(&[ReduceGroup],), (Result<Vec<Vec<u8>>, ItemError>,)>(
+    fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
+        let (result,) = self.call::<(&ReduceInput,), (Result<Packed, ItemError>,)>(
             |l| l.reduce_batch,
-            (groups,),
+            (input,),
             "reduce",
         )?;
-        let accs = expect_len("reduce", result.map_err(rejected)?, want)?;
-        self.check_output(accs.iter().map(Vec::len).sum(), "reduce")?;
-        Ok(accs)
+        let packed = result.map_err(rejected)?;
+        self.check_output(packed.data.len(), "reduce")?;
+        let accs = packed
+            .split()
+            .ok_or_else(|| contract("reduce returned lengths that do not add up to its data".into()))?;
+        expect_len("reduce", accs, input.len())
     }
 
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {

@@ -23,7 +23,7 @@ pub use dead_letter::{DeadLetter, Reason, Stage};
 pub use isolate::{Failure, isolate};
 
 use crate::guest::{Guest, GuestError};
-use crate::record::{Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord};
+use crate::record::{Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord, PairRef};
 use crate::window::{Watermark, WindowSpec, WindowStore};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -139,10 +139,12 @@ impl<G: Guest> Pipeline<G> {
     pub fn process(&mut self, records: &[InputRecord]) -> Outcome {
         let mut out = Outcome::default();
         self.stats.records_in += records.len() as u64;
-        let pairs = self.map(records, &mut out);
+        let emitted = self.map(records, &mut out);
+        let mut pairs: Vec<PairRef<'_>> = emitted.iter().collect();
+        pairs.sort_by_key(|p| p.source);
         self.stats.pairs += pairs.len() as u64;
         match self.kind {
-            ModuleKind::Transform => self.transform(records, pairs, &mut out),
+            ModuleKind::Transform => self.transform(records, &pairs, &mut out),
             ModuleKind::MapReduce => {
                 self.window_and_reduce(records, &pairs, &mut out);
                 self.fire(&mut out);
@@ -203,19 +205,21 @@ impl<G: Guest> Pipeline<G> {
         }
     }
 
-    /// Maps the batch, isolating records the guest fails on. Pairs come back sorted by source.
-    fn map(&mut self, records: &[InputRecord], out: &mut Outcome) -> Vec<Emitted> {
+    /// Maps the batch, isolating records the guest fails on. The pairs of the calls that
+    /// succeeded are concatenated, their sources made relative to `records`.
+    fn map(&mut self, records: &[InputRecord], out: &mut Outcome) -> Emitted {
         let guest = &mut self.guest;
-        let mut pairs = Vec::new();
+        let mut emitted = Emitted::default();
         let failures = isolate(
             records,
             &mut |batch| guest.map_batch(batch),
-            &mut |offset, mut got: Vec<Emitted>| {
+            &mut |offset, got: Emitted| {
                 let offset = u32::try_from(offset).unwrap_or(u32::MAX);
-                for pair in &mut got {
+                emitted.data.extend_from_slice(&got.data);
+                emitted.pairs.extend(got.pairs.into_iter().map(|mut pair| {
                     pair.source = pair.source.saturating_add(offset);
-                }
-                pairs.extend(got);
+                    pair
+                }));
             },
         );
         for failure in failures {
@@ -226,20 +230,19 @@ impl<G: Guest> Pipeline<G> {
                 &records[failure.index],
             ));
         }
-        pairs.sort_by_key(|p| p.source);
-        pairs
+        emitted
     }
 
-    fn transform(&mut self, records: &[InputRecord], pairs: Vec<Emitted>, out: &mut Outcome) {
-        out.outputs.extend(pairs.into_iter().map(|p| OutputRecord {
+    fn transform(&mut self, records: &[InputRecord], pairs: &[PairRef<'_>], out: &mut Outcome) {
+        out.outputs.extend(pairs.iter().map(|p| OutputRecord {
             timestamp: p.timestamp.unwrap_or(records[p.source as usize].timestamp),
-            key: (!p.key.is_empty()).then_some(p.key),
-            value: p.value,
+            key: (!p.key.is_empty()).then(|| p.key.to_vec()),
+            value: p.value.to_vec(),
             window: None,
         }));
     }
 
-    fn event_time(&self, pair: &Emitted, record: &InputRecord, now: i64) -> i64 {
+    fn event_time(&self, pair: &PairRef<'_>, record: &InputRecord, now: i64) -> i64 {
         match self.time {
             TimeMode::Event => pair.timestamp.unwrap_or(record.timestamp),
             TimeMode::Processing => now,
@@ -248,7 +251,7 @@ impl<G: Guest> Pipeline<G> {
 
     /// Assigns the batch's pairs to windows record by record, then folds them with one reduce
     /// call. If that call fails, folds record by record to find the records it fails on.
-    fn window_and_reduce(&mut self, records: &[InputRecord], pairs: &[Emitted], out: &mut Outcome) {
+    fn window_and_reduce(&mut self, records: &[InputRecord], pairs: &[PairRef<'_>], out: &mut Outcome) {
         let now = if self.time == TimeMode::Processing {
             now_ms()
         } else {
@@ -270,10 +273,7 @@ impl<G: Guest> Pipeline<G> {
             for pair in &pairs[start..end] {
                 let t = self.event_time(pair, record, now);
                 max_time = max_time.max(t);
-                if !self
-                    .store
-                    .stage(&mut staged, t, &pair.key, &pair.value, watermark)
-                {
+                if !self.store.stage(&mut staged, t, pair.key, pair.value, watermark) {
                     late += 1;
                 }
             }
@@ -294,11 +294,11 @@ impl<G: Guest> Pipeline<G> {
             });
             start = end;
         }
-        let (groups, pending) = self.store.groups(staged);
-        if groups.is_empty() {
+        let (input, pending) = self.store.groups(staged);
+        if input.is_empty() {
             return;
         }
-        match self.guest.reduce_batch(&groups) {
+        match self.guest.reduce_batch(&input) {
             Ok(accs) => self.store.commit(pending, accs),
             Err(_) => self.reduce_record_by_record(records, pairs, &by_record, now, out),
         }
@@ -307,7 +307,7 @@ impl<G: Guest> Pipeline<G> {
     fn reduce_record_by_record(
         &mut self,
         records: &[InputRecord],
-        pairs: &[Emitted],
+        pairs: &[PairRef<'_>],
         by_record: &[RecordPairs],
         now: i64,
         out: &mut Outcome,
@@ -318,13 +318,13 @@ impl<G: Guest> Pipeline<G> {
             for pair in &pairs[entry.pairs.clone()] {
                 let t = self.event_time(pair, record, now);
                 self.store
-                    .stage(&mut staged, t, &pair.key, &pair.value, entry.watermark);
+                    .stage(&mut staged, t, pair.key, pair.value, entry.watermark);
             }
-            let (groups, pending) = self.store.groups(staged);
-            if groups.is_empty() {
+            let (input, pending) = self.store.groups(staged);
+            if input.is_empty() {
                 continue;
             }
-            match self.guest.reduce_batch(&groups) {
+            match self.guest.reduce_batch(&input) {
                 Ok(accs) => self.store.commit(pending, accs),
                 Err(error) => out.dead_letters.push(DeadLetter::for_record(
                     reason(&error),

@@ -1,8 +1,10 @@
 //! [`FixedWindows`]: tumbling and hopping windows, whose bounds depend on event time alone.
 
 use super::{WindowSpec, is_closed};
-use crate::record::{FinishItem, ReduceGroup, Window};
-use std::collections::{BTreeMap, HashMap};
+use crate::record::{FinishItem, ReduceInput, Window};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Range;
 
 /// Accumulators of open tumbling or hopping windows, by window (in closing order) then key.
 pub struct FixedWindows {
@@ -12,11 +14,18 @@ pub struct FixedWindows {
     open: BTreeMap<Window, HashMap<Vec<u8>, Vec<u8>>>,
 }
 
-/// One batch's values per (window, key), in arrival order.
+/// One batch's values per (window, key), in arrival order. Value bytes live in one buffer.
 #[derive(Default)]
 pub struct FixedStaged {
-    index: HashMap<(Window, Vec<u8>), usize>,
-    groups: Vec<(Window, Vec<u8>, Vec<Vec<u8>>)>,
+    index: HashMap<Window, HashMap<Vec<u8>, usize>>,
+    groups: Vec<StagedGroup>,
+    values: Vec<u8>,
+}
+
+struct StagedGroup {
+    window: Window,
+    key: Vec<u8>,
+    values: Vec<Range<usize>>,
 }
 
 impl FixedWindows {
@@ -64,25 +73,37 @@ impl FixedWindows {
                 continue;
             }
             on_time = true;
-            let next = staged.groups.len();
-            let slot = *staged.index.entry((window, key.to_vec())).or_insert(next);
-            if slot == next {
-                staged.groups.push((window, key.to_vec(), Vec::new()));
-            }
-            staged.groups[slot].2.push(value.to_vec());
+            let keys = staged.index.entry(window).or_default();
+            let slot = match keys.get(key) {
+                Some(&slot) => slot,
+                None => {
+                    let slot = staged.groups.len();
+                    keys.insert(key.to_vec(), slot);
+                    staged.groups.push(StagedGroup {
+                        window,
+                        key: key.to_vec(),
+                        values: Vec::new(),
+                    });
+                    slot
+                }
+            };
+            let start = staged.values.len();
+            staged.values.extend_from_slice(value);
+            staged.groups[slot].values.push(start..staged.values.len());
         }
         on_time
     }
 
-    pub(super) fn groups(&self, staged: FixedStaged) -> (Vec<ReduceGroup>, Vec<(Window, Vec<u8>)>) {
-        let mut groups = Vec::with_capacity(staged.groups.len());
+    pub(super) fn groups(&self, staged: FixedStaged) -> (ReduceInput, Vec<(Window, Vec<u8>)>) {
+        let mut input = ReduceInput::default();
         let mut slots = Vec::with_capacity(staged.groups.len());
-        for (window, key, values) in staged.groups {
-            let acc = self.open.get(&window).and_then(|keys| keys.get(&key)).cloned();
-            groups.push(ReduceGroup { acc, values });
-            slots.push((window, key));
+        for group in staged.groups {
+            let acc = self.open.get(&group.window).and_then(|keys| keys.get(&group.key));
+            let values = group.values.iter().map(|range| &staged.values[range.clone()]);
+            input.push_group(acc.map(Vec::as_slice).into_iter().chain(values));
+            slots.push((group.window, group.key));
         }
-        (groups, slots)
+        (input, slots)
     }
 
     pub(super) fn commit(&mut self, slots: Vec<(Window, Vec<u8>)>, accs: Vec<Vec<u8>>) {

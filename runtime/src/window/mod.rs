@@ -20,7 +20,7 @@ pub use session::{SessionStaged, SessionWindows};
 pub use spec::{WindowSpec, WindowSpecError};
 pub use watermark::Watermark;
 
-use crate::record::{FinishItem, ReduceGroup, Window};
+use crate::record::{FinishItem, ReduceInput, Window};
 
 /// Whether `window` has closed at watermark `watermark` with `lateness` allowed.
 pub fn is_closed(window: Window, watermark: i64, lateness: i64) -> bool {
@@ -71,7 +71,7 @@ impl WindowStore {
     }
 
     /// The reduce calls a staged batch needs, and what to commit with their results.
-    pub fn groups(&self, staged: Staged) -> (Vec<ReduceGroup>, Pending) {
+    pub fn groups(&self, staged: Staged) -> (ReduceInput, Pending) {
         match (self, staged) {
             (WindowStore::Fixed(w), Staged::Fixed(s)) => {
                 let (groups, slots) = w.groups(s);

@@ -6,8 +6,9 @@
 //! closed.
 
 use super::is_closed;
-use crate::record::{FinishItem, ReduceGroup, Window};
-use std::collections::{BTreeSet, HashMap};
+use crate::record::{FinishItem, ReduceInput, Window};
+use foldhash::HashMap;
+use std::collections::BTreeSet;
 
 /// A committed session and its accumulator.
 #[derive(Debug, Clone)]
@@ -50,7 +51,7 @@ impl SessionWindows {
         SessionWindows {
             gap,
             lateness,
-            by_key: HashMap::new(),
+            by_key: HashMap::default(),
             closing: BTreeSet::new(),
         }
     }
@@ -119,8 +120,8 @@ impl SessionWindows {
         true
     }
 
-    pub(super) fn groups(&self, staged: SessionStaged) -> (Vec<ReduceGroup>, SessionPending) {
-        let mut groups = Vec::new();
+    pub(super) fn groups(&self, staged: SessionStaged) -> (ReduceInput, SessionPending) {
+        let mut input = ReduceInput::default();
         let mut keys = Vec::with_capacity(staged.order.len());
         let mut by_key = staged.keys;
         for key in staged.order {
@@ -128,14 +129,12 @@ impl SessionWindows {
                 continue;
             };
             for s in sessions.iter_mut().filter(|s| s.dirty) {
-                groups.push(ReduceGroup {
-                    acc: None,
-                    values: std::mem::take(&mut s.parts),
-                });
+                input.push_group(s.parts.iter().map(Vec::as_slice));
+                s.parts.clear();
             }
             keys.push((key, sessions));
         }
-        (groups, SessionPending { keys })
+        (input, SessionPending { keys })
     }
 
     pub(super) fn commit(&mut self, pending: SessionPending, accs: Vec<Vec<u8>>) {
