@@ -3,7 +3,8 @@
 
 use crate::bindings::exports::weir::processor::processor::Guest;
 use crate::bindings::weir::processor::types::{
-    Emitted, FinishItem, InputRecord, ItemError, ModuleInfo, ModuleKind, OutputRecord, Packed, ReduceInput,
+    Emitted, FinishInput, InputRecord, ItemError, ModuleInfo, ModuleKind, OutputBatch, OutputEntry, Packed,
+    ReduceInput,
 };
 use crate::{Emitter, Error, MapReduce, Outputs, Record, Transform, Window};
 use std::marker::PhantomData;
@@ -67,12 +68,34 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
         Ok(out)
     }
 
-    fn finish_batch(items: Vec<FinishItem>) -> Result<Vec<OutputRecord>, ItemError> {
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| finish_item::<P>(&item).map_err(|e| item_error(index, e)))
-            .collect()
+    fn finish_batch(input: FinishInput) -> Result<OutputBatch, ItemError> {
+        let mut rest = input.data.as_slice();
+        let mut out = OutputBatch {
+            data: Vec::new(),
+            entries: Vec::with_capacity(input.entries.len()),
+        };
+        for (index, entry) in input.entries.iter().enumerate() {
+            let (key_len, acc_len) = (entry.key_len as usize, entry.acc_len as usize);
+            if key_len.saturating_add(acc_len) > rest.len() {
+                return Err(item_error(index, "a finish entry runs past the data"));
+            }
+            let (key, tail) = rest.split_at(key_len);
+            let (acc, tail) = tail.split_at(acc_len);
+            rest = tail;
+            let window = Window {
+                start: entry.window.start,
+                end: entry.window.end,
+            };
+            let output = finish_item::<P>(window, key, acc).map_err(|e| item_error(index, e))?;
+            out.entries.push(OutputEntry {
+                key_len: output.key.as_ref().map(|k| len32(k.len())),
+                value_len: len32(output.value.len()),
+            });
+            out.data
+                .extend_from_slice(output.key.as_deref().unwrap_or_default());
+            out.data.extend_from_slice(&output.value);
+        }
+        Ok(out)
     }
 }
 
@@ -116,18 +139,14 @@ fn fold_group<P: MapReduce>(values: &mut Values<'_>, count: u32, out: Vec<u8>) -
     postcard::to_extend(&acc, out).map_err(|e| Error::msg(format_args!("cannot encode the accumulator: {e}")))
 }
 
-fn finish_item<P: MapReduce>(item: &FinishItem) -> Result<OutputRecord, Error> {
-    let key: P::Key = decode(&item.key, "the key")?;
-    let value: P::Value = decode(&item.acc, "the accumulator")?;
-    let window = Window {
-        start: item.window.start,
-        end: item.window.end,
-    };
-    let output = P::finish(window, key, value)?;
-    Ok(OutputRecord {
-        key: output.key,
-        value: output.value,
-    })
+fn finish_item<P: MapReduce>(window: Window, key: &[u8], acc: &[u8]) -> Result<crate::Output, Error> {
+    let key: P::Key = decode(key, "the key")?;
+    let value: P::Value = decode(acc, "the accumulator")?;
+    P::finish(window, key, value)
+}
+
+fn len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 impl<T: Transform> Guest for TransformGuest<T> {
@@ -151,7 +170,7 @@ impl<T: Transform> Guest for TransformGuest<T> {
         Err(item_error(0, "a transform module has no reduce"))
     }
 
-    fn finish_batch(_items: Vec<FinishItem>) -> Result<Vec<OutputRecord>, ItemError> {
+    fn finish_batch(_input: FinishInput) -> Result<OutputBatch, ItemError> {
         Err(item_error(0, "a transform module has no finish"))
     }
 }
@@ -273,20 +292,22 @@ mod tests {
 
     #[test]
     fn finish_writes_the_default_window_json() {
-        let items = vec![FinishItem {
-            window: crate::bindings::weir::processor::types::Window { start: 0, end: 10 },
-            key: enc(&"w".to_string()),
-            acc: enc(&3u64),
-        }];
-        let out = MapReduceGuest::<Count>::finish_batch(items).expect("finishes");
-        assert_eq!(
-            out[0].value,
-            br#"{"window_start":0,"window_end":10,"key":"w","value":3}"#
-        );
-        assert_eq!(
-            out[0].key.as_deref(),
-            Some(&br#"{"window_start":0,"window_end":10,"key":"w"}"#[..])
-        );
+        use crate::bindings::weir::processor::types::{FinishEntry, Window as WitWindow};
+        let (key, acc) = (enc(&"w".to_string()), enc(&3u64));
+        let input = FinishInput {
+            data: [key.clone(), acc.clone()].concat(),
+            entries: vec![FinishEntry {
+                window: WitWindow { start: 0, end: 10 },
+                key_len: key.len() as u32,
+                acc_len: acc.len() as u32,
+            }],
+        };
+        let out = MapReduceGuest::<Count>::finish_batch(input).expect("finishes");
+        let want_key = br#"{"window_start":0,"window_end":10,"key":"w"}"#;
+        let want_value = br#"{"window_start":0,"window_end":10,"key":"w","value":3}"#;
+        assert_eq!(out.entries[0].key_len, Some(want_key.len() as u32));
+        assert_eq!(out.entries[0].value_len, want_value.len() as u32);
+        assert_eq!(out.data, [&want_key[..], &want_value[..]].concat());
     }
 
     #[test]

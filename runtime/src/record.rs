@@ -236,9 +236,8 @@ impl PartialOrd for Window {
     }
 }
 
-/// One closed (window, key) and its accumulator, for `finish-batch`.
-#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lift, Lower)]
-#[component(record)]
+/// One closed (window, key) and its accumulator, to finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishItem {
     /// The window.
     pub window: Window,
@@ -248,14 +247,102 @@ pub struct FinishItem {
     pub acc: Vec<u8>,
 }
 
-/// A record for the output topic, as the guest returns it.
-#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lift, Lower)]
-#[component(record)]
+/// A record for the output topic, as the guest's finish returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestOutput {
     /// Record key.
     pub key: Option<Vec<u8>>,
     /// Record value.
     pub value: Vec<u8>,
+}
+
+/// One entry of a [`FinishInput`]; its key then accumulator bytes are in the input's `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FinishEntry {
+    /// The window.
+    pub window: Window,
+    /// Length of the key.
+    #[component(name = "key-len")]
+    pub key_len: u32,
+    /// Length of the accumulator, which follows the key.
+    #[component(name = "acc-len")]
+    pub acc_len: u32,
+}
+
+/// Closed windows for a guest's `finish-batch`, packed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct FinishInput {
+    /// Every entry's key then accumulator, back to back.
+    pub data: Vec<u8>,
+    /// One per (window, key).
+    pub entries: Vec<FinishEntry>,
+}
+
+impl FinishInput {
+    /// Packs finish items.
+    pub fn pack(items: &[FinishItem]) -> Self {
+        let mut input = FinishInput {
+            data: Vec::with_capacity(items.iter().map(|i| i.key.len() + i.acc.len()).sum()),
+            entries: Vec::with_capacity(items.len()),
+        };
+        for item in items {
+            input.data.extend_from_slice(&item.key);
+            input.data.extend_from_slice(&item.acc);
+            input.entries.push(FinishEntry {
+                window: item.window,
+                key_len: u32::try_from(item.key.len()).unwrap_or(u32::MAX),
+                acc_len: u32::try_from(item.acc.len()).unwrap_or(u32::MAX),
+            });
+        }
+        input
+    }
+}
+
+/// One entry of an [`OutputBatch`]; its key (if any) then value bytes are in the batch's `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct OutputEntry {
+    /// Length of the key; `None` for a record without a key.
+    #[component(name = "key-len")]
+    pub key_len: Option<u32>,
+    /// Length of the value, which follows the key.
+    #[component(name = "value-len")]
+    pub value_len: u32,
+}
+
+/// Output records from a guest's `finish-batch`, packed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct OutputBatch {
+    /// Every record's key then value, back to back.
+    pub data: Vec<u8>,
+    /// One per record.
+    pub entries: Vec<OutputEntry>,
+}
+
+impl OutputBatch {
+    /// The records, or `None` when the lengths do not add up to the data.
+    pub fn unpack(&self) -> Option<Vec<GuestOutput>> {
+        let mut rest = self.data.as_slice();
+        let mut outputs = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            let key_len = entry.key_len.map(|l| l as usize);
+            let value_len = entry.value_len as usize;
+            if key_len.unwrap_or(0).checked_add(value_len)? > rest.len() {
+                return None;
+            }
+            let (key, tail) = rest.split_at(key_len.unwrap_or(0));
+            let (value, tail) = tail.split_at(value_len);
+            rest = tail;
+            outputs.push(GuestOutput {
+                key: key_len.map(|_| key.to_vec()),
+                value: value.to_vec(),
+            });
+        }
+        rest.is_empty().then_some(outputs)
+    }
 }
 
 /// A record for the output topic, with its event time.
@@ -293,4 +380,114 @@ pub struct ModuleInfo {
     pub kind: ModuleKind,
     /// SDK name and version that built it.
     pub sdk: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emitted_pairs_walk_the_buffer_and_inconsistent_lengths_are_caught() {
+        let mut e = Emitted::default();
+        e.push(0, b"k1", b"v", None);
+        e.push(2, b"", b"value", Some(5));
+        assert!(e.is_consistent());
+        let got: Vec<(u32, &[u8], &[u8], Option<i64>)> = e
+            .iter()
+            .map(|p| (p.source, p.key, p.value, p.timestamp))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, &b"k1"[..], &b"v"[..], None),
+                (2, &b""[..], &b"value"[..], Some(5))
+            ]
+        );
+        e.pairs[1].value_len = 99;
+        assert!(!e.is_consistent());
+        assert_eq!(
+            e.iter().count(),
+            1,
+            "iteration stops where the lengths run past the data"
+        );
+    }
+
+    #[test]
+    fn packed_and_output_batches_refuse_lengths_that_do_not_add_up() {
+        let packed = Packed {
+            data: b"abcde".to_vec(),
+            lengths: vec![2, 3],
+        };
+        assert_eq!(packed.split(), Some(vec![b"ab".to_vec(), b"cde".to_vec()]));
+        assert_eq!(
+            Packed {
+                lengths: vec![2, 2],
+                ..packed.clone()
+            }
+            .split(),
+            None
+        );
+        assert_eq!(
+            Packed {
+                lengths: vec![9],
+                ..packed
+            }
+            .split(),
+            None
+        );
+
+        let batch = OutputBatch {
+            data: b"kvv".to_vec(),
+            entries: vec![
+                OutputEntry {
+                    key_len: Some(1),
+                    value_len: 1,
+                },
+                OutputEntry {
+                    key_len: None,
+                    value_len: 1,
+                },
+            ],
+        };
+        let outputs = batch.unpack().expect("consistent");
+        assert_eq!(
+            outputs[0],
+            GuestOutput {
+                key: Some(b"k".to_vec()),
+                value: b"v".to_vec()
+            }
+        );
+        assert_eq!(
+            outputs[1],
+            GuestOutput {
+                key: None,
+                value: b"v".to_vec()
+            }
+        );
+        let short = OutputBatch {
+            entries: vec![OutputEntry {
+                key_len: Some(5),
+                value_len: 1,
+            }],
+            ..batch.clone()
+        };
+        assert_eq!(short.unpack(), None);
+        let long = OutputBatch {
+            entries: vec![OutputEntry {
+                key_len: None,
+                value_len: 1,
+            }],
+            ..batch
+        };
+        assert_eq!(long.unpack(), None, "bytes left over are a broken contract too");
+    }
+
+    #[test]
+    fn reduce_input_groups_values_in_order() {
+        let mut input = ReduceInput::default();
+        input.push_group([&b"a"[..], b"bc"]);
+        input.push_group([&b"d"[..]]);
+        assert_eq!(input.len(), 2);
+        assert_eq!(input.groups(), vec![vec![&b"a"[..], b"bc"], vec![&b"d"[..]]]);
+    }
 }

@@ -11,7 +11,8 @@ use super::sandbox::Sandbox;
 use super::validate::PROCESSOR_EXPORT;
 use crate::guest::{FailureKind, Guest, GuestError, expect_len};
 use crate::record::{
-    Emitted, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind, Packed, ReduceInput,
+    Emitted, FinishInput, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind,
+    OutputBatch, Packed, ReduceInput,
 };
 use wasmtime::component::{ComponentNamedList, ComponentType, Func, InstancePre, Lift, Linker, Lower};
 use wasmtime::{Store, Trap};
@@ -159,7 +160,7 @@ impl WasmGuest {
             .typed::<(&ReduceInput,), (Result<Packed, ItemError>,)>(store)
             .map_err(|e| signature_error("reduce-batch", &e))?;
         live.finish_batch
-            .typed::<(&[FinishItem],), (Result<Vec<GuestOutput>, ItemError>,)>(store)
+            .typed::<(&FinishInput,), (Result<OutputBatch, ItemError>,)>(store)
             .map_err(|e| signature_error("finish-batch", &e))?;
         Ok(())
     }
@@ -332,21 +333,18 @@ impl Guest for WasmGuest {
     }
 
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {
-        let want = items.len();
-        let (result,) = self.call::<(&[FinishItem],), (Result<Vec<GuestOutput>, ItemError>,)>(
+        let input = FinishInput::pack(items);
+        let (result,) = self.call::<(&FinishInput,), (Result<OutputBatch, ItemError>,)>(
             |l| l.finish_batch,
-            (items,),
+            (&input,),
             "finish",
         )?;
-        let outputs = expect_len("finish", result.map_err(rejected)?, want)?;
-        self.check_output(
-            outputs
-                .iter()
-                .map(|o| o.value.len() + o.key.as_ref().map_or(0, Vec::len))
-                .sum(),
-            "finish",
-        )?;
-        Ok(outputs)
+        let batch = result.map_err(rejected)?;
+        self.check_output(batch.data.len(), "finish")?;
+        let outputs = batch
+            .unpack()
+            .ok_or_else(|| contract("finish returned lengths that do not add up to its data".into()))?;
+        expect_len("finish", outputs, items.len())
     }
 }
 
