@@ -392,15 +392,22 @@ mod tests {
         e.push(0, b"k1", b"v", None);
         e.push(2, b"", b"value", Some(5));
         assert!(e.is_consistent());
-        let got: Vec<(u32, &[u8], &[u8], Option<i64>)> = e
-            .iter()
-            .map(|p| (p.source, p.key, p.value, p.timestamp))
-            .collect();
+        let got: Vec<PairRef<'_>> = e.iter().collect();
         assert_eq!(
             got,
             [
-                (0, &b"k1"[..], &b"v"[..], None),
-                (2, &b""[..], &b"value"[..], Some(5))
+                PairRef {
+                    source: 0,
+                    key: b"k1",
+                    value: b"v",
+                    timestamp: None
+                },
+                PairRef {
+                    source: 2,
+                    key: b"",
+                    value: b"value",
+                    timestamp: Some(5)
+                },
             ]
         );
         e.pairs[1].value_len = 99;
