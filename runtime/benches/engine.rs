@@ -28,6 +28,11 @@ use weir::record::{
 };
 use weir::window::WindowSpec;
 
+/// The allocator the `weir` binary uses (see `runtime/src/main.rs`), so the figures are the
+/// binary's; every variant runs under it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Default number of input records.
 const RECORDS: usize = 100_000;
 /// Records per `Pipeline::process` call, as `weir run` batches them.

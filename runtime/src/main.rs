@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use weir::cli::{Cli, Command};
 
+/// mimalloc instead of the system allocator: batches make many short-lived buffers (lifting guest
+/// results, staging pairs), and glibc's malloc took 29% of the Wasm word-count profile
+/// (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
