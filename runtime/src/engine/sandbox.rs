@@ -230,8 +230,14 @@ impl Default for LogBudget {
 impl LogBudget {
     /// Whether one more line may be logged now.
     pub(crate) fn admit(&mut self) -> bool {
-        if self.window_start.elapsed() >= Duration::from_secs(1) {
-            self.window_start = Instant::now();
+        self.admit_at(Instant::now())
+    }
+
+    /// Whether one more line may be logged at `now`: at most `LOG_LINES_PER_SECOND` per
+    /// one-second window.
+    fn admit_at(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
             self.used = 0;
         }
         if self.used < LOG_LINES_PER_SECOND {
@@ -241,5 +247,34 @@ impl LogBudget {
             self.dropped += 1;
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_logs_are_limited_per_second_and_dropped_lines_counted() {
+        let mut budget = LogBudget::default();
+        let start = budget.window_start;
+        let admitted = (0..150).filter(|_| budget.admit_at(start)).count();
+        assert_eq!(admitted, LOG_LINES_PER_SECOND as usize);
+        assert_eq!(budget.dropped, 50);
+        assert!(
+            budget.admit_at(start + Duration::from_secs(1)),
+            "a new second, a new budget"
+        );
+    }
+
+    #[test]
+    fn captured_output_keeps_the_tail_and_empties_on_take() {
+        let out = CapturedOutput::default();
+        out.append(&vec![b'a'; 3 * CAPTURE_BYTES]);
+        out.append(b"the end");
+        let text = out.take();
+        assert_eq!(text.len(), CAPTURE_BYTES);
+        assert!(text.ends_with("the end"));
+        assert_eq!(out.take(), "");
     }
 }

@@ -8,9 +8,10 @@
 //! - Each pair's event time is the time `map` emitted with it, else its record's timestamp (or
 //!   the wall clock at processing, in [`TimeMode::Processing`]).
 //! - The watermark is the largest event time seen minus the out-of-orderness; it advances after
-//!   each record. A pair is late when every window it belongs to has closed
+//!   each record that emitted pairs. A pair is late when every window it belongs to has closed
 //!   (`end + lateness <= watermark` before its record); late pairs are dropped, and a record
-//!   whose pairs were all late goes to the dead letters.
+//!   whose pairs were all late goes to the dead letters. A closed session never merges again,
+//!   even before it fires.
 //! - Values are folded per (window, key) in input order. Windows fire, in closing order, at the
 //!   end of the batch in which the watermark passes `end + lateness`.
 //! - A record that makes a guest call fail (trap, limit, refusal) is isolated (see

@@ -147,6 +147,43 @@ fn a_huge_output_hits_the_output_limit() {
 }
 
 #[test]
+fn guest_logs_reach_the_host_tracing_under_target_weir_guest() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let engine = Engine::new().expect("engine");
+        let mut p = pipeline(guest(
+            &engine,
+            weir_guest_artifacts::HOSTILE_SANDBOX_PROBE,
+            limits(),
+        ));
+        assert!(p.process(&texts(0, &["probe"])).dead_letters.is_empty());
+    });
+    let logged = String::from_utf8(capture.0.lock().expect("capture lock").clone()).expect("utf-8 logs");
+    let line = logged
+        .lines()
+        .find(|l| l.contains("the sandbox probe is probing"))
+        .expect("the guest's log line");
+    assert!(line.contains("WARN") && line.contains("weir::guest"), "{line}");
+}
+
+#[test]
 fn the_sandbox_gives_no_files_environment_clock_or_randomness() {
     let engine = Engine::new().expect("engine");
     let run = || {

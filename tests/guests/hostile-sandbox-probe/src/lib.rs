@@ -14,6 +14,7 @@ impl MapReduce for SandboxProbe {
     type Value = String;
 
     fn map(_record: &Record, out: &mut Emitter<String, String>) -> Result<()> {
+        weir_sdk::log(weir_sdk::LogLevel::Warn, "the sandbox probe is probing");
         let file = match std::fs::read("/etc/hostname") {
             Ok(bytes) => format!("read {} bytes", bytes.len()),
             Err(e) => format!("error: {e}"),
