@@ -12,7 +12,8 @@ pub trait Guest {
     /// What the module does.
     fn kind(&self) -> ModuleKind;
 
-    /// Maps a batch of records to (key, value) pairs.
+    /// Maps a batch of records to (key, value) pairs. Every pair's `source` must index into
+    /// `records` ([`crate::engine::WasmGuest`] checks this of the guest).
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError>;
 
     /// Folds each group into one accumulator; returns one per group, in order.

@@ -44,18 +44,24 @@ impl FixedWindows {
         }
     }
 
-    /// The windows containing event time `t`, earliest start first.
+    /// The windows containing event time `t`, earliest start first. Computed in `i128` so that
+    /// times near the ends of `i64` cannot overflow; a window that would start before `i64::MIN`
+    /// is left out and one that would end after `i64::MAX` ends there.
     pub fn windows(&self, t: i64) -> impl Iterator<Item = Window> + use<> {
-        let (size, slide) = (self.size, self.slide);
+        let (size, slide) = (i128::from(self.size), i128::from(self.slide));
+        let t = i128::from(t);
         let last_start = t - t.rem_euclid(slide);
-        let first_start = last_start - (size - 1) / slide * slide;
-        (0..)
-            .map(move |i| first_start.saturating_add(i * slide))
-            .take_while(move |&start| start <= last_start)
-            .filter(move |&start| t < start.saturating_add(size))
-            .map(move |start| Window {
-                start,
-                end: start.saturating_add(size),
+        let before = (size - 1) / slide;
+        let first_start = last_start - before * slide;
+        (0..=before)
+            .map(move |i| first_start + i * slide)
+            .filter(move |&start| t < start + size)
+            .filter_map(move |start| {
+                let end = i64::try_from(start + size).unwrap_or(i64::MAX);
+                Some(Window {
+                    start: i64::try_from(start).ok()?,
+                    end,
+                })
             })
     }
 
@@ -149,6 +155,16 @@ mod tests {
         assert_eq!(starts(spec, 9), [(0, 10)]);
         assert_eq!(starts(spec, 10), [(10, 20)]);
         assert_eq!(starts(spec, -1), [(-10, 0)]);
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let hopping = WindowSpec::Hopping { size: 10, slide: 3 };
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX] {
+            for spec in [hopping, WindowSpec::Tumbling { size: 7 }] {
+                assert!(starts(spec, t).len() <= 4, "t = {t}");
+            }
+        }
     }
 
     #[test]
