@@ -53,9 +53,13 @@ fn export(item: &ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
         "Transform" => quote! { ::weir_sdk::__private::TransformGuest<#self_ty> },
         _ => return Err(wrong_place()),
     };
+    // The component exports exist only in the wasm build: natively (unit tests of the module's
+    // logic, doc tests) their names, which contain `:` and `@`, cannot be linker symbols.
     Ok(quote! {
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         type __WeirExportedGuest = #adapter;
+        #[cfg(target_arch = "wasm32")]
         ::weir_sdk::__private::export_guest!(__WeirExportedGuest with_types_in ::weir_sdk::bindings);
     })
 }

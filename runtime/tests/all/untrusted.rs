@@ -49,7 +49,7 @@ proptest! {
     fn arbitrary_records_are_processed_or_dead_lettered(records in prop::collection::vec(
         (prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
          prop::option::of(prop::collection::vec(any::<u8>(), 0..64)),
-         any::<i64>(),
+         prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(0)],
          prop::collection::vec(("[a-z]{0,4}", prop::collection::vec(any::<u8>(), 0..8)), 0..3)),
         1..40)) {
         let records: Vec<InputRecord> = records
