@@ -17,15 +17,18 @@
 //! - A record that makes a guest call fail (trap, limit, refusal) is isolated (see
 //!   [`isolate`]) and goes to the dead letters with the reason; the rest of its batch goes on.
 
+mod checkpoint;
 mod dead_letter;
 mod isolate;
 
+pub use checkpoint::Checkpoint;
 pub use dead_letter::{DeadLetter, Reason, Stage};
 pub use isolate::{Failure, isolate};
 
 use crate::guest::{Guest, GuestError};
 use crate::record::{Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord, PairRef};
-use crate::window::{Watermark, WindowSpec, WindowStore};
+use crate::window::{Origin, Watermark, WindowSpec, WindowStore, is_closed};
+use checkpoint::Replay;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,6 +80,9 @@ pub struct Stats {
     pub late_pairs: u64,
     /// Dead letters by reason.
     pub dead_letters: BTreeMap<&'static str, u64>,
+    /// (window, key) results rebuilt by a replay after a restore and not fired again, because
+    /// they had fired before the checkpoint.
+    pub replayed_results: u64,
 }
 
 /// The pipeline of one input partition (or one file).
@@ -86,8 +92,11 @@ pub struct Pipeline<G> {
     store: WindowStore,
     watermark: Watermark,
     out_of_orderness: i64,
+    lateness: i64,
     time: TimeMode,
     stats: Stats,
+    position: Option<i64>,
+    replay: Option<Replay>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -125,21 +134,59 @@ impl<G: Guest> Pipeline<G> {
     /// A pipeline running `guest` with `config`.
     pub fn new(guest: G, config: &PipelineConfig) -> Self {
         let out_of_orderness = millis(config.out_of_orderness);
+        let lateness = millis(config.lateness);
         Pipeline {
             kind: guest.kind(),
             guest,
-            store: WindowStore::new(config.window, millis(config.lateness)),
+            store: WindowStore::new(config.window, lateness),
             watermark: Watermark::new(out_of_orderness),
             out_of_orderness,
+            lateness,
             time: config.time,
             stats: Stats::default(),
+            position: None,
+            replay: None,
         }
+    }
+
+    /// A pipeline resuming from `checkpoint`: feed it the input from
+    /// `checkpoint.commit_offset` on. See [`Checkpoint`] for what replay does and does not repeat.
+    pub fn resume(guest: G, config: &PipelineConfig, checkpoint: &Checkpoint) -> Self {
+        let mut pipeline = Pipeline::new(guest, config);
+        pipeline.watermark.advance_to(checkpoint.commit_watermark);
+        pipeline.position = Some(checkpoint.commit_offset);
+        pipeline.replay = Some(Replay {
+            until_offset: checkpoint.position,
+            fired_through: checkpoint.watermark,
+        });
+        pipeline
+    }
+
+    /// The progress to persist before committing: the offset rule's commit offset and the
+    /// watermarks that make a replay from it exact. `None` before the first record.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let position = self.position?;
+        let now = Origin {
+            offset: position,
+            watermark: self.watermark.current(),
+        };
+        let commit = self.store.oldest_open().map_or(now, |open| open.earlier(now));
+        Some(Checkpoint {
+            commit_offset: commit.offset,
+            commit_watermark: commit.watermark,
+            position,
+            watermark: now.watermark,
+        })
     }
 
     /// Processes one batch of records.
     pub fn process(&mut self, records: &[InputRecord]) -> Outcome {
         let mut out = Outcome::default();
         self.stats.records_in += records.len() as u64;
+        if let Some(last) = records.last() {
+            let next = last.offset.saturating_add(1);
+            self.position = Some(self.position.map_or(next, |p| p.max(next)));
+        }
         let emitted = self.map(records, &mut out);
         let mut pairs: Vec<PairRef<'_>> = emitted.iter().collect();
         pairs.sort_by_key(|p| p.source);
@@ -151,7 +198,7 @@ impl<G: Guest> Pipeline<G> {
                 self.fire(&mut out);
             }
         }
-        self.count(&out);
+        self.count(&mut out);
         out
     }
 
@@ -164,7 +211,7 @@ impl<G: Guest> Pipeline<G> {
                 .advance_to(now_ms().saturating_sub(self.out_of_orderness));
             self.fire(&mut out);
         }
-        self.count(&out);
+        self.count(&mut out);
         out
     }
 
@@ -175,7 +222,7 @@ impl<G: Guest> Pipeline<G> {
             self.watermark.advance_to(i64::MAX);
             self.fire(&mut out);
         }
-        self.count(&out);
+        self.count(&mut out);
         out
     }
 
@@ -199,7 +246,15 @@ impl<G: Guest> Pipeline<G> {
         &self.guest
     }
 
-    fn count(&mut self, out: &Outcome) {
+    fn count(&mut self, out: &mut Outcome) {
+        if let Some(replay) = self.replay {
+            // Records before the checkpoint's position were set aside (and reported) before.
+            out.dead_letters.retain(|dead| {
+                dead.record
+                    .as_ref()
+                    .is_none_or(|r| r.offset >= replay.until_offset)
+            });
+        }
         self.stats.outputs += out.outputs.len() as u64;
         for dead in &out.dead_letters {
             *self.stats.dead_letters.entry(dead.reason.as_str()).or_default() += 1;
@@ -274,7 +329,11 @@ impl<G: Guest> Pipeline<G> {
             for pair in &pairs[start..end] {
                 let t = self.event_time(pair, record, now);
                 max_time = max_time.max(t);
-                if !self.store.stage(&mut staged, t, pair.key, pair.value, watermark) {
+                let origin = Origin {
+                    offset: record.offset,
+                    watermark,
+                };
+                if !self.store.stage(&mut staged, t, pair.key, pair.value, origin) {
                     late += 1;
                 }
             }
@@ -318,8 +377,16 @@ impl<G: Guest> Pipeline<G> {
             let mut staged = self.store.stage_new();
             for pair in &pairs[entry.pairs.clone()] {
                 let t = self.event_time(pair, record, now);
-                self.store
-                    .stage(&mut staged, t, pair.key, pair.value, entry.watermark);
+                self.store.stage(
+                    &mut staged,
+                    t,
+                    pair.key,
+                    pair.value,
+                    Origin {
+                        offset: record.offset,
+                        watermark: entry.watermark,
+                    },
+                );
             }
             let (input, pending) = self.store.groups(staged);
             if input.is_empty() {
@@ -339,7 +406,12 @@ impl<G: Guest> Pipeline<G> {
 
     /// Fires every window the watermark has closed through the guest's finish.
     fn fire(&mut self, out: &mut Outcome) {
-        let items: Vec<FinishItem> = self.store.fire(self.watermark.current());
+        let mut items: Vec<FinishItem> = self.store.fire(self.watermark.current());
+        if let Some(replay) = self.replay {
+            let before = items.len();
+            items.retain(|item| !is_closed(item.window, replay.fired_through, self.lateness));
+            self.stats.replayed_results += (before - items.len()) as u64;
+        }
         if items.is_empty() {
             return;
         }

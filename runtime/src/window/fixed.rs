@@ -1,6 +1,6 @@
 //! [`FixedWindows`]: tumbling and hopping windows, whose bounds depend on event time alone.
 
-use super::{WindowSpec, is_closed};
+use super::{Origin, WindowSpec, is_closed};
 use crate::record::{FinishItem, ReduceInput, Window};
 use foldhash::HashMap;
 use std::collections::BTreeMap;
@@ -11,7 +11,13 @@ pub struct FixedWindows {
     size: i64,
     slide: i64,
     lateness: i64,
-    open: BTreeMap<Window, HashMap<Vec<u8>, Vec<u8>>>,
+    open: BTreeMap<Window, OpenWindow>,
+}
+
+/// One open window: accumulators by key, and the earliest record that contributed.
+struct OpenWindow {
+    keys: HashMap<Vec<u8>, Vec<u8>>,
+    first: Origin,
 }
 
 /// One batch's values per (window, key), in arrival order. Value bytes live in one buffer.
@@ -26,6 +32,14 @@ struct StagedGroup {
     window: Window,
     key: Vec<u8>,
     values: Vec<Range<usize>>,
+    first: Origin,
+}
+
+/// A staged (window, key) waiting for its reduce result.
+pub struct FixedSlot {
+    window: Window,
+    key: Vec<u8>,
+    first: Origin,
 }
 
 impl FixedWindows {
@@ -71,8 +85,9 @@ impl FixedWindows {
         t: i64,
         key: &[u8],
         value: &[u8],
-        watermark: i64,
+        origin: Origin,
     ) -> bool {
+        let watermark = origin.watermark;
         let mut on_time = false;
         for window in self.windows(t) {
             if is_closed(window, watermark, self.lateness) {
@@ -89,6 +104,7 @@ impl FixedWindows {
                         window,
                         key: key.to_vec(),
                         values: Vec::new(),
+                        first: origin,
                     });
                     slot
                 }
@@ -100,22 +116,39 @@ impl FixedWindows {
         on_time
     }
 
-    pub(super) fn groups(&self, staged: FixedStaged) -> (ReduceInput, Vec<(Window, Vec<u8>)>) {
+    pub(super) fn groups(&self, staged: FixedStaged) -> (ReduceInput, Vec<FixedSlot>) {
         let mut input = ReduceInput::default();
         let mut slots = Vec::with_capacity(staged.groups.len());
         for group in staged.groups {
-            let acc = self.open.get(&group.window).and_then(|keys| keys.get(&group.key));
+            let acc = self
+                .open
+                .get(&group.window)
+                .and_then(|open| open.keys.get(&group.key));
             let values = group.values.iter().map(|range| &staged.values[range.clone()]);
             input.push_group(acc.map(Vec::as_slice).into_iter().chain(values));
-            slots.push((group.window, group.key));
+            slots.push(FixedSlot {
+                window: group.window,
+                key: group.key,
+                first: group.first,
+            });
         }
         (input, slots)
     }
 
-    pub(super) fn commit(&mut self, slots: Vec<(Window, Vec<u8>)>, accs: Vec<Vec<u8>>) {
-        for ((window, key), acc) in slots.into_iter().zip(accs) {
-            self.open.entry(window).or_default().insert(key, acc);
+    pub(super) fn commit(&mut self, slots: Vec<FixedSlot>, accs: Vec<Vec<u8>>) {
+        for (slot, acc) in slots.into_iter().zip(accs) {
+            let open = self.open.entry(slot.window).or_insert_with(|| OpenWindow {
+                keys: HashMap::default(),
+                first: slot.first,
+            });
+            open.first = open.first.earlier(slot.first);
+            open.keys.insert(slot.key, acc);
         }
+    }
+
+    /// The earliest record any open window depends on.
+    pub(super) fn oldest_open(&self) -> Option<Origin> {
+        self.open.values().map(|open| open.first).reduce(Origin::earlier)
     }
 
     pub(super) fn fire(&mut self, watermark: i64) -> Vec<FinishItem> {
@@ -125,7 +158,7 @@ impl FixedWindows {
                 break;
             }
             let window = *entry.key();
-            let mut keys: Vec<(Vec<u8>, Vec<u8>)> = entry.remove().into_iter().collect();
+            let mut keys: Vec<(Vec<u8>, Vec<u8>)> = entry.remove().keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             items.extend(keys.into_iter().map(|(key, acc)| FinishItem { window, key, acc }));
         }
@@ -133,7 +166,7 @@ impl FixedWindows {
     }
 
     pub(super) fn open_keys(&self) -> usize {
-        self.open.values().map(HashMap::len).sum()
+        self.open.values().map(|open| open.keys.len()).sum()
     }
 }
 

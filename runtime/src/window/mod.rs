@@ -15,12 +15,31 @@ mod session;
 mod spec;
 mod watermark;
 
-pub use fixed::{FixedStaged, FixedWindows};
+pub use fixed::{FixedSlot, FixedStaged, FixedWindows};
 pub use session::{SessionStaged, SessionWindows};
 pub use spec::{WindowSpec, WindowSpecError};
 pub use watermark::Watermark;
 
 use crate::record::{FinishItem, ReduceInput, Window};
+
+/// Where a pair came from: its record's offset and the watermark just before that record.
+///
+/// Open windows remember their earliest origin. Replaying the input from that offset with that
+/// watermark rebuilds every open window exactly, which is what makes the offset rule safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// Offset of the input record.
+    pub offset: i64,
+    /// The watermark before the record was processed.
+    pub watermark: i64,
+}
+
+impl Origin {
+    /// The earlier of two origins (by offset).
+    pub fn earlier(self, other: Origin) -> Origin {
+        if other.offset < self.offset { other } else { self }
+    }
+}
 
 /// Whether `window` has closed at watermark `watermark` with `lateness` allowed.
 pub fn is_closed(window: Window, watermark: i64, lateness: i64) -> bool {
@@ -60,12 +79,12 @@ impl WindowStore {
         }
     }
 
-    /// Stages one pair at event time `t`; returns false when every window it belongs to has
-    /// closed at `watermark` (the pair is late and was not staged).
-    pub fn stage(&self, staged: &mut Staged, t: i64, key: &[u8], value: &[u8], watermark: i64) -> bool {
+    /// Stages one pair at event time `t` from `origin`; returns false when every window it
+    /// belongs to has closed at `origin.watermark` (the pair is late and was not staged).
+    pub fn stage(&self, staged: &mut Staged, t: i64, key: &[u8], value: &[u8], origin: Origin) -> bool {
         match (self, staged) {
-            (WindowStore::Fixed(w), Staged::Fixed(s)) => w.stage(s, t, key, value, watermark),
-            (WindowStore::Session(w), Staged::Session(s)) => w.stage(s, t, key, value, watermark),
+            (WindowStore::Fixed(w), Staged::Fixed(s)) => w.stage(s, t, key, value, origin),
+            (WindowStore::Session(w), Staged::Session(s)) => w.stage(s, t, key, value, origin),
             _ => unreachable!("a staging area is always made by its own store"),
         }
     }
@@ -103,6 +122,15 @@ impl WindowStore {
         }
     }
 
+    /// The earliest record (offset, and the watermark before it) that an open window depends
+    /// on; `None` when no window is open.
+    pub fn oldest_open(&self) -> Option<Origin> {
+        match self {
+            WindowStore::Fixed(w) => w.oldest_open(),
+            WindowStore::Session(w) => w.oldest_open(),
+        }
+    }
+
     /// Number of open (window, key) accumulators.
     pub fn open_keys(&self) -> usize {
         match self {
@@ -115,7 +143,7 @@ impl WindowStore {
 /// What to commit once a staged batch's reduce succeeded.
 pub enum Pending {
     /// For [`WindowStore::Fixed`].
-    Fixed(Vec<(Window, Vec<u8>)>),
+    Fixed(Vec<FixedSlot>),
     /// For [`WindowStore::Session`].
     Session(session::SessionPending),
 }

@@ -5,7 +5,7 @@
 //! first, the new value last). A pair is late when the session it would end up in has already
 //! closed.
 
-use super::is_closed;
+use super::{Origin, is_closed};
 use crate::record::{FinishItem, ReduceInput, Window};
 use foldhash::HashMap;
 use std::collections::BTreeSet;
@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 struct Session {
     window: Window,
     acc: Vec<u8>,
+    first: Origin,
 }
 
 /// A session while a batch is staged: the accumulators and values it holds, in fold order.
@@ -23,6 +24,7 @@ struct Working {
     window: Window,
     parts: Vec<Vec<u8>>,
     dirty: bool,
+    first: Origin,
 }
 
 /// Open sessions by key, with an index in closing order.
@@ -62,8 +64,9 @@ impl SessionWindows {
         t: i64,
         key: &[u8],
         value: &[u8],
-        watermark: i64,
+        origin: Origin,
     ) -> bool {
+        let watermark = origin.watermark;
         if !staged.keys.contains_key(key) {
             let committed = self.by_key.get(key).map(Vec::as_slice).unwrap_or_default();
             let working = committed
@@ -72,6 +75,7 @@ impl SessionWindows {
                     window: s.window,
                     parts: vec![s.acc.clone()],
                     dirty: false,
+                    first: s.first,
                 })
                 .collect();
             staged.keys.insert(key.to_vec(), working);
@@ -99,9 +103,11 @@ impl SessionWindows {
             return false;
         }
         let mut parts = Vec::new();
+        let mut first = origin;
         sessions.retain_mut(|s| {
             if overlaps(&s.window) {
                 parts.append(&mut s.parts);
+                first = first.earlier(s.first);
                 false
             } else {
                 true
@@ -115,6 +121,7 @@ impl SessionWindows {
                 window: merged,
                 parts,
                 dirty: true,
+                first,
             },
         );
         true
@@ -155,6 +162,7 @@ impl SessionWindows {
                 committed.push(Session {
                     window: s.window,
                     acc,
+                    first: s.first,
                 });
             }
             if !committed.is_empty() {
@@ -190,5 +198,14 @@ impl SessionWindows {
 
     pub(super) fn open_keys(&self) -> usize {
         self.closing.len()
+    }
+
+    /// The earliest record any open session depends on.
+    pub(super) fn oldest_open(&self) -> Option<Origin> {
+        self.by_key
+            .values()
+            .flatten()
+            .map(|s| s.first)
+            .reduce(Origin::earlier)
     }
 }
