@@ -7,11 +7,14 @@
 //! - [`engine`]: loads and validates components, runs guest instances under limits;
 //! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
 //! - [`window`]: window assignment, watermarks and per-(window, key) state;
-//! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file).
+//! - [`kafka`]: client settings shared by every Kafka consumer and producer;
+//! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file; `weir produce` and
+//!   `weir consume` move records in and out of Kafka).
 
 pub mod cli;
 pub mod engine;
 pub mod guest;
+pub mod kafka;
 pub mod pipeline;
 pub mod record;
 pub mod window;

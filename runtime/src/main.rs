@@ -24,6 +24,8 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(args) => weir::cli::run::run(&args),
+        Command::Produce(args) => weir::cli::produce::produce(&args),
+        Command::Consume(args) => weir::cli::consume::consume(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! The `weir` command line: one file per command.
 
+pub mod consume;
 mod input;
 mod print;
+pub mod produce;
 pub mod run;
 mod units;
 
@@ -15,7 +17,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `weir=debug`. Also `WEIR_LOG`.
-    #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn")]
+    /// librdkafka's own connection chatter is off by default: Weir reports what failed.
+    #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn,librdkafka=off,rdkafka=off")]
     pub log: String,
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
@@ -28,4 +31,8 @@ pub enum Command {
     /// Run a module over a file of records (or stdin) and print each window's results:
     /// the local test tool for module authors, and the reference the Kafka pipeline agrees with.
     Run(run::RunArgs),
+    /// Publish stdin (text lines, or JSON records with --json) to a Kafka topic.
+    Produce(produce::ProduceArgs),
+    /// Print a Kafka topic's records as JSON lines.
+    Consume(consume::ConsumeArgs),
 }

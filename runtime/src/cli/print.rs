@@ -29,7 +29,8 @@ pub fn output_line(record: &OutputRecord, with_keys: bool) -> String {
     }
 }
 
-fn record_json(record: &InputRecord) -> Value {
+/// A record as JSON: partition, offset, timestamp, key and value (text, JSON or hex).
+pub fn record_json(record: &InputRecord) -> Value {
     json!({
         "partition": record.partition,
         "offset": record.offset,
