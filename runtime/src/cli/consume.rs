@@ -38,7 +38,12 @@ pub fn consume(args: &ConsumeArgs) -> Result<()> {
     let consumer: BaseConsumer = consumer_config(&args.brokers, &group)
         .create()
         .with_context(|| format!("cannot create a consumer for {}", args.brokers))?;
-    topic_partitions(consumer.client(), &args.brokers, &args.topic, Duration::from_secs(10))?;
+    topic_partitions(
+        consumer.client(),
+        &args.brokers,
+        &args.topic,
+        Duration::from_secs(10),
+    )?;
     consumer
         .subscribe(&[&args.topic])
         .with_context(|| format!("cannot subscribe to {}", args.topic))?;

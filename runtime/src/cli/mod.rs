@@ -18,7 +18,12 @@ pub struct Cli {
     pub command: Command,
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `weir=debug`. Also `WEIR_LOG`.
     /// librdkafka's own connection chatter is off by default: Weir reports what failed.
-    #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn,librdkafka=off,rdkafka=off")]
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_LOG",
+        default_value = "warn,librdkafka=off,rdkafka=off"
+    )]
     pub log: String,
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]

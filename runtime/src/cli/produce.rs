@@ -37,7 +37,12 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
     let producer: ThreadedProducer<DeliveryReport> = producer_config(&args.brokers)
         .create_with_context(DeliveryReport::default())
         .with_context(|| format!("cannot create a producer for {}", args.brokers))?;
-    topic_partitions(producer.client(), &args.brokers, &args.topic, Duration::from_secs(10))?;
+    topic_partitions(
+        producer.client(),
+        &args.brokers,
+        &args.topic,
+        Duration::from_secs(10),
+    )?;
     // JSON records keep their own timestamps; text lines get the broker's time (no policy).
     let format = InputFormat {
         lines: !args.json,

@@ -8,9 +8,9 @@ use rdkafka::client::Client;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Message};
-use std::time::Duration;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
 pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
