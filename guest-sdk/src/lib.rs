@@ -36,7 +36,8 @@
 //!   of its own ([`Emitter::emit_at`]); returning an error sends that record to the dead-letter
 //!   output with your message, and the stream goes on.
 //! - `reduce` folds two values into one. It must be associative; the runtime calls it in input
-//!   order per (window, key), and also to merge session windows.
+//!   order per (window, key), and also to merge session windows (earlier session first), so with
+//!   session windows it should be commutative too.
 //! - `finish` (optional) turns a closed window's result into the output record; the default writes
 //!   `{"window_start": ms, "window_end": ms, "key": .., "value": ..}` keyed by the window and key.
 //!

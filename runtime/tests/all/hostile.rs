@@ -292,6 +292,27 @@ fn a_module_for_another_world_version_is_refused_with_both_versions() {
 }
 
 #[test]
+fn a_processor_without_one_of_its_functions_is_refused_by_name() {
+    let err = load_error(&wat("missing-function.wat"));
+    match &err {
+        ModuleError::MissingExport { missing, .. } => {
+            assert_eq!(missing, "weir:processor/processor@0.1.0#finish-batch")
+        }
+        other => panic!("expected a missing export, got {other}"),
+    }
+}
+
+#[test]
+fn a_function_with_the_wrong_signature_is_refused_by_name() {
+    let err = load_error(&wat("wrong-signature.wat"));
+    match &err {
+        ModuleError::ExportSignature { function, .. } => assert_eq!(function, "describe"),
+        other => panic!("expected a signature error, got {other}"),
+    }
+    assert!(err.to_string().contains("wrong signature"), "{err}");
+}
+
+#[test]
 fn loading_the_same_bytes_twice_hits_the_compile_cache() {
     let engine = Engine::new().expect("engine");
     let bytes = weir_guest_artifacts::bytes(weir_guest_artifacts::WORD_COUNT);
