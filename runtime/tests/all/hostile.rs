@@ -296,7 +296,7 @@ fn a_processor_without_one_of_its_functions_is_refused_by_name() {
     let err = load_error(&wat("missing-function.wat"));
     match &err {
         ModuleError::MissingExport { missing, .. } => {
-            assert_eq!(missing, "weir:processor/processor@0.1.0#finish-batch")
+            assert_eq!(missing, "weir:processor/processor@0.1.0#finish-batch");
         }
         other => panic!("expected a missing export, got {other}"),
     }
