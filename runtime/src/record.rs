@@ -7,6 +7,24 @@
 use serde::Serialize;
 use wasmtime::component::{ComponentType, Lift, Lower};
 
+/// A length as the contract's `u32` (batches are far below 4 GiB; the per-call output limit
+/// refuses anything near it).
+fn len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Splits the next `len` bytes off the front of `rest`; `None` when fewer remain. Every packed
+/// batch is walked with this, so lengths from a guest can never index past its data.
+fn take<'a>(rest: &mut &'a [u8], len: u32) -> Option<&'a [u8]> {
+    let len = len as usize;
+    if len > rest.len() {
+        return None;
+    }
+    let (head, tail) = rest.split_at(len);
+    *rest = tail;
+    Some(head)
+}
+
 /// A record header, as in Kafka.
 #[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lift, Lower, Serialize)]
 #[component(record)]
@@ -81,8 +99,8 @@ impl Emitted {
         self.data.extend_from_slice(value);
         self.pairs.push(Pair {
             source,
-            key_len: u32::try_from(key.len()).unwrap_or(u32::MAX),
-            value_len: u32::try_from(value.len()).unwrap_or(u32::MAX),
+            key_len: len32(key.len()),
+            value_len: len32(value.len()),
             timestamp,
         });
     }
@@ -102,13 +120,8 @@ impl Emitted {
     pub fn iter(&self) -> impl Iterator<Item = PairRef<'_>> {
         let mut rest = self.data.as_slice();
         self.pairs.iter().map_while(move |p| {
-            let (key_len, value_len) = (p.key_len as usize, p.value_len as usize);
-            if key_len.checked_add(value_len)? > rest.len() {
-                return None;
-            }
-            let (key, tail) = rest.split_at(key_len);
-            let (value, tail) = tail.split_at(value_len);
-            rest = tail;
+            let key = take(&mut rest, p.key_len)?;
+            let value = take(&mut rest, p.value_len)?;
             Some(PairRef {
                 source: p.source,
                 key,
@@ -138,7 +151,7 @@ impl ReduceInput {
         let mut count = 0u32;
         for value in values {
             self.data.extend_from_slice(value);
-            self.lengths.push(u32::try_from(value.len()).unwrap_or(u32::MAX));
+            self.lengths.push(len32(value.len()));
             count += 1;
         }
         self.groups.push(count);
@@ -177,15 +190,7 @@ pub struct Packed {
 impl Packed {
     fn split_iter<'a>(data: &'a [u8], lengths: &'a [u32]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let mut rest = data;
-        lengths.iter().map_while(move |&len| {
-            let len = len as usize;
-            if len > rest.len() {
-                return None;
-            }
-            let (item, tail) = rest.split_at(len);
-            rest = tail;
-            Some(item)
-        })
+        lengths.iter().map_while(move |&len| take(&mut rest, len))
     }
 
     /// The byte strings, or `None` when the lengths do not add up to the data.
@@ -292,8 +297,8 @@ impl FinishInput {
             input.data.extend_from_slice(&item.acc);
             input.entries.push(FinishEntry {
                 window: item.window,
-                key_len: u32::try_from(item.key.len()).unwrap_or(u32::MAX),
-                acc_len: u32::try_from(item.acc.len()).unwrap_or(u32::MAX),
+                key_len: len32(item.key.len()),
+                acc_len: len32(item.acc.len()),
             });
         }
         input
@@ -328,18 +333,12 @@ impl OutputBatch {
         let mut rest = self.data.as_slice();
         let mut outputs = Vec::with_capacity(self.entries.len());
         for entry in &self.entries {
-            let key_len = entry.key_len.map(|l| l as usize);
-            let value_len = entry.value_len as usize;
-            if key_len.unwrap_or(0).checked_add(value_len)? > rest.len() {
-                return None;
-            }
-            let (key, tail) = rest.split_at(key_len.unwrap_or(0));
-            let (value, tail) = tail.split_at(value_len);
-            rest = tail;
-            outputs.push(GuestOutput {
-                key: key_len.map(|_| key.to_vec()),
-                value: value.to_vec(),
-            });
+            let key = match entry.key_len {
+                Some(len) => Some(take(&mut rest, len)?.to_vec()),
+                None => None,
+            };
+            let value = take(&mut rest, entry.value_len)?.to_vec();
+            outputs.push(GuestOutput { key, value });
         }
         rest.is_empty().then_some(outputs)
     }
