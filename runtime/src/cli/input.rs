@@ -33,21 +33,29 @@ impl InputFormat {
 
     /// Parses line `index` of the input into a record (offset = line index, partition 0).
     pub fn parse(&self, index: u64, line: &str) -> Result<InputRecord, String> {
+        self.parse_stamped(index, line).map(|(record, _)| record)
+    }
+
+    /// As [`InputFormat::parse`], and whether the timestamp came from the line itself (false:
+    /// the policy's).
+    pub fn parse_stamped(&self, index: u64, line: &str) -> Result<(InputRecord, bool), String> {
         let offset = i64::try_from(index).unwrap_or(i64::MAX);
         if self.lines {
-            return Ok(InputRecord {
+            let record = InputRecord {
                 key: None,
                 value: Some(line.as_bytes().to_vec()),
                 timestamp: self.timestamp(index),
                 headers: Vec::new(),
                 partition: 0,
                 offset,
-            });
+            };
+            return Ok((record, false));
         }
         let json: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
         let Value::Object(mut fields) = json else {
             return Err("a JSON record must be an object like {\"key\": .., \"value\": ..}".into());
         };
+        let stamped = fields.get("timestamp").is_some_and(|t| !t.is_null());
         let timestamp = match fields.remove("timestamp") {
             None | Some(Value::Null) => self.timestamp(index),
             Some(Value::Number(n)) => n
@@ -78,14 +86,15 @@ impl InputFormat {
             None => offset,
             Some(v) => v.as_i64().ok_or("offset must be an integer")?,
         };
-        Ok(InputRecord {
+        let record = InputRecord {
             key: fields.remove("key").and_then(bytes),
             value: fields.remove("value").and_then(bytes),
             timestamp,
             headers,
             partition,
             offset,
-        })
+        };
+        Ok((record, stamped))
     }
 }
 
@@ -142,6 +151,10 @@ mod tests {
         );
         let r = JSON.parse(7, r#"{"value":"x"}"#).expect("valid record");
         assert_eq!((r.timestamp, r.offset, r.key), (7_000, 7, None));
+        let stamped = |line: &str| JSON.parse_stamped(0, line).map(|(_, s)| s);
+        assert_eq!(stamped(r#"{"value":"x","timestamp":5}"#), Ok(true));
+        assert_eq!(stamped(r#"{"value":"x","timestamp":null}"#), Ok(false));
+        assert_eq!(stamped(r#"{"value":"x"}"#), Ok(false));
     }
 
     #[test]

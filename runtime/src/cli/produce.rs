@@ -52,8 +52,8 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
     let mut count = 0u64;
     for (index, line) in io::stdin().lock().lines().enumerate() {
         let line = line.context("cannot read stdin")?;
-        let mut record = match format.parse(index as u64, &line) {
-            Ok(record) => record,
+        let (mut record, stamped) = match format.parse_stamped(index as u64, &line) {
+            Ok(parsed) => parsed,
             Err(why) => bail!("line {} is not a record: {why}", index + 1),
         };
         if !args.json {
@@ -73,7 +73,7 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
         if let Some(value) = &record.value {
             message = message.payload(value);
         }
-        if args.json && has_timestamp(&line) {
+        if stamped {
             message = message.timestamp(record.timestamp);
         }
         let mut message = Some(message);
@@ -105,12 +105,4 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
     }
     eprintln!("weir produce: {count} records to {}", args.topic);
     Ok(())
-}
-
-/// Whether a JSON record sets its own timestamp (otherwise the producer's clock applies).
-fn has_timestamp(line: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(line)
-        .ok()
-        .and_then(|v| v.get("timestamp").cloned())
-        .is_some_and(|t| !t.is_null())
 }
