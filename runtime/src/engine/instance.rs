@@ -53,6 +53,15 @@ pub(super) fn add_log_to_linker(linker: &mut Linker<Sandbox>) -> anyhow::Result<
     Ok(())
 }
 
+// The processor interface's signatures, spelled once: checked at load, used on every call.
+type DescribeResults = (ModuleInfo,);
+type MapParams<'a> = (&'a [InputRecord],);
+type MapResults = (Result<Emitted, ItemError>,);
+type ReduceParams<'a> = (&'a ReduceInput,);
+type ReduceResults = (Result<Packed, ItemError>,);
+type FinishParams<'a> = (&'a FinishInput,);
+type FinishResults = (Result<OutputBatch, ItemError>,);
+
 /// The processor interface's functions in one instance.
 struct Live {
     store: Store<Sandbox>,
@@ -138,7 +147,7 @@ impl WasmGuest {
     pub(super) fn describe(&mut self) -> Result<ModuleInfo, ModuleError> {
         self.check_signatures()?;
         let (info,) = self
-            .call::<(), (ModuleInfo,)>(|l| l.describe, (), "describe")
+            .call::<(), DescribeResults>(|l| l.describe, (), "describe")
             .map_err(|e| ModuleError::Start(e.to_string()))?;
         Ok(info)
     }
@@ -151,16 +160,16 @@ impl WasmGuest {
             .ok_or_else(|| ModuleError::Start("no live instance".into()))?;
         let store = &live.store;
         live.describe
-            .typed::<(), (ModuleInfo,)>(store)
+            .typed::<(), DescribeResults>(store)
             .map_err(|e| signature_error("describe", &e))?;
         live.map_batch
-            .typed::<(&[InputRecord],), (Result<Emitted, ItemError>,)>(store)
+            .typed::<MapParams<'_>, MapResults>(store)
             .map_err(|e| signature_error("map-batch", &e))?;
         live.reduce_batch
-            .typed::<(&ReduceInput,), (Result<Packed, ItemError>,)>(store)
+            .typed::<ReduceParams<'_>, ReduceResults>(store)
             .map_err(|e| signature_error("reduce-batch", &e))?;
         live.finish_batch
-            .typed::<(&FinishInput,), (Result<OutputBatch, ItemError>,)>(store)
+            .typed::<FinishParams<'_>, FinishResults>(store)
             .map_err(|e| signature_error("finish-batch", &e))?;
         Ok(())
     }
@@ -296,11 +305,7 @@ impl Guest for WasmGuest {
     }
 
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
-        let (result,) = self.call::<(&[InputRecord],), (Result<Emitted, ItemError>,)>(
-            |l| l.map_batch,
-            (records,),
-            "map",
-        )?;
+        let (result,) = self.call::<MapParams<'_>, MapResults>(|l| l.map_batch, (records,), "map")?;
         let emitted = result.map_err(rejected)?;
         self.check_output(emitted.data.len(), "map")?;
         if !emitted.is_consistent() {
@@ -319,11 +324,8 @@ impl Guest for WasmGuest {
     }
 
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
-        let (result,) = self.call::<(&ReduceInput,), (Result<Packed, ItemError>,)>(
-            |l| l.reduce_batch,
-            (input,),
-            "reduce",
-        )?;
+        let (result,) =
+            self.call::<ReduceParams<'_>, ReduceResults>(|l| l.reduce_batch, (input,), "reduce")?;
         let packed = result.map_err(rejected)?;
         self.check_output(packed.data.len(), "reduce")?;
         let accs = packed
@@ -334,11 +336,8 @@ impl Guest for WasmGuest {
 
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {
         let input = FinishInput::pack(items);
-        let (result,) = self.call::<(&FinishInput,), (Result<OutputBatch, ItemError>,)>(
-            |l| l.finish_batch,
-            (&input,),
-            "finish",
-        )?;
+        let (result,) =
+            self.call::<FinishParams<'_>, FinishResults>(|l| l.finish_batch, (&input,), "finish")?;
         let batch = result.map_err(rejected)?;
         self.check_output(batch.data.len(), "finish")?;
         let outputs = batch
