@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Run(args) => weir::cli::run::run(&args),
         Command::Produce(args) => weir::cli::produce::produce(&args),
         Command::Consume(args) => weir::cli::consume::consume(&args),
+        Command::Serve(args) => weir::cli::serve::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,10 @@
 //! `weir consume`: a Kafka topic → JSON lines on stdout, so users need no other client.
 
 use super::print::record_json;
+use crate::kafka::source::input_record;
 use crate::kafka::{consumer_config, topic_partitions};
-use crate::record::{Header, InputRecord};
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -63,24 +62,7 @@ pub fn consume(args: &ConsumeArgs) -> Result<()> {
             Err(err) => bail!("cannot read {}: {err}", args.topic),
         };
         last = Instant::now();
-        let record = InputRecord {
-            key: message.key().map(<[u8]>::to_vec),
-            value: message.payload().map(<[u8]>::to_vec),
-            timestamp: message.timestamp().to_millis().unwrap_or(0),
-            headers: message
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| Header {
-                            key: h.key.to_string(),
-                            value: h.value.unwrap_or_default().to_vec(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            partition: message.partition(),
-            offset: message.offset(),
-        };
+        let record = input_record(&message);
         writeln!(out, "{}", record_json(&record)).context("write to stdout")?;
         out.flush().context("write to stdout")?;
         if args.group.is_some() {

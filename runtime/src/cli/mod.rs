@@ -5,7 +5,8 @@ mod input;
 mod print;
 pub mod produce;
 pub mod run;
-mod units;
+pub mod serve;
+pub(crate) mod units;
 
 use clap::{Parser, Subcommand};
 
@@ -40,4 +41,6 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print a Kafka topic's records as JSON lines.
     Consume(consume::ConsumeArgs),
+    /// Run the jobs of a config file on Kafka, as one runtime of a pool.
+    Serve(serve::ServeArgs),
 }

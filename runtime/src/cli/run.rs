@@ -91,7 +91,7 @@ enum Line {
 /// Runs `weir run`.
 pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
-    let bytes = read_module(&args.module)?;
+    let bytes = crate::engine::read_module(&args.module)?;
     let engine = Engine::new()?;
     let module = engine
         .load(&bytes)
@@ -210,23 +210,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Reads a module file, or a bundled example by name when no such file exists.
-fn read_module(path: &std::path::Path) -> Result<Vec<u8>> {
-    if !path.exists()
-        && let Some(bytes) = path.to_str().and_then(weir_guest_artifacts::bundled)
-    {
-        return Ok(bytes.to_vec());
-    }
-    std::fs::read(path).with_context(|| {
-        let names: Vec<&str> = weir_guest_artifacts::BUNDLED.iter().map(|(n, _)| *n).collect();
-        format!(
-            "cannot read the module {} (the bundled examples are: {})",
-            path.display(),
-            names.join(", ")
-        )
-    })
 }
 
 /// Reads lines on a thread; the channel closes at end of input.

@@ -152,3 +152,20 @@ impl Drop for Engine {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// Reads a module file, or a bundled example by name when no such file exists.
+pub fn read_module(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if !path.exists()
+        && let Some(bytes) = path.to_str().and_then(weir_guest_artifacts::bundled)
+    {
+        return Ok(bytes.to_vec());
+    }
+    anyhow::Context::with_context(std::fs::read(path), || {
+        let names: Vec<&str> = weir_guest_artifacts::BUNDLED.iter().map(|(n, _)| *n).collect();
+        format!(
+            "cannot read the module {} (the bundled examples are: {})",
+            path.display(),
+            names.join(", ")
+        )
+    })
+}

@@ -12,6 +12,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub mod admin;
+pub mod dead_letter;
+pub mod progress;
+pub mod sink;
+pub mod source;
+
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
 pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -64,19 +70,19 @@ pub fn topic_partitions<C: ClientContext>(
     }
 }
 
-/// A producer context that counts delivery failures and keeps the first one, so a client can
+/// A producer context that counts delivery failures and keeps the latest one, so a client can
 /// say precisely why records did not arrive (an unknown topic, a message too large).
 #[derive(Default)]
 pub struct DeliveryReport {
     failed: AtomicU64,
-    first_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
 }
 
 impl DeliveryReport {
-    /// How many records failed, and the first failure's reason.
+    /// How many records failed so far, and the latest failure's reason.
     pub fn failures(&self) -> (u64, Option<String>) {
-        let first = self.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        (self.failed.load(Ordering::Relaxed), first)
+        let last = self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (self.failed.load(Ordering::Relaxed), last)
     }
 }
 
@@ -88,8 +94,8 @@ impl ProducerContext for DeliveryReport {
     fn delivery(&self, result: &DeliveryResult<'_>, _opaque: Self::DeliveryOpaque) {
         if let Err((err, message)) = result {
             self.failed.fetch_add(1, Ordering::Relaxed);
-            let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
-            first.get_or_insert_with(|| format!("{err} (topic {})", message.topic()));
+            let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+            *last = Some(format!("{err} (topic {})", message.topic()));
         }
     }
 }

@@ -19,10 +19,12 @@
 
 mod checkpoint;
 mod dead_letter;
+mod finish;
 mod isolate;
 
 pub use checkpoint::Checkpoint;
 pub use dead_letter::{DeadLetter, Reason, Stage};
+pub use finish::finish;
 pub use isolate::{Failure, isolate};
 
 use crate::guest::{Guest, GuestError};
@@ -97,6 +99,7 @@ pub struct Pipeline<G> {
     stats: Stats,
     position: Option<i64>,
     replay: Option<Replay>,
+    partials: bool,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -110,13 +113,13 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn message(error: &GuestError) -> String {
+pub(crate) fn message(error: &GuestError) -> String {
     match error {
         GuestError::Rejected { message, .. } | GuestError::Failed { message, .. } => message.clone(),
     }
 }
 
-fn reason(error: &GuestError) -> Reason {
+pub(crate) fn reason(error: &GuestError) -> Reason {
     match error {
         GuestError::Rejected { .. } => Reason::Rejected,
         GuestError::Failed { kind, .. } => Reason::Failed(*kind),
@@ -146,7 +149,17 @@ impl<G: Guest> Pipeline<G> {
             stats: Stats::default(),
             position: None,
             replay: None,
+            partials: false,
         }
+    }
+
+    /// Makes closed windows come out as *partial accumulators* instead of going through the
+    /// guest's finish: each output record is keyed by the encoded reduce key, its value is the
+    /// accumulator and its `window` is set. Stage 1 of the shuffle sends these to the reduce
+    /// stage, which merges the partials of every input partition and finishes them there.
+    pub fn emit_partials(mut self) -> Self {
+        self.partials = true;
+        self
     }
 
     /// A pipeline resuming from `checkpoint`: feed it the input from
@@ -416,32 +429,15 @@ impl<G: Guest> Pipeline<G> {
             return;
         }
         self.stats.windows_fired += items.len() as u64;
-        let guest = &mut self.guest;
-        let outputs = &mut out.outputs;
-        let failures = isolate(
-            &items,
-            &mut |batch| guest.finish_batch(batch),
-            &mut |offset, got| {
-                for (item, output) in items[offset..].iter().zip(got) {
-                    outputs.push(OutputRecord {
-                        key: output.key,
-                        value: output.value,
-                        timestamp: item.window.end.saturating_sub(1),
-                        window: Some(item.window),
-                    });
-                }
-            },
-        );
-        for failure in failures {
-            let item = &items[failure.index];
-            out.dead_letters.push(DeadLetter {
-                reason: reason(&failure.error),
-                stage: Stage::Finish,
-                message: message(&failure.error),
-                record: None,
+        if self.partials {
+            out.outputs.extend(items.into_iter().map(|item| OutputRecord {
+                timestamp: item.window.end.saturating_sub(1),
+                key: Some(item.key),
+                value: item.acc,
                 window: Some(item.window),
-                key: Some(item.key.clone()),
-            });
+            }));
+            return;
         }
+        finish(&mut self.guest, &items, out);
     }
 }

@@ -1,0 +1,349 @@
+//! Typed configuration of `weir serve`: the brokers and the jobs to run.
+//!
+//! Read from a TOML file, then overridden by `WEIR_`-prefixed environment variables (figment), so
+//! a container can keep one file and change the brokers per environment:
+//!
+//! ```toml
+//! brokers = "localhost:9092"
+//!
+//! [[job]]
+//! name = "word-count"
+//! module = "word-count"          # a component file, or a bundled example's name
+//! input = ["lines"]
+//! output = "counts"
+//! window = "tumbling:10s"
+//! lateness = "2s"
+//! ```
+//!
+//! Durations are written as `"10s"`, `"500ms"`, `"1m"`; sizes as `"64MiB"`.
+
+use crate::cli::units::parse_bytes;
+use crate::engine::GuestLimits;
+use crate::pipeline::{PipelineConfig, TimeMode};
+use crate::window::WindowSpec;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything `weir serve` runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Kafka bootstrap servers.
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    /// How long a runtime may go silent before the group gives its partitions to others.
+    #[serde(default = "default_session_timeout", with = "duration")]
+    pub session_timeout: Duration,
+    /// The jobs.
+    #[serde(default, rename = "job")]
+    pub jobs: Vec<JobConfig>,
+}
+
+/// One job: a module over input topics, its windows and its limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfig {
+    /// The job's name: it names the consumer groups (`weir.NAME.map`, `weir.NAME.reduce`) and
+    /// the internal topics (`weir.NAME.repartition`, `weir.NAME.progress`).
+    pub name: String,
+    /// The module: a component file, or a bundled example's name (`word-count`...).
+    pub module: PathBuf,
+    /// Input topics; they must exist.
+    pub input: Vec<String>,
+    /// Output topic, created when missing.
+    pub output: String,
+    /// Dead-letter topic, created when missing (default `NAME.dead-letters`).
+    #[serde(default)]
+    pub dead_letters: Option<String>,
+    /// Windows: `tumbling:SIZE`, `hopping:SIZE,SLIDE` or `session:GAP`.
+    #[serde(deserialize_with = "window_spec", serialize_with = "display")]
+    pub window: WindowSpec,
+    /// How far the watermark trails the largest event time seen.
+    #[serde(default, with = "duration")]
+    pub out_of_orderness: Duration,
+    /// How long after its end a window still accepts records.
+    #[serde(default, with = "duration")]
+    pub lateness: Duration,
+    /// Event time (record or map timestamps) or processing time (wall clock; replays after a
+    /// crash may then put records in other windows than the first time).
+    #[serde(default)]
+    pub time: TimeConfig,
+    /// Reduce globally per key through the repartition topic (default). Turn it off when the
+    /// input is already partitioned by the reduce key: each input partition is then reduced on
+    /// its own and the shuffle is skipped.
+    #[serde(default = "yes")]
+    pub shuffle: bool,
+    /// Partitions of the repartition topic when it is created (default: as many as the inputs').
+    #[serde(default)]
+    pub reduce_partitions: Option<i32>,
+    /// Records per guest call.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// How often the job writes its output, records progress and commits offsets.
+    #[serde(default = "default_commit_interval", with = "duration")]
+    pub commit_interval: Duration,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Where event time comes from, in a config file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeConfig {
+    /// Record timestamps, or the time map emits.
+    #[default]
+    Event,
+    /// The wall clock at processing.
+    Processing,
+}
+
+/// A job's sandbox limits.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Linear memory per instance.
+    #[serde(deserialize_with = "bytes", default = "default_memory")]
+    pub memory: usize,
+    /// Time limit of one guest call.
+    #[serde(with = "duration", default = "default_timeout")]
+    pub timeout: Duration,
+    /// Bytes one guest call may return.
+    #[serde(deserialize_with = "bytes", default = "default_max_output")]
+    pub max_output: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let limits = GuestLimits::default();
+        LimitsConfig {
+            memory: limits.memory_bytes,
+            timeout: limits.call_timeout,
+            max_output: limits.output_bytes,
+        }
+    }
+}
+
+fn default_brokers() -> String {
+    "localhost:9092".into()
+}
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_batch_size() -> usize {
+    1024
+}
+fn default_commit_interval() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_memory() -> usize {
+    LimitsConfig::default().memory
+}
+fn default_timeout() -> Duration {
+    LimitsConfig::default().timeout
+}
+fn default_max_output() -> usize {
+    LimitsConfig::default().max_output
+}
+fn yes() -> bool {
+    true
+}
+
+impl ServeConfig {
+    /// Reads `path` (TOML), then `WEIR_*` environment variables over it (`WEIR_BROKERS`...).
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let config: ServeConfig = Figment::new()
+            .merge(Serialized::default("brokers", default_brokers()))
+            .merge(Toml::file_exact(path))
+            .merge(Env::prefixed("WEIR_").only(&["brokers", "session_timeout"]))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: names, and that jobs do not collide.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.jobs.is_empty() {
+            anyhow::bail!("the config lists no job: add a [[job]] section");
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for job in &self.jobs {
+            job.validate()?;
+            if !names.insert(&job.name) {
+                anyhow::bail!("two jobs are named `{}`: job names must be unique", job.name);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl JobConfig {
+    /// Checks the job on its own.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if self.name.is_empty() || !self.name.chars().all(valid) {
+            anyhow::bail!(
+                "job name `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` \
+                 (it names Kafka topics and groups)",
+                self.name
+            );
+        }
+        if self.input.is_empty() {
+            anyhow::bail!("job `{}` has no input topic", self.name);
+        }
+        if self.input.contains(&self.output) {
+            anyhow::bail!(
+                "job `{}` writes to its own input topic `{}`",
+                self.name,
+                self.output
+            );
+        }
+        if self.batch_size == 0 {
+            anyhow::bail!("job `{}`: batch_size must be at least 1", self.name);
+        }
+        Ok(())
+    }
+
+    /// The dead-letter topic.
+    pub fn dead_letter_topic(&self) -> String {
+        self.dead_letters
+            .clone()
+            .unwrap_or_else(|| format!("{}.dead-letters", self.name))
+    }
+
+    /// The internal repartition topic (stage 1 → stage 2).
+    pub fn repartition_topic(&self) -> String {
+        format!("weir.{}.repartition", self.name)
+    }
+
+    /// The internal progress topic (watermarks and fired-window frontiers).
+    pub fn progress_topic(&self) -> String {
+        format!("weir.{}.progress", self.name)
+    }
+
+    /// How the pipeline windows.
+    pub fn pipeline(&self) -> PipelineConfig {
+        PipelineConfig {
+            window: self.window,
+            out_of_orderness: self.out_of_orderness,
+            lateness: self.lateness,
+            time: match self.time {
+                TimeConfig::Event => TimeMode::Event,
+                TimeConfig::Processing => TimeMode::Processing,
+            },
+        }
+    }
+
+    /// The sandbox limits.
+    pub fn guest_limits(&self) -> GuestLimits {
+        GuestLimits {
+            memory_bytes: self.limits.memory,
+            call_timeout: self.limits.timeout,
+            output_bytes: self.limits.max_output,
+        }
+    }
+}
+
+fn window_spec<'de, D: Deserializer<'de>>(d: D) -> Result<WindowSpec, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+fn display<S: serde::Serializer, T: std::fmt::Display>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Number(usize),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Number(n) => Ok(n),
+        Size::Text(text) => parse_bytes(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+/// `"10s"`-style durations (humantime) in config files.
+mod duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration like 10s: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ServeConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("weir.toml");
+        std::fs::write(&path, text)?;
+        ServeConfig::load(&path)
+    }
+
+    #[test]
+    fn reads_a_job_with_defaults() -> anyhow::Result<()> {
+        let config = parse(
+            r#"
+            brokers = "b:9092"
+            [[job]]
+            name = "wc"
+            module = "word-count"
+            input = ["lines"]
+            output = "counts"
+            window = "hopping:10s,5s"
+            lateness = "2s"
+            limits = { memory = "32MiB" }
+            "#,
+        )?;
+        assert_eq!(config.brokers, "b:9092");
+        let job = &config.jobs[0];
+        assert_eq!(
+            job.window,
+            WindowSpec::Hopping {
+                size: 10_000,
+                slide: 5_000
+            }
+        );
+        assert_eq!(job.lateness, Duration::from_secs(2));
+        assert_eq!(job.limits.memory, 32 << 20);
+        assert_eq!(job.limits.timeout, Duration::from_secs(1));
+        assert!(job.shuffle);
+        assert_eq!(job.dead_letter_topic(), "wc.dead-letters");
+        assert_eq!(job.repartition_topic(), "weir.wc.repartition");
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_what_would_break_at_run_time() {
+        let job = |extra: &str| {
+            format!(
+                "[[job]]\nname = \"wc\"\nmodule = \"m\"\ninput = [\"a\"]\noutput = \"b\"\nwindow = \"tumbling:1s\"\n{extra}"
+            )
+        };
+        let error = |text: &str| parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error("").contains("lists no job"));
+        assert!(error(&job("lateness = \"soon\"")).contains("not a duration"));
+        assert!(error(&job("colour = 1")).contains("unknown field"));
+        assert!(error(&job("").replace("tumbling:1s", "weekly")).contains("window"));
+        assert!(error(&job("").replace("\"b\"", "\"a\"")).contains("its own input"));
+        assert!(error(&format!("{}{}", job(""), job(""))).contains("two jobs"));
+        assert!(error(&job("").replace("\"wc\"", "\"w c\"")).contains("job name"));
+    }
+}

@@ -1,0 +1,101 @@
+//! [`MapTask`]: stage 1 for one input partition: the [`Pipeline`] (map → window → reduce →
+//! fire), writing output (or, with the shuffle, partial accumulators and markers) and dead
+//! letters.
+
+use super::JobContext;
+use super::task::{Task, TaskFactory};
+use crate::engine::WasmGuest;
+use crate::kafka::sink::Outgoing;
+use crate::pipeline::{Checkpoint, Outcome, Pipeline};
+use crate::record::InputRecord;
+use crate::shuffle::{marker_records, partial_record, upstream_name};
+use anyhow::Context;
+use std::sync::Arc;
+
+/// Stage 1 of one input partition.
+pub struct MapTask {
+    job: Arc<JobContext>,
+    topic: String,
+    upstream: String,
+    pipeline: Pipeline<WasmGuest>,
+    marker_sent: i64,
+}
+
+impl MapTask {
+    fn emit(&self, outcome: Outcome, out: &mut Vec<Outgoing>) {
+        for record in outcome.outputs {
+            out.push(match &self.job.repartition {
+                Some(shuffle) => partial_record(&shuffle.topic, &self.upstream, record),
+                None => self.job.output_record(record),
+            });
+        }
+        for dead in &outcome.dead_letters {
+            out.push(self.job.dead_letters.record(&self.topic, dead));
+        }
+    }
+}
+
+impl Task for MapTask {
+    fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>) {
+        let outcome = self.pipeline.process(records);
+        self.emit(outcome, out);
+    }
+
+    fn tick(&mut self, out: &mut Vec<Outgoing>) {
+        let outcome = self.pipeline.tick();
+        self.emit(outcome, out);
+    }
+
+    fn before_commit(&mut self, out: &mut Vec<Outgoing>) {
+        let watermark = self.pipeline.watermark();
+        if let Some(shuffle) = &self.job.repartition
+            && watermark > self.marker_sent
+        {
+            out.extend(marker_records(
+                &shuffle.topic,
+                shuffle.partitions,
+                &self.upstream,
+                watermark,
+            ));
+            self.marker_sent = watermark;
+        }
+    }
+
+    fn checkpoint(&self) -> Option<(i64, Vec<u8>)> {
+        let checkpoint = self.pipeline.checkpoint()?;
+        Some((checkpoint.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
+    }
+}
+
+/// Makes [`MapTask`]s.
+pub struct MapTasks(pub Arc<JobContext>);
+
+impl TaskFactory for MapTasks {
+    type Task = MapTask;
+
+    fn create(&self, topic: &str, partition: i32, checkpoint: Option<&[u8]>) -> anyhow::Result<MapTask> {
+        let job = &self.0;
+        let guest = job.instantiate()?;
+        let config = job.config.pipeline();
+        let checkpoint: Option<Checkpoint> = checkpoint
+            .map(serde_json::from_slice)
+            .transpose()
+            .with_context(|| format!("the checkpoint of {topic}/{partition} is not readable"))?;
+        let pipeline = match &checkpoint {
+            Some(checkpoint) => Pipeline::resume(guest, &config, checkpoint),
+            None => Pipeline::new(guest, &config),
+        };
+        let pipeline = if job.repartition.is_some() {
+            pipeline.emit_partials()
+        } else {
+            pipeline
+        };
+        Ok(MapTask {
+            job: job.clone(),
+            topic: topic.to_string(),
+            upstream: upstream_name(topic, partition),
+            pipeline,
+            marker_sent: i64::MIN,
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! A job on Kafka: its module, its topics, and the stages that run it.
+//!
+//! ```text
+//! input topics ──► map stage (group weir.JOB, a MapTask per input partition)
+//!                    map → window → combine → fire partials
+//!              ──► weir.JOB.repartition (partials keyed by reduce key, then watermark markers)
+//!              ──► reduce stage (group weir.JOB.reduce, a ReduceTask per repartition partition)
+//!                    merge partials → reduce → finish
+//!              ──► output topic, keyed by (window, key)
+//! ```
+//! Without the shuffle (`shuffle = false`, or a transform module) the map stage finishes its
+//! windows itself and writes the output. Dead letters of both stages go to the dead-letter
+//! topic. Every runtime of the pool runs both stages of every job; Kafka spreads the partitions.
+
+mod map_task;
+mod reduce_task;
+pub mod stage;
+pub mod task;
+
+pub use map_task::{MapTask, MapTasks};
+pub use reduce_task::{ReduceTask, ReduceTasks};
+
+use crate::config::JobConfig;
+use crate::engine::{Engine, Module, WasmGuest, read_module};
+use crate::kafka::admin::{Admin, TopicSpec};
+use crate::kafka::dead_letter::DeadLetterTopic;
+use crate::kafka::sink::Outgoing;
+use crate::record::{ModuleKind, OutputRecord};
+use crate::shuffle::upstream_name;
+use anyhow::{Context, Result};
+use stage::StageSpec;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The repartition topic of a job that shuffles.
+#[derive(Debug, Clone)]
+pub struct Repartition {
+    /// Topic name.
+    pub topic: String,
+    /// Its partition count (markers go to each).
+    pub partitions: i32,
+}
+
+/// What every task of a job shares.
+pub struct JobContext {
+    /// The job's config.
+    pub config: JobConfig,
+    /// The engine, shared by every job of the process.
+    pub engine: Arc<Engine>,
+    /// The compiled module.
+    pub module: Arc<Module>,
+    /// Where dead letters go, and their headers.
+    pub dead_letters: DeadLetterTopic,
+    /// The repartition topic, when the job shuffles.
+    pub repartition: Option<Repartition>,
+    /// Every input partition, as `topic/partition`: the upstreams of the reduce stage.
+    pub upstreams: Vec<String>,
+}
+
+impl JobContext {
+    /// A fresh guest instance under the job's limits.
+    pub fn instantiate(&self) -> Result<WasmGuest> {
+        self.engine
+            .instantiate(&self.module, self.config.guest_limits())
+            .with_context(|| format!("cannot instantiate the module of job `{}`", self.config.name))
+    }
+
+    /// The job's lateness in ms.
+    pub fn lateness_ms(&self) -> i64 {
+        i64::try_from(self.config.lateness.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// An output record for the output topic.
+    pub fn output_record(&self, record: OutputRecord) -> Outgoing {
+        Outgoing {
+            topic: self.config.output.clone(),
+            partition: None,
+            key: record.key,
+            value: Some(record.value),
+            timestamp: Some(record.timestamp),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Prepares `job` (module, topics) and starts its stages on their own threads; they run until
+/// `shutdown` is set.
+pub fn start(
+    engine: &Arc<Engine>,
+    brokers: &str,
+    session_timeout: Duration,
+    job: &JobConfig,
+    shutdown: &Arc<AtomicBool>,
+) -> Result<Vec<JoinHandle<()>>> {
+    let bytes = read_module(&job.module)?;
+    let module = engine.load(&bytes).with_context(|| {
+        format!(
+            "job `{}`: cannot load the module {}",
+            job.name,
+            job.module.display()
+        )
+    })?;
+    let admin = Admin::new(brokers)?;
+    let mut upstreams = Vec::new();
+    let mut widest = 1;
+    for topic in &job.input {
+        let partitions = admin
+            .partitions(topic)
+            .with_context(|| format!("job `{}` reads `{topic}`", job.name))?;
+        widest = widest.max(partitions);
+        upstreams.extend((0..partitions).map(|p| upstream_name(topic, p)));
+    }
+    let shuffle = job.shuffle && module.info().kind == ModuleKind::MapReduce;
+    let reduce_partitions = job.reduce_partitions.unwrap_or(widest).max(1);
+    let topic = |name: String, partitions: i32| TopicSpec {
+        name,
+        partitions,
+        config: Vec::new(),
+    };
+    let mut topics = vec![
+        topic(job.output.clone(), widest),
+        topic(job.dead_letter_topic(), widest),
+        TopicSpec {
+            config: vec![("cleanup.policy", "compact".into())],
+            ..topic(job.progress_topic(), widest.max(reduce_partitions))
+        },
+    ];
+    if shuffle {
+        topics.push(topic(job.repartition_topic(), reduce_partitions));
+    }
+    admin.ensure(&topics)?;
+    let progress_partitions = admin.partitions(&job.progress_topic())?;
+    let repartition = if shuffle {
+        Some(Repartition {
+            topic: job.repartition_topic(),
+            partitions: admin.partitions(&job.repartition_topic())?,
+        })
+    } else {
+        None
+    };
+    let context = Arc::new(JobContext {
+        dead_letters: DeadLetterTopic {
+            topic: job.dead_letter_topic(),
+            job: job.name.clone(),
+            module: module.digest().to_string(),
+        },
+        config: job.clone(),
+        engine: engine.clone(),
+        module,
+        repartition: repartition.clone(),
+        upstreams,
+    });
+    tracing::info!(
+        job = job.name,
+        module = &context.module.digest()[..12],
+        inputs = job.input.join(","),
+        output = job.output,
+        shuffle,
+        "job starting"
+    );
+    let spec = |stage: &'static str, group: String, topics: Vec<String>| StageSpec {
+        stage,
+        job: job.name.clone(),
+        brokers: brokers.to_string(),
+        group,
+        topics,
+        progress: (job.progress_topic(), progress_partitions),
+        session_timeout,
+        batch_size: job.batch_size,
+        commit_interval: job.commit_interval,
+    };
+    let mut handles = vec![spawn(
+        spec("map", format!("weir.{}", job.name), job.input.clone()),
+        MapTasks(context.clone()),
+        shutdown.clone(),
+    )?];
+    if let Some(repartition) = repartition {
+        handles.push(spawn(
+            spec(
+                "reduce",
+                format!("weir.{}.reduce", job.name),
+                vec![repartition.topic],
+            ),
+            ReduceTasks(context),
+            shutdown.clone(),
+        )?);
+    }
+    Ok(handles)
+}
+
+fn spawn<F: task::TaskFactory>(
+    spec: StageSpec,
+    factory: F,
+    shutdown: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("weir-{}-{}", spec.job, spec.stage))
+        .spawn(move || stage::run(&spec, &factory, &shutdown))
+        .context("cannot start a stage thread")
+}

@@ -1,0 +1,238 @@
+//! The loop of one stage: a consumer-group member that feeds each assigned partition's task,
+//! writes what the tasks produce, and commits under the offset rule.
+//!
+//! Every `commit_interval`: queue the tasks' pre-commit records (markers), wait until the
+//! producer has every record acknowledged, write each changed partition's checkpoint to the
+//! progress topic, wait for that too, and only then commit the offsets. A commit refused
+//! because the partition moved to another runtime is harmless: the new owner resumes from the
+//! newest checkpoint, and every checkpoint vouches only for records already written.
+//!
+//! Any error that could lose a record (a delivery failure, a flush timeout, a partition that
+//! cannot be restored) restarts the stage: its state is dropped and it rejoins the group,
+//! resuming from the checkpoints. Nothing is committed past what was written.
+
+use super::task::{Task, TaskFactory};
+use crate::kafka::consumer_config;
+use crate::kafka::progress::ProgressStore;
+use crate::kafka::sink::{Outgoing, Sink};
+use crate::kafka::source::{Rebalanced, StageContext, input_record};
+use crate::record::InputRecord;
+use anyhow::{Context, Result};
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long the stage collects records before processing them, at most.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// What a stage consumes and where it keeps its progress.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    /// `map` or `reduce`: names the checkpoints.
+    pub stage: &'static str,
+    /// The job's name, for logs.
+    pub job: String,
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// The consumer group.
+    pub group: String,
+    /// Topics to consume.
+    pub topics: Vec<String>,
+    /// The progress topic and its partition count.
+    pub progress: (String, i32),
+    /// Group session timeout.
+    pub session_timeout: Duration,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Time between commits.
+    pub commit_interval: Duration,
+}
+
+type Partition = (String, i32);
+
+/// Runs a stage until `shutdown` is set, restarting it after errors.
+pub fn run<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool) {
+    let mut backoff = Duration::from_millis(500);
+    while !shutdown.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        match run_once(spec, factory, shutdown) {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::error!(
+                    job = spec.job,
+                    stage = spec.stage,
+                    "stage restarts from its last checkpoints after: {err:#}"
+                );
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = Duration::from_millis(500);
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+struct Stage<'a, F: TaskFactory> {
+    spec: &'a StageSpec,
+    factory: &'a F,
+    consumer: BaseConsumer<StageContext>,
+    sink: Sink,
+    tasks: HashMap<Partition, F::Task>,
+    checkpointed: HashMap<Partition, Vec<u8>>,
+}
+
+fn run_once<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool) -> Result<()> {
+    let progress = ProgressStore::new(&spec.brokers, &spec.progress.0, spec.progress.1)?;
+    let session_ms = spec.session_timeout.as_millis().max(1000);
+    let consumer: BaseConsumer<StageContext> = consumer_config(&spec.brokers, &spec.group)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("session.timeout.ms", session_ms.to_string())
+        .set("heartbeat.interval.ms", (session_ms / 4).to_string())
+        .create_with_context(StageContext::new(spec.stage, progress))
+        .with_context(|| format!("cannot create a consumer for {}", spec.brokers))?;
+    let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
+    let sink = Sink::new(&spec.brokers, Duration::from_secs(30))
+        .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
+    let mut stage = Stage {
+        spec,
+        factory,
+        consumer,
+        sink,
+        tasks: HashMap::new(),
+        checkpointed: HashMap::new(),
+    };
+    let result = stage.work(shutdown);
+    stage.consumer.unsubscribe();
+    result
+}
+
+impl<F: TaskFactory> Stage<'_, F> {
+    fn work(&mut self, shutdown: &AtomicBool) -> Result<()> {
+        let mut last_commit = Instant::now();
+        let mut out = Vec::new();
+        while !shutdown.load(Ordering::Relaxed) {
+            let batch = self.fetch()?;
+            for (at, records) in &batch {
+                if let Some(task) = self.tasks.get_mut(at) {
+                    task.process(records, &mut out);
+                }
+            }
+            for task in self.tasks.values_mut() {
+                task.tick(&mut out);
+            }
+            self.sink.send_all(&out)?;
+            out.clear();
+            if last_commit.elapsed() >= self.spec.commit_interval {
+                self.commit()?;
+                last_commit = Instant::now();
+            }
+        }
+        self.commit()
+    }
+
+    /// Polls for up to a batch of records (or [`BATCH_WINDOW`]), applying rebalances as they
+    /// happen; returns the records by partition.
+    fn fetch(&mut self) -> Result<BTreeMap<Partition, Vec<InputRecord>>> {
+        let mut batch: BTreeMap<Partition, Vec<InputRecord>> = BTreeMap::new();
+        let started = Instant::now();
+        let mut count = 0;
+        while count < self.spec.batch_size && started.elapsed() < BATCH_WINDOW {
+            let polled = self.consumer.poll(Duration::from_millis(20));
+            let record = match polled {
+                None => None,
+                Some(Ok(message)) => Some((
+                    (message.topic().to_string(), message.partition()),
+                    input_record(&message),
+                )),
+                Some(Err(err)) => {
+                    tracing::debug!(job = self.spec.job, stage = self.spec.stage, "consumer: {err}");
+                    None
+                }
+            };
+            self.rebalance(&mut batch)?;
+            if let Some((at, record)) = record
+                && self.tasks.contains_key(&at)
+            {
+                batch.entry(at).or_default().push(record);
+                count += 1;
+            }
+        }
+        Ok(batch)
+    }
+
+    fn rebalance(&mut self, batch: &mut BTreeMap<Partition, Vec<InputRecord>>) -> Result<()> {
+        for event in self.consumer.context().take_events() {
+            match event {
+                Rebalanced::Assigned {
+                    topic,
+                    partition,
+                    checkpoint,
+                } => {
+                    let task = self.factory.create(&topic, partition, checkpoint.as_deref())?;
+                    self.tasks.insert((topic, partition), task);
+                }
+                Rebalanced::Revoked { topic, partition, .. } => {
+                    let at = (topic, partition);
+                    self.tasks.remove(&at);
+                    self.checkpointed.remove(&at);
+                    batch.remove(&at);
+                }
+                Rebalanced::Failed(reason) => anyhow::bail!(reason),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes, waits, records progress, waits, commits.
+    fn commit(&mut self) -> Result<()> {
+        let mut out: Vec<Outgoing> = Vec::new();
+        for task in self.tasks.values_mut() {
+            task.before_commit(&mut out);
+        }
+        self.sink.send_all(&out)?;
+        self.sink.flush()?;
+        let mut offsets = TopicPartitionList::new();
+        let mut progress = Vec::new();
+        for ((topic, partition), task) in &self.tasks {
+            let Some((offset, checkpoint)) = task.checkpoint() else {
+                continue;
+            };
+            let at = (topic.clone(), *partition);
+            if self.checkpointed.get(&at) == Some(&checkpoint) {
+                continue;
+            }
+            let key = ProgressStore::key(self.spec.stage, topic, *partition);
+            progress.push(
+                self.consumer
+                    .context()
+                    .progress()
+                    .record(&key, *partition, checkpoint.clone()),
+            );
+            offsets
+                .add_partition_offset(topic, *partition, Offset::Offset(offset))
+                .context("offset list")?;
+            self.checkpointed.insert(at, checkpoint);
+        }
+        if progress.is_empty() {
+            return Ok(());
+        }
+        self.sink.send_all(&progress)?;
+        self.sink.flush()?;
+        if let Err(err) = self.consumer.commit(&offsets, CommitMode::Sync) {
+            tracing::warn!(
+                job = self.spec.job,
+                stage = self.spec.stage,
+                "offsets not committed ({err}): the partitions have probably moved to another \
+                 runtime, which resumes from the checkpoints"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! [`Task`]: what a stage runs for each partition it is assigned, and how a stage makes one.
+
+use crate::kafka::sink::Outgoing;
+use crate::record::InputRecord;
+
+/// The per-partition work of a stage: turns input records into records to write, and says
+/// what to persist before committing.
+pub trait Task {
+    /// Processes a batch of the partition's records, in offset order.
+    fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>);
+
+    /// Called on every loop of the stage, records or not (processing time moves on).
+    fn tick(&mut self, _out: &mut Vec<Outgoing>) {}
+
+    /// Records to write before the checkpoint, and after everything processed so far
+    /// (stage 1's watermark markers).
+    fn before_commit(&mut self, _out: &mut Vec<Outgoing>) {}
+
+    /// The offset to commit and the checkpoint (JSON) to persist first; `None` before the
+    /// first record.
+    fn checkpoint(&self) -> Option<(i64, Vec<u8>)>;
+}
+
+/// Makes the tasks of one stage.
+pub trait TaskFactory: Send + 'static {
+    /// The task type.
+    type Task: Task;
+
+    /// A task for `topic`/`partition`, resuming from `checkpoint` when there is one.
+    fn create(&self, topic: &str, partition: i32, checkpoint: Option<&[u8]>) -> anyhow::Result<Self::Task>;
+}

@@ -1,0 +1,86 @@
+//! Topic administration: checks the inputs exist, creates the topics a job writes to.
+
+use super::topic_partitions;
+use anyhow::{Context, Result};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use std::time::Duration;
+
+/// A topic to create when it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Name.
+    pub name: String,
+    /// Partitions.
+    pub partitions: i32,
+    /// Topic configs, e.g. `cleanup.policy=compact`.
+    pub config: Vec<(&'static str, String)>,
+}
+
+/// An admin client for one cluster.
+pub struct Admin {
+    client: AdminClient<DefaultClientContext>,
+    brokers: String,
+    timeout: Duration,
+}
+
+impl Admin {
+    /// Connects (lazily) to `brokers`.
+    pub fn new(brokers: &str) -> Result<Self> {
+        let client = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()
+            .with_context(|| format!("cannot create an admin client for {brokers}"))?;
+        Ok(Admin {
+            client,
+            brokers: brokers.to_string(),
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// The partition count of `topic`, or an error saying it does not exist or the brokers
+    /// cannot be reached.
+    pub fn partitions(&self, topic: &str) -> Result<i32> {
+        let n = topic_partitions(self.client.inner(), &self.brokers, topic, self.timeout)?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// Creates the topics of `specs` that do not exist yet (replication factor 1 on a single
+    /// broker, else the broker's default). Existing topics are left as they are.
+    pub fn ensure(&self, specs: &[TopicSpec]) -> Result<()> {
+        let brokers = self
+            .client
+            .inner()
+            .fetch_metadata(None, self.timeout)
+            .map(|m| m.brokers().len())
+            .unwrap_or(1);
+        let replication = if brokers <= 1 { 1 } else { -1 };
+        let topics: Vec<NewTopic<'_>> = specs
+            .iter()
+            .map(|spec| {
+                spec.config.iter().fold(
+                    NewTopic::new(&spec.name, spec.partitions, TopicReplication::Fixed(replication)),
+                    |topic, (key, value)| topic.set(key, value),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(self.timeout));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .context("cannot start the admin client's executor")?;
+        let results = runtime
+            .block_on(self.client.create_topics(&topics, &options))
+            .with_context(|| format!("cannot create topics at {}", self.brokers))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    anyhow::bail!("cannot create topic `{topic}` at {}: {code}", self.brokers)
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The consumer side of a stage: a consumer-group member whose rebalance callback restores
+//! each newly assigned partition from its checkpoint before any record of it is fetched.
+//!
+//! With cooperative-sticky assignment a rebalance only moves the partitions that change hands.
+//! On assignment the callback reads the partition's latest checkpoint from the progress topic
+//! and starts fetching at its commit offset (else at the group's committed offset, else at the
+//! beginning). On revocation, or when the assignment is lost (the runtime was silent past the
+//! session timeout), the stage drops the partition's state without committing it.
+
+use super::progress::ProgressStore;
+use crate::record::{Header, InputRecord};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::sync::Mutex;
+
+/// A change of the stage's assignment, for its loop to apply.
+#[derive(Debug)]
+pub enum Rebalanced {
+    /// Now ours, with the latest checkpoint found (if any).
+    Assigned {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The checkpoint's JSON.
+        checkpoint: Option<Vec<u8>>,
+    },
+    /// No longer ours.
+    Revoked {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Whether it was lost (taken away after a session timeout) rather than handed over.
+        lost: bool,
+    },
+    /// Restoring a partition failed: the stage must restart.
+    Failed(String),
+}
+
+/// The consumer context of a stage.
+pub struct StageContext {
+    stage: &'static str,
+    progress: ProgressStore,
+    events: Mutex<Vec<Rebalanced>>,
+}
+
+impl StageContext {
+    /// A context that restores `stage`'s partitions from `progress`.
+    pub fn new(stage: &'static str, progress: ProgressStore) -> Self {
+        StageContext {
+            stage,
+            progress,
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The progress store.
+    pub fn progress(&self) -> &ProgressStore {
+        &self.progress
+    }
+
+    /// Takes the rebalance events since the last call.
+    pub fn take_events(&self) -> Vec<Rebalanced> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn push(&self, event: Rebalanced) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+    }
+
+    /// The offset a checkpoint says to resume at.
+    fn resume_offset(checkpoint: &[u8]) -> Option<i64> {
+        #[derive(serde::Deserialize)]
+        struct CommitOffset {
+            commit_offset: i64,
+        }
+        serde_json::from_slice::<CommitOffset>(checkpoint)
+            .ok()
+            .map(|c| c.commit_offset)
+    }
+
+    fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let mut start = TopicPartitionList::new();
+        for element in tpl.elements() {
+            let (topic, partition) = (element.topic(), element.partition());
+            let key = ProgressStore::key(self.stage, topic, partition);
+            let checkpoint = match self.progress.latest(&key, partition) {
+                Ok(found) => found,
+                Err(err) => {
+                    self.push(Rebalanced::Failed(format!(
+                        "cannot restore {topic}/{partition}: {err:#}"
+                    )));
+                    None
+                }
+            };
+            let offset = checkpoint
+                .as_deref()
+                .and_then(Self::resume_offset)
+                .map_or(Offset::Invalid, Offset::Offset);
+            tracing::info!(
+                stage = self.stage,
+                topic,
+                partition,
+                ?offset,
+                "partition assigned"
+            );
+            if let Err(err) = start.add_partition_offset(topic, partition, offset) {
+                self.push(Rebalanced::Failed(format!("{topic}/{partition}: {err}")));
+            }
+            self.push(Rebalanced::Assigned {
+                topic: topic.to_string(),
+                partition,
+                checkpoint,
+            });
+        }
+        let result = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_assign(&start),
+            _ => consumer.assign(&start),
+        };
+        if let Err(err) = result {
+            self.push(Rebalanced::Failed(format!("cannot take the assignment: {err}")));
+        }
+    }
+
+    fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let lost = consumer.assignment_lost();
+        for element in tpl.elements() {
+            tracing::info!(
+                stage = self.stage,
+                topic = element.topic(),
+                partition = element.partition(),
+                lost,
+                "partition revoked"
+            );
+            self.push(Rebalanced::Revoked {
+                topic: element.topic().to_string(),
+                partition: element.partition(),
+                lost,
+            });
+        }
+        let result = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),
+            _ => consumer.unassign(),
+        };
+        if let Err(err) = result {
+            tracing::warn!(stage = self.stage, "cannot release revoked partitions: {err}");
+        }
+    }
+}
+
+impl ClientContext for StageContext {}
+
+impl ConsumerContext for StageContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, tpl),
+            other => {
+                tracing::warn!(stage = self.stage, "rebalance error: {other:?}");
+                self.revoke(consumer, tpl);
+            }
+        }
+    }
+
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {}
+}
+
+/// A consumed message as a pipeline record.
+pub fn input_record(message: &BorrowedMessage<'_>) -> InputRecord {
+    InputRecord {
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        timestamp: message.timestamp().to_millis().unwrap_or(0),
+        headers: message
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| Header {
+                        key: h.key.to_string(),
+                        value: h.value.unwrap_or_default().to_vec(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        partition: message.partition(),
+        offset: message.offset(),
+    }
+}

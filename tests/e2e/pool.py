@@ -1,0 +1,176 @@
+"""Helpers of the pipeline tests: word-count input with a reference count, `weir serve`
+processes, and reading the output and dead-letter topics with confluent-kafka."""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+         "november oscar papa quebec romeo sierra tango uniform victor whiskey xray").split()
+
+
+def words(line):
+    """The word-count module's tokenizer: runs of letters and digits, lower-cased."""
+    return [w.lower() for w in re.split(r"[^0-9A-Za-z]+", line) if w]
+
+
+def create_topic(broker, name, partitions):
+    admin = AdminClient({"bootstrap.servers": broker})
+    for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
+        future.result(timeout=30)
+
+
+class Stream:
+    """Lines with event times spread over `seconds`, each sent to a random partition, and the
+    exact windowed word counts they must produce."""
+
+    def __init__(self, partitions, lines, seconds, seed=7, size_ms=10_000):
+        rng = random.Random(seed)
+        # Kafka clients read a timestamp of 0 as "now": start at a round, non-zero time.
+        base = 1_700_000_000_000
+        self.partitions = partitions
+        self.size_ms = size_ms
+        self.records = []  # (partition, timestamp_ms, line)
+        for i in range(lines):
+            ts = base + int(i * seconds * 1000 / lines)
+            line = " ".join(rng.choice(WORDS).capitalize() if rng.random() < 0.3 else rng.choice(WORDS)
+                            for _ in range(rng.randint(1, 8)))
+            self.records.append((rng.randrange(partitions), ts, line))
+        # One record per partition far ahead closes every window of the stream.
+        self.end_ms = base + (seconds + 60) * 1000
+        self.closing = [(p, self.end_ms, "end") for p in range(partitions)]
+
+    def reference(self):
+        """(window_start, word) -> count, for every window the closing records close."""
+        counts = {}
+        for _, ts, line in self.records:
+            start = ts - ts % self.size_ms
+            for w in words(line):
+                counts[(start, w)] = counts.get((start, w), 0) + 1
+        return counts
+
+    def publish(self, broker, topic, records=None, pause_every=None, pause=0.0):
+        producer = Producer({"bootstrap.servers": broker, "enable.idempotence": True, "linger.ms": 5})
+        for i, (partition, ts, line) in enumerate(records if records is not None else self.records):
+            producer.produce(topic, value=line.encode(), partition=partition, timestamp=ts)
+            if pause_every and i % pause_every == pause_every - 1:
+                producer.flush(30)
+                time.sleep(pause)
+        assert producer.flush(30) == 0, "the test's producer could not deliver everything"
+
+    def close_windows(self, broker, topic):
+        self.publish(broker, topic, self.closing)
+
+
+def read_topic(broker, topic, idle=3.0, deadline=120.0, until=None):
+    """Every record of `topic` from the beginning, as (key, value, headers) triples. Stops when
+    `until(records)` holds (then after `idle` s without records), or at the deadline."""
+    consumer = Consumer({
+        "bootstrap.servers": broker,
+        "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
+    consumer.subscribe([topic])
+    records = []
+    start = last = time.monotonic()
+    try:
+        while time.monotonic() - start < deadline:
+            message = consumer.poll(0.2)
+            if message is None:
+                if time.monotonic() - last > idle and (until is None or until(records)):
+                    break
+                continue
+            if message.error():
+                continue
+            last = time.monotonic()
+            records.append((message.key(), message.value(), dict(message.headers() or [])))
+    finally:
+        consumer.close()
+    return records
+
+
+def counts_of(records):
+    """The output records as (window_start, word) -> count, keeping the last value per key
+    (the output is keyed by (window, key): at-least-once, and a compacted topic keeps the last).
+    Also returns how many records repeated a key, and whether any repeat changed a value."""
+    counts, repeats, changed = {}, 0, 0
+    for key, value, _ in records:
+        k = json.loads(key)
+        v = json.loads(value)
+        ident = (k["window_start"], k["key"])
+        if ident in counts:
+            repeats += 1
+            changed += counts[ident] != v["value"]
+        counts[ident] = v["value"]
+    return counts, repeats, changed
+
+
+def committed_lag(broker, group, topic, partitions):
+    """Sum over partitions of (end offset - committed offset) for `group`."""
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = consumer.committed(tps, timeout=30)
+        lag = 0
+        for tp in committed:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
+            lag += high - max(tp.offset, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+class Weir:
+    """`weir serve` processes running one word-count job."""
+
+    def __init__(self, binary, broker, workdir, job, inputs, output, window="tumbling:10s", extra=""):
+        self.binary, self.broker, self.workdir = binary, broker, workdir
+        self.job = job
+        self.config = workdir / f"{job}.toml"
+        self.config.write_text(
+            f'brokers = "{broker}"\nsession_timeout = "6s"\n\n[[job]]\nname = "{job}"\n'
+            f'module = "word-count"\ninput = {json.dumps(inputs)}\noutput = "{output}"\n'
+            f'window = "{window}"\ncommit_interval = "200ms"\n{extra}\n')
+        self.procs = []
+
+    def start(self):
+        index = len(self.procs)
+        log = open(self.workdir / f"{self.job}-{index}.log", "w")
+        env = dict(os.environ, WEIR_LOG="info,librdkafka=off,rdkafka=off")
+        proc = subprocess.Popen([self.binary, "serve", "--config", self.config],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.procs.append(proc)
+        return proc
+
+    def logs(self):
+        return "\n".join(
+            f"--- runtime {i} ---\n" + (self.workdir / f"{self.job}-{i}.log").read_text()[-4000:]
+            for i in range(len(self.procs)))
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
