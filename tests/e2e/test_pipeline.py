@@ -2,8 +2,14 @@
 publishes the input and reads the output with confluent-kafka, and checks every count against
 its own reference."""
 
-import pytest
+import signal
+import subprocess
+import time
 
+import pytest
+from confluent_kafka import Producer
+
+from conftest import ROOT, free_port
 from pool import Stream, Weir, committed_lag, counts_of, create_topic, read_topic, unique
 
 
@@ -41,4 +47,140 @@ def test_a_word_count_over_six_partitions_is_exact(broker, job):
     stream.publish(broker, lines)
     stream.close_windows(broker, lines)
     expect_counts(broker, runtime, counts, stream)
-    assert committed_lag(broker, f"weir.{runtime.job}", lines, 6) <= 6, "every partition committed"
+    wait_for_lag(broker, runtime, lines)
+
+
+def halves(stream):
+    middle = len(stream.records) // 2
+    return stream.records[:middle], stream.records[middle:]
+
+
+def test_b_kill_9_mid_window_then_restart_loses_nothing(broker, job):
+    runtime, lines, counts = job
+    stream = Stream(partitions=6, lines=3000, seconds=60, seed=11)
+    first, rest = halves(stream)
+    victim = runtime.start()
+    stream.publish(broker, lines, first, pause_every=250, pause=0.2)
+    time.sleep(1.0)  # some windows fired and were committed, others are open
+    victim.kill()
+    victim.wait()
+    stream.publish(broker, lines, rest)
+    runtime.start()
+    stream.close_windows(broker, lines)
+    expect_counts(broker, runtime, counts, stream)
+
+
+def test_c_a_pool_of_three_survives_a_kill(broker, job):
+    runtime, lines, counts = job
+    stream = Stream(partitions=6, lines=3000, seconds=60, seed=13)
+    first, rest = halves(stream)
+    pool = [runtime.start() for _ in range(3)]
+    time.sleep(3.0)  # the group settles: two partitions each
+    stream.publish(broker, lines, first, pause_every=250, pause=0.2)
+    pool[1].kill()
+    stream.publish(broker, lines, rest, pause_every=250, pause=0.2)
+    stream.close_windows(broker, lines)
+    expect_counts(broker, runtime, counts, stream)
+    wait_for_lag(broker, runtime, lines)
+
+
+def test_d_scaling_from_one_to_three_runtimes_loses_nothing(broker, job):
+    runtime, lines, counts = job
+    stream = Stream(partitions=6, lines=3000, seconds=60, seed=17)
+    first, rest = halves(stream)
+    runtime.start()
+    stream.publish(broker, lines, first, pause_every=250, pause=0.2)
+    runtime.start()
+    runtime.start()
+    stream.publish(broker, lines, rest, pause_every=250, pause=0.2)
+    stream.close_windows(broker, lines)
+    expect_counts(broker, runtime, counts, stream)
+    wait_for_lag(broker, runtime, lines)
+
+
+def test_f_poison_and_late_records_go_to_the_dead_letter_topic(broker, job):
+    runtime, lines, counts = job
+    stream = Stream(partitions=6, lines=600, seconds=30, seed=19)
+    runtime.start()
+    stream.publish(broker, lines)
+    producer = Producer({"bootstrap.servers": broker})
+    # Not UTF-8: word count's map refuses it. Then a line from before the watermark.
+    producer.produce(lines, value=b"\xff\xfe not text", partition=2, timestamp=stream.end_ms - 70_000)
+    producer.produce(lines, value=b"far too late", partition=4, timestamp=stream.records[0][1])
+    assert producer.flush(30) == 0
+    stream.close_windows(broker, lines)
+    expect_counts(broker, runtime, counts, stream)
+    dead = read_topic(broker, f"{runtime.job}.dead-letters", until=lambda rs: len(rs) >= 2)
+    assert len(dead) == 2, dead
+    by_reason = {h["weir.reason"].decode(): (v, h) for _, v, h in dead}
+    assert set(by_reason) == {"rejected", "late"}, by_reason
+    value, headers = by_reason["rejected"]
+    assert value == b"\xff\xfe not text"
+    assert headers["weir.stage"] == b"map"
+    assert headers["weir.source.topic"] == lines.encode()
+    assert headers["weir.source.partition"] == b"2"
+    assert headers["weir.job"] == runtime.job.encode()
+    assert len(headers["weir.module"]) == 64
+    value, headers = by_reason["late"]
+    assert value == b"far too late"
+    assert headers["weir.stage"] == b"window"
+    assert headers["weir.source.partition"] == b"4"
+    assert b"too late" in headers["weir.error"]
+
+
+def test_g_a_runtime_paused_past_its_session_timeout_changes_no_count(broker, job):
+    runtime, lines, counts = job
+    stream = Stream(partitions=6, lines=3000, seconds=60, seed=23)
+    first, rest = halves(stream)
+    sleeper, _ = runtime.start(), runtime.start()
+    time.sleep(3.0)
+    stream.publish(broker, lines, first, pause_every=250, pause=0.2)
+    sleeper.send_signal(signal.SIGSTOP)
+    # Past the 6 s session timeout: the other runtime takes every partition and goes on.
+    stream.publish(broker, lines, rest[: len(rest) // 2], pause_every=250, pause=0.5)
+    time.sleep(4.0)
+    sleeper.send_signal(signal.SIGCONT)
+    stream.publish(broker, lines, rest[len(rest) // 2:], pause_every=250, pause=0.2)
+    stream.close_windows(broker, lines)
+    expect_counts(broker, runtime, counts, stream)
+    wait_for_lag(broker, runtime, lines)
+    assert "lost=true" in runtime.logs(), "the paused runtime noticed it had lost its partitions"
+
+
+
+def test_e_a_broker_restart_mid_stream_is_survived(weir, tmp_path):
+    data, port = tmp_path / "broker", free_port()
+    script = ROOT / "scripts" / "test-broker"
+    subprocess.run([script, "start", data, str(port)], check=True)
+    broker = f"127.0.0.1:{port}"
+    name = unique("wc")
+    lines, counts = f"{name}-lines", f"{name}-counts"
+    runtime = Weir(weir, broker, tmp_path, name, [lines], counts)
+    try:
+        create_topic(broker, lines, 6)
+        stream = Stream(partitions=6, lines=3000, seconds=60, seed=29)
+        first, rest = halves(stream)
+        runtime.start()
+        stream.publish(broker, lines, first, pause_every=250, pause=0.2)
+        subprocess.run([script, "stop", data], check=True)
+        time.sleep(3.0)
+        subprocess.run([script, "start", data, str(port)], check=True)
+        stream.publish(broker, lines, rest, pause_every=250, pause=0.2)
+        stream.close_windows(broker, lines)
+        expect_counts(broker, runtime, counts, stream)
+        wait_for_lag(broker, runtime, lines)
+    finally:
+        runtime.stop()
+        subprocess.run([script, "stop", data], check=True)
+
+
+def wait_for_lag(broker, runtime, lines, partitions=6, deadline=60.0):
+    """The map group's lag comes down to one record per partition: the closing record, whose
+    window is still open (the offset rule keeps it uncommitted until that window fires)."""
+    start = time.monotonic()
+    while True:
+        lag = committed_lag(broker, f"weir.{runtime.job}", lines, partitions)
+        if lag <= partitions or time.monotonic() - start > deadline:
+            break
+        time.sleep(0.5)
+    assert lag <= partitions, f"lag {lag}\n{runtime.logs()}"
