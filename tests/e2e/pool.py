@@ -79,9 +79,15 @@ def read_topic(broker, topic, idle=3.0, deadline=120.0, until=None):
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
     })
+    start = time.monotonic()
+    # A consumer subscribed to a topic that does not exist yet only notices it at its next
+    # metadata refresh (minutes): wait until the job has created it.
+    while topic not in consumer.list_topics(timeout=10).topics:
+        assert time.monotonic() - start < deadline, f"topic {topic} was never created"
+        time.sleep(0.2)
     consumer.subscribe([topic])
     records = []
-    start = last = time.monotonic()
+    last = time.monotonic()
     try:
         while time.monotonic() - start < deadline:
             message = consumer.poll(0.2)

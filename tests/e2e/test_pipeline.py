@@ -184,3 +184,23 @@ def wait_for_lag(broker, runtime, lines, partitions=6, deadline=60.0):
             break
         time.sleep(0.5)
     assert lag <= partitions, f"lag {lag}\n{runtime.logs()}"
+
+
+def test_an_unknown_input_topic_is_reported_and_the_job_starts_once_it_exists(broker, weir, tmp_path):
+    name = unique("wc")
+    lines, counts = f"{name}-lines", f"{name}-counts"
+    runtime = Weir(weir, broker, tmp_path, name, [lines], counts)
+    try:
+        proc = runtime.start()
+        start = time.monotonic()
+        while f"topic `{lines}` does not exist" not in runtime.logs() and time.monotonic() - start < 30:
+            time.sleep(0.2)
+        assert f"job `{name}` reads `{lines}`: topic `{lines}` does not exist" in runtime.logs(), runtime.logs()
+        assert proc.poll() is None, "the runtime keeps running"
+        create_topic(broker, lines, 6)
+        stream = Stream(partitions=6, lines=300, seconds=20, seed=31)
+        stream.publish(broker, lines)
+        stream.close_windows(broker, lines)
+        expect_counts(broker, runtime, counts, stream)
+    finally:
+        runtime.stop()
