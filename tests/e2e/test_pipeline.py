@@ -8,9 +8,10 @@ import time
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from conftest import ROOT, free_port
-from pool import Stream, Weir, committed_lag, counts_of, create_topic, read_topic, unique
+from pool import Stream, Weir, committed_lag, counts_of, create_topic, read_topic, unique, words
 
 
 @pytest.fixture
@@ -202,5 +203,30 @@ def test_an_unknown_input_topic_is_reported_and_the_job_starts_once_it_exists(br
         stream.publish(broker, lines)
         stream.close_windows(broker, lines)
         expect_counts(broker, runtime, counts, stream)
+    finally:
+        runtime.stop()
+
+
+def test_without_the_shuffle_input_keyed_by_word_is_counted_per_partition(broker, weir, tmp_path):
+    """`shuffle = false`: each input partition is reduced on its own, which is exact when the
+    input is keyed by the reduce key. No repartition topic is made."""
+    name = unique("wc")
+    lines, counts = f"{name}-lines", f"{name}-counts"
+    create_topic(broker, lines, 3)
+    runtime = Weir(weir, broker, tmp_path, name, [lines], counts, extra="shuffle = false")
+    try:
+        stream = Stream(partitions=3, lines=1200, seconds=40, seed=37)
+        # One word per record, keyed by the word: the producer's partitioner keeps a word on one
+        # partition. The closing records carry an empty word list (no count).
+        stream.records = [(None, ts, w) for _, ts, line in stream.records for w in words(line)[:1]]
+        runtime.start()
+        producer = Producer({"bootstrap.servers": broker})
+        for _, ts, word in stream.records:
+            producer.produce(lines, key=word.encode(), value=word.encode(), timestamp=ts)
+        assert producer.flush(30) == 0
+        stream.close_windows(broker, lines)
+        expect_counts(broker, runtime, counts, stream)
+        topics = AdminClient({"bootstrap.servers": broker}).list_topics(timeout=10).topics
+        assert f"weir.{name}.repartition" not in topics
     finally:
         runtime.stop()
