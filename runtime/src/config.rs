@@ -155,12 +155,15 @@ fn yes() -> bool {
 impl ServeConfig {
     /// Reads `path` (TOML), then `WEIR_*` environment variables over it (`WEIR_BROKERS`...).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        if let Err(err) = std::fs::metadata(path) {
+            anyhow::bail!("cannot read the config {}: {err}", path.display());
+        }
         let config: ServeConfig = Figment::new()
             .merge(Serialized::default("brokers", default_brokers()))
             .merge(Toml::file_exact(path))
             .merge(Env::prefixed("WEIR_").only(&["brokers", "session_timeout"]))
             .extract()
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {}", path.display(), e.to_string().trim()))?;
         config.validate()?;
         Ok(config)
     }
