@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => weir::cli::produce::produce(&args),
         Command::Consume(args) => weir::cli::consume::consume(&args),
         Command::Serve(args) => weir::cli::serve::serve(&args),
+        Command::Dev(args) => weir::cli::dev::dev(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

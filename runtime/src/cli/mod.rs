@@ -1,6 +1,7 @@
 //! The `weir` command line: one file per command.
 
 pub mod consume;
+pub mod dev;
 mod input;
 mod print;
 pub mod produce;
@@ -43,4 +44,7 @@ pub enum Command {
     Consume(consume::ConsumeArgs),
     /// Run the jobs of a config file on Kafka, as one runtime of a pool.
     Serve(serve::ServeArgs),
+    /// The quickstart: an embedded broker running word count on a sample text, printing each
+    /// window's counts as it closes, with the commands to publish your own lines.
+    Dev(dev::DevArgs),
 }

@@ -50,15 +50,19 @@ impl Admin {
     /// Creates the topics of `specs` that do not exist yet (replication factor 1 on a single
     /// broker, else the broker's default). Existing topics are left as they are.
     pub fn ensure(&self, specs: &[TopicSpec]) -> Result<()> {
-        let brokers = self
-            .client
-            .inner()
-            .fetch_metadata(None, self.timeout)
-            .map(|m| m.brokers().len())
-            .unwrap_or(1);
+        let metadata = self.client.inner().fetch_metadata(None, self.timeout).ok();
+        let brokers = metadata.as_ref().map_or(1, |m| m.brokers().len());
+        let exists = |name: &str| {
+            metadata.as_ref().is_some_and(|m| {
+                m.topics()
+                    .iter()
+                    .any(|t| t.name() == name && t.error().is_none() && !t.partitions().is_empty())
+            })
+        };
         let replication = if brokers <= 1 { 1 } else { -1 };
         let topics: Vec<NewTopic<'_>> = specs
             .iter()
+            .filter(|spec| !exists(&spec.name))
             .map(|spec| {
                 spec.config.iter().fold(
                     NewTopic::new(&spec.name, spec.partitions, TopicReplication::Fixed(replication)),
@@ -66,7 +70,12 @@ impl Admin {
                 )
             })
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(self.timeout));
+        if topics.is_empty() {
+            return Ok(());
+        }
+        let options = AdminOptions::new()
+            .operation_timeout(Some(self.timeout))
+            .request_timeout(Some(self.timeout));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .context("cannot start the admin client's executor")?;

@@ -3,6 +3,7 @@
 //! repository.
 
 mod cli_run;
+mod dev;
 mod hostile;
 mod support;
 mod untrusted;

@@ -1,0 +1,514 @@
+//! `weir dev`: the quickstart with nothing to install. It starts an embedded Kafka-protocol
+//! broker, runs word count on it exactly as `weir serve` would, publishes a sample text, and
+//! prints each window's counts as it closes, with the commands to publish your own lines.
+//!
+//! The broker is librdkafka's mock cluster, in this process (DESIGN.md section 10): it listens
+//! on a real TCP port of 127.0.0.1, so `weir produce`, `weir consume` or any Kafka client can
+//! reach it while `weir dev` runs, and it keeps everything in memory, so it all goes away on
+//! exit. It is a development broker, not a store: use `weir serve` against a real cluster for
+//! anything else.
+//!
+//! The job reads `lines`, writes `counts`, and windows in processing time (the wall clock), so
+//! a window closes on time while someone is typing; the printer reads `counts` and groups each
+//! window's records into one line. This file owns none of the job's machinery: it builds a
+//! [`ServeConfig`] and hands it to [`run_jobs`].
+
+use super::serve::run_jobs;
+use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
+use crate::kafka::consumer_config;
+use crate::kafka::sink::{Outgoing, Sink};
+use crate::window::WindowSpec;
+use anyhow::{Context, Result, bail};
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The sample text published at start, one record per line.
+pub const SAMPLE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/word-count/sample.txt"
+));
+
+/// The job's name (it names its consumer groups and internal topics).
+const JOB: &str = "word-count";
+/// The topic the job reads.
+const INPUT: &str = "lines";
+/// The topic the job writes.
+const OUTPUT: &str = "counts";
+/// Partitions of the output topic: one, so the windows arrive in the order they fire.
+const OUTPUT_PARTITIONS: i32 = 1;
+/// How long the printer waits after a window's latest record before printing the window: the
+/// records of one window are written together, so they arrive within a few milliseconds.
+const QUIET: Duration = Duration::from_millis(300);
+/// How long `--once` waits for the sample's windows beyond the window length itself.
+const ONCE_GRACE: Duration = Duration::from_secs(60);
+
+/// Arguments of `weir dev`.
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Windows: tumbling:SIZE, hopping:SIZE,SLIDE or session:GAP, in processing time (the wall
+    /// clock), so a window closes on time while you type.
+    #[arg(long, short, default_value = "tumbling:10s")]
+    pub window: WindowSpec,
+    /// Partitions of the `lines` topic (more than one shows the shuffle at work: each partition
+    /// counts its own lines, the reduce stage merges them).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub partitions: u16,
+    /// Do not publish the sample text: count only what you publish.
+    #[arg(long)]
+    pub no_sample: bool,
+    /// Exit once every word of the sample has been counted and printed, instead of running
+    /// until Ctrl-C (for scripts and tests); fails if that takes longer than the window plus a
+    /// minute.
+    #[arg(long, conflicts_with = "no_sample")]
+    pub once: bool,
+}
+
+/// Runs `weir dev`.
+pub fn dev(args: &DevArgs) -> Result<()> {
+    let broker = MockCluster::new(1).context("cannot start the embedded Kafka broker")?;
+    let brokers = broker.bootstrap_servers();
+    let partitions = i32::from(args.partitions);
+    let job = job(args.window);
+    // The mock broker has no CreateTopics API: make every topic the job uses with its own API,
+    // with the partition counts `weir serve` would choose (but one for the output).
+    let topics = [
+        (INPUT.to_string(), partitions),
+        (job.output.clone(), OUTPUT_PARTITIONS),
+        (job.dead_letter_topic(), partitions),
+        (job.repartition_topic(), partitions),
+        (job.progress_topic(), partitions),
+    ];
+    for (topic, count) in &topics {
+        broker
+            .create_topic(topic, *count, 1)
+            .with_context(|| format!("cannot create topic `{topic}` on the embedded broker"))?;
+    }
+    let config = ServeConfig {
+        brokers: brokers.clone(),
+        session_timeout: Duration::from_secs(10),
+        jobs: vec![job],
+    };
+    config.validate()?;
+
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C while the job winds down exits at once.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, shutdown.clone())
+            .context("cannot handle signals")?;
+        signal_hook::flag::register(signal, shutdown.clone()).context("cannot handle signals")?;
+    }
+    let printer = Printer::new(&brokers, OUTPUT_PARTITIONS, args.window)?;
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    banner(&mut out, &brokers, args)?;
+    let expected = if args.no_sample {
+        0
+    } else {
+        let words = publish_sample(&brokers)?;
+        writeln!(
+            out,
+            "published the sample text ({} lines, {words} words) to `{INPUT}`: its counts \
+             print when its window closes",
+            SAMPLE.lines().count()
+        )?;
+        words
+    };
+    out.flush()?;
+
+    // From here on the job runs: every way out goes through the shutdown below.
+    let jobs = start_jobs(config, &shutdown)?;
+    let once = args.once.then(|| Once {
+        words: expected,
+        deadline: Instant::now() + window_length(args.window) + ONCE_GRACE,
+    });
+    let printed = print_windows(printer, &mut out, &shutdown, &jobs, once);
+    // Stop the job (it commits and leaves its groups) before the broker goes away.
+    shutdown.store(true, Ordering::Relaxed);
+    let stopped = match jobs.join() {
+        Ok(result) => result.context("the word-count job failed"),
+        Err(_) => Err(anyhow::anyhow!("the word-count job panicked")),
+    };
+    drop(broker);
+    printed?;
+    stopped
+}
+
+/// The word-count job `weir dev` runs.
+fn job(window: WindowSpec) -> JobConfig {
+    JobConfig {
+        name: JOB.into(),
+        module: PathBuf::from("word-count"),
+        input: vec![INPUT.into()],
+        output: OUTPUT.into(),
+        dead_letters: None,
+        window,
+        out_of_orderness: Duration::ZERO,
+        lateness: Duration::ZERO,
+        time: TimeConfig::Processing,
+        shuffle: true,
+        reduce_partitions: None,
+        batch_size: 1024,
+        commit_interval: Duration::from_millis(200),
+        limits: LimitsConfig::default(),
+    }
+}
+
+/// The longest a window stays open after its first record, in processing time.
+fn window_length(window: WindowSpec) -> Duration {
+    let ms = match window {
+        WindowSpec::Tumbling { size } | WindowSpec::Hopping { size, .. } => size,
+        WindowSpec::Session { gap } => gap,
+    };
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn banner(out: &mut impl Write, brokers: &str, args: &DevArgs) -> Result<()> {
+    let s = if args.partitions == 1 { "" } else { "s" };
+    writeln!(
+        out,
+        "weir dev: an embedded Kafka broker (in memory, gone on exit) at {brokers}"
+    )?;
+    writeln!(
+        out,
+        "job `{JOB}`: `{INPUT}` ({} partition{s}) -> word-count -> `{OUTPUT}`, {} windows on \
+         the wall clock",
+        args.partitions, args.window
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  publish your own lines:  weir produce --brokers {brokers} --topic {INPUT}"
+    )?;
+    writeln!(
+        out,
+        "  watch the raw output:    weir consume --brokers {brokers} --topic {OUTPUT}"
+    )?;
+    writeln!(
+        out,
+        "  (from a checkout, `weir` is `cargo run --release -p weir --`; Ctrl-C stops)"
+    )?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Starts the job on a thread, as `weir serve` runs it.
+fn start_jobs(config: ServeConfig, shutdown: &Arc<AtomicBool>) -> Result<JoinHandle<Result<()>>> {
+    let shutdown = shutdown.clone();
+    std::thread::Builder::new()
+        .name("weir-dev-jobs".into())
+        .spawn(move || run_jobs(&config, &shutdown))
+        .context("cannot start the job's thread")
+}
+
+/// Publishes [`SAMPLE`] to the input topic, one record per line; returns its word count.
+fn publish_sample(brokers: &str) -> Result<u64> {
+    let mut sink = Sink::new(brokers, Duration::from_secs(30))
+        .with_context(|| format!("cannot create a producer for {brokers}"))?;
+    let mut words = 0;
+    for line in SAMPLE.lines() {
+        words += word_count(line);
+        sink.send(&Outgoing {
+            topic: INPUT.into(),
+            partition: None,
+            key: None,
+            value: Some(line.as_bytes().to_vec()),
+            timestamp: None,
+            headers: Vec::new(),
+        })
+        .context("cannot publish the sample text")?;
+    }
+    sink.flush().context("cannot publish the sample text")?;
+    Ok(words)
+}
+
+/// The words word count finds in `line`: runs of letters and digits.
+fn word_count(line: &str) -> u64 {
+    line.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .count() as u64
+}
+
+/// When `--once` stops.
+struct Once {
+    /// How many words the sample holds.
+    words: u64,
+    /// When to give up.
+    deadline: Instant,
+}
+
+/// Reads `counts` until `shutdown` is set (or the job stops, or `once` is satisfied), printing
+/// one line per window.
+fn print_windows(
+    mut printer: Printer,
+    out: &mut impl Write,
+    shutdown: &AtomicBool,
+    jobs: &JoinHandle<Result<()>>,
+    once: Option<Once>,
+) -> Result<()> {
+    while !shutdown.load(Ordering::Relaxed) && !jobs.is_finished() {
+        printer.poll(Duration::from_millis(100))?;
+        printer.lines.print_quiet(out, Instant::now())?;
+        if let Some(once) = &once {
+            if printer.lines.counted >= once.words && printer.lines.pending.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= once.deadline {
+                bail!(
+                    "--once: {} of the sample's {} words were counted before the deadline (see the \
+                     errors above, if any)",
+                    printer.lines.counted,
+                    once.words
+                );
+            }
+        }
+    }
+    printer.lines.print_quiet(out, Instant::now() + QUIET)
+}
+
+/// A record of the output topic: word count's default `finish`.
+#[derive(Debug, Deserialize)]
+struct WindowCount {
+    window_start: i64,
+    window_end: i64,
+    key: String,
+    value: u64,
+}
+
+/// The records of one line received so far.
+struct Pending {
+    /// The window, or for sessions the span of those received.
+    start: i64,
+    end: i64,
+    counts: BTreeMap<String, u64>,
+    last: Instant,
+}
+
+/// Reads the output topic into [`WindowLines`].
+struct Printer {
+    consumer: BaseConsumer,
+    lines: WindowLines,
+}
+
+impl Printer {
+    /// A reader of every partition of the output topic from the beginning (no group: nothing
+    /// to wait for).
+    fn new(brokers: &str, partitions: i32, window: WindowSpec) -> Result<Self> {
+        let consumer: BaseConsumer = consumer_config(brokers, "weir-dev-printer")
+            .create()
+            .with_context(|| format!("cannot create a consumer for {brokers}"))?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions {
+            assignment
+                .add_partition_offset(OUTPUT, partition, Offset::Beginning)
+                .context("output assignment")?;
+        }
+        consumer
+            .assign(&assignment)
+            .with_context(|| format!("cannot read `{OUTPUT}`"))?;
+        Ok(Printer {
+            consumer,
+            lines: WindowLines::new(window),
+        })
+    }
+
+    /// Waits up to `timeout` for records and adds what arrives to the pending lines.
+    fn poll(&mut self, timeout: Duration) -> Result<()> {
+        let mut timeout = timeout;
+        while let Some(message) = self.consumer.poll(timeout) {
+            timeout = Duration::ZERO;
+            let message = message.with_context(|| format!("cannot read `{OUTPUT}`"))?;
+            let payload = message.payload().unwrap_or_default();
+            match serde_json::from_slice(payload) {
+                Ok(count) => self.lines.add(count),
+                Err(err) => eprintln!(
+                    "weir dev: skipped a record of `{OUTPUT}` that is not a word count ({err}): {}",
+                    String::from_utf8_lossy(payload)
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Groups word counts into lines to print: one per window, or with session windows (one per
+/// key, each with its own bounds) one per batch of sessions that close together.
+struct WindowLines {
+    sessions: bool,
+    pending: BTreeMap<(i64, i64), Pending>,
+    printed: BTreeSet<(i64, i64)>,
+    counted: u64,
+}
+
+impl WindowLines {
+    fn new(window: WindowSpec) -> Self {
+        WindowLines {
+            sessions: matches!(window, WindowSpec::Session { .. }),
+            pending: BTreeMap::new(),
+            printed: BTreeSet::new(),
+            counted: 0,
+        }
+    }
+
+    /// Adds one record of the output topic.
+    fn add(&mut self, count: WindowCount) {
+        let (start, end) = (count.window_start, count.window_end);
+        let line = if self.sessions {
+            (i64::MIN, i64::MIN)
+        } else {
+            (start, end)
+        };
+        let pending = self.pending.entry(line).or_insert_with(|| Pending {
+            start,
+            end,
+            counts: BTreeMap::new(),
+            last: Instant::now(),
+        });
+        pending.start = pending.start.min(start);
+        pending.end = pending.end.max(end);
+        // Anyone can write to `counts`: no count may overflow.
+        let slot = pending.counts.entry(count.key).or_default();
+        *slot = slot.saturating_add(count.value);
+        pending.last = Instant::now();
+        self.counted = self.counted.saturating_add(count.value);
+    }
+
+    /// Prints (and forgets) the lines that got no record for [`QUIET`] before `now`.
+    fn print_quiet(&mut self, out: &mut impl Write, now: Instant) -> Result<()> {
+        let quiet: Vec<(i64, i64)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last) >= QUIET)
+            .map(|(line, _)| *line)
+            .collect();
+        for line in quiet {
+            let Some(pending) = self.pending.remove(&line) else {
+                continue;
+            };
+            let label = if self.sessions {
+                Label::Sessions
+            } else if self.printed.insert(line) {
+                Label::Window
+            } else {
+                Label::More
+            };
+            writeln!(
+                out,
+                "{}",
+                window_line(pending.start, pending.end, &pending.counts, label)
+            )
+            .context("write to stdout")?;
+        }
+        out.flush().context("write to stdout")
+    }
+}
+
+/// What a printed line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label {
+    /// A window's counts.
+    Window,
+    /// Counts of a window already printed, which arrived later (they add to it).
+    More,
+    /// The sessions that closed together, spanning the line's bounds.
+    Sessions,
+}
+
+/// `[12:00:00–12:00:10) UTC  7 words: the=3 fox=2 dog=1 ...`, most frequent first.
+fn window_line(start: i64, end: i64, counts: &BTreeMap<String, u64>, label: Label) -> String {
+    let mut sorted: Vec<(&String, &u64)> = counts.iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let total = counts.values().fold(0u64, |sum, n| sum.saturating_add(*n));
+    let words = sorted
+        .iter()
+        .map(|(word, n)| format!("{word}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (what, more) = match label {
+        Label::Window => ("", ""),
+        Label::More => ("", " more"),
+        Label::Sessions => (" sessions", ""),
+    };
+    format!(
+        "[{}–{}) UTC{what}  {total}{more} words: {words}",
+        clock(start),
+        clock(end)
+    )
+}
+
+/// The UTC time of day of `ms` since the epoch: `HH:MM:SS`, with `.mmm` when not on a second.
+fn clock(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000).rem_euclid(86_400);
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    );
+    match ms.rem_euclid(1000) {
+        0 => time,
+        millis => format!("{time}.{millis:03}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_prints_most_frequent_first_in_utc() {
+        let counts: BTreeMap<String, u64> = [("fox", 2), ("the", 3), ("dog", 2), ("a", 1)]
+            .into_iter()
+            .map(|(w, n)| (w.to_string(), n))
+            .collect();
+        // 2024-01-01T12:00:00Z
+        let start = 1_704_110_400_000;
+        assert_eq!(
+            window_line(start, start + 10_000, &counts, Label::Window),
+            "[12:00:00–12:00:10) UTC  8 words: the=3 dog=2 fox=2 a=1"
+        );
+        assert!(window_line(start, start + 10_000, &counts, Label::More).contains(" 8 more words: "));
+        assert_eq!(
+            window_line(start + 250, start + 2_250, &counts, Label::Sessions),
+            "[12:00:00.250–12:00:02.250) UTC sessions  8 words: the=3 dog=2 fox=2 a=1"
+        );
+    }
+
+    #[test]
+    fn sessions_that_close_together_print_as_one_line() -> Result<()> {
+        let mut lines = WindowLines::new(WindowSpec::Session { gap: 2_000 });
+        for (start, key) in [(1_000, "a"), (1_003, "b"), (1_001, "a")] {
+            lines.add(WindowCount {
+                window_start: start,
+                window_end: start + 2_000,
+                key: key.into(),
+                value: 1,
+            });
+        }
+        let mut out = Vec::new();
+        lines.print_quiet(&mut out, Instant::now() + QUIET)?;
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "[00:00:01–00:00:03.003) UTC sessions  3 words: a=2 b=1\n"
+        );
+        assert_eq!(lines.counted, 3);
+        Ok(())
+    }
+
+    #[test]
+    fn the_sample_is_bundled_and_has_words() {
+        assert!(SAMPLE.lines().count() > 1);
+        assert_eq!(word_count("The dog sleeps; the fox runs."), 6);
+        assert_eq!(word_count("l'été 2024—Ünïcode_x"), 5);
+    }
+}
