@@ -33,17 +33,6 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("cannot handle signals")?;
     }
-    run_jobs(&config, &shutdown)
-}
-
-/// How long a job that could not start waits before trying again.
-const RETRY: Duration = Duration::from_secs(5);
-
-/// Runs every job of `config` until `shutdown` is set. A job that cannot start (an input topic
-/// that does not exist yet, unreachable brokers, a module that does not load) is reported and
-/// retried every few seconds; the other jobs run meanwhile.
-pub fn run_jobs(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Result<()> {
-    let engine = Arc::new(Engine::new()?);
     eprintln!(
         "weir serve: {} job(s) on {}: {}",
         config.jobs.len(),
@@ -55,6 +44,17 @@ pub fn run_jobs(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Result<()> 
             .collect::<Vec<_>>()
             .join(", ")
     );
+    run_jobs(&config, &shutdown)
+}
+
+/// How long a job that could not start waits before trying again.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// Runs every job of `config` until `shutdown` is set. A job that cannot start (an input topic
+/// that does not exist yet, unreachable brokers, a module that does not load) is reported and
+/// retried every few seconds; the other jobs run meanwhile.
+pub fn run_jobs(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Result<()> {
+    let engine = Arc::new(Engine::new()?);
     let mut starters = Vec::new();
     for job in config.jobs.clone() {
         let (engine, shutdown) = (engine.clone(), shutdown.clone());
