@@ -25,7 +25,7 @@ impl MapTask {
     fn emit(&self, outcome: Outcome, out: &mut Vec<Outgoing>) {
         for record in outcome.outputs {
             out.push(match &self.job.repartition {
-                Some(shuffle) => partial_record(&shuffle.topic, &self.upstream, record),
+                Some(shuffle) => partial_record(&shuffle.topic, shuffle.partitions, &self.upstream, record),
                 None => self.job.output_record(record),
             });
         }

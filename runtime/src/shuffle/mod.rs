@@ -9,10 +9,15 @@
 //!
 //! Shuffle traffic is one record per (window, key, upstream partition), not one per input word.
 //!
-//! On the wire (records of the repartition topic):
-//! - a partial: key = encoded reduce key, value = encoded accumulator, headers
-//!   `weir.upstream` (`topic/partition`) and `weir.window` (start and end, 16 bytes big-endian);
-//! - a marker: no key, empty value, headers `weir.upstream` and `weir.watermark` (8 bytes).
+//! On the wire (records of the repartition topic), everything Weir needs is in the value, so
+//! the records stay small and carry no headers (tansu 0.6 stores each header as a row of its own
+//! and reads them back with a scan: headers made the broker, not Weir, the bottleneck):
+//! - a partial: key = encoded reduce key; value = `P`, the upstream (`u16` length + UTF-8),
+//!   the window's start and end (`i64` big-endian each), then the encoded accumulator. It goes
+//!   to partition `fnv1a(key) mod N`, chosen by Weir so that it does not depend on a client's
+//!   partitioner;
+//! - a marker: no key; value = `M`, the upstream, the watermark (`i64` big-endian); one to every
+//!   partition.
 
 mod fold;
 mod merge;
@@ -23,14 +28,12 @@ pub use merge::{MergeCheckpoint, MergeState, MergedGroup};
 use crate::kafka::sink::Outgoing;
 use crate::record::{InputRecord, OutputRecord, Window};
 
-/// Header naming the upstream input partition, `topic/partition`.
-pub const UPSTREAM: &str = "weir.upstream";
-/// Header holding a partial's window.
-pub const WINDOW: &str = "weir.window";
-/// Header holding a marker's watermark.
-pub const WATERMARK: &str = "weir.watermark";
+/// First byte of a partial's value.
+const PARTIAL: u8 = b'P';
+/// First byte of a marker's value.
+const MARKER: u8 = b'M';
 
-/// The name of an upstream partition in headers and checkpoints.
+/// The name of an upstream partition in the shuffle's records and in checkpoints.
 pub fn upstream_name(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
 }
@@ -58,74 +61,104 @@ pub enum ShuffleMessage<'a> {
     },
 }
 
-/// Stage 1's output for the repartition topic: a fired window's partial accumulator.
-pub fn partial_record(topic: &str, upstream: &str, partial: OutputRecord) -> Outgoing {
+/// The repartition partition of a reduce key: FNV-1a, stable across processes and versions.
+pub fn partition_of(key: &[u8], partitions: i32) -> i32 {
+    let hash = key.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let partitions = u64::try_from(partitions.max(1)).unwrap_or(1);
+    i32::try_from(hash % partitions).unwrap_or(0)
+}
+
+fn envelope(tag: u8, upstream: &str, extra: usize) -> Vec<u8> {
+    let name = &upstream.as_bytes()[..upstream.len().min(usize::from(u16::MAX))];
+    let mut value = Vec::with_capacity(3 + name.len() + extra);
+    value.push(tag);
+    value.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes());
+    value.extend_from_slice(name);
+    value
+}
+
+/// Stage 1's output for the repartition topic (`partitions` partitions): a fired window's
+/// partial accumulator.
+pub fn partial_record(topic: &str, partitions: i32, upstream: &str, partial: OutputRecord) -> Outgoing {
     let window = partial.window.unwrap_or(Window { start: 0, end: 0 });
-    let mut bounds = Vec::with_capacity(16);
-    bounds.extend_from_slice(&window.start.to_be_bytes());
-    bounds.extend_from_slice(&window.end.to_be_bytes());
+    let key = partial.key.unwrap_or_default();
+    let mut value = envelope(PARTIAL, upstream, 16 + partial.value.len());
+    value.extend_from_slice(&window.start.to_be_bytes());
+    value.extend_from_slice(&window.end.to_be_bytes());
+    value.extend_from_slice(&partial.value);
     Outgoing {
         topic: topic.to_string(),
-        partition: None,
-        key: partial.key,
-        value: Some(partial.value),
+        partition: Some(partition_of(&key, partitions)),
+        key: Some(key),
+        value: Some(value),
         timestamp: Some(partial.timestamp),
-        headers: vec![
-            (UPSTREAM.into(), upstream.as_bytes().to_vec()),
-            (WINDOW.into(), bounds),
-        ],
+        headers: Vec::new(),
     }
 }
 
 /// Stage 1's watermark marker, one per repartition partition.
 pub fn marker_records(topic: &str, partitions: i32, upstream: &str, watermark: i64) -> Vec<Outgoing> {
+    let mut value = envelope(MARKER, upstream, 8);
+    value.extend_from_slice(&watermark.to_be_bytes());
     (0..partitions)
         .map(|partition| Outgoing {
             topic: topic.to_string(),
             partition: Some(partition),
             key: None,
-            value: Some(Vec::new()),
+            value: Some(value.clone()),
             timestamp: None,
-            headers: vec![
-                (UPSTREAM.into(), upstream.as_bytes().to_vec()),
-                (WATERMARK.into(), watermark.to_be_bytes().to_vec()),
-            ],
+            headers: Vec::new(),
         })
         .collect()
 }
 
+/// Splits `n` bytes off the front of `rest`.
+fn take<'a>(rest: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], String> {
+    if rest.len() < n {
+        return Err(format!("the value ends inside the {what}"));
+    }
+    let (head, tail) = rest.split_at(n);
+    *rest = tail;
+    Ok(head)
+}
+
+fn take_i64(rest: &mut &[u8], what: &str) -> Result<i64, String> {
+    let bytes = take(rest, 8, what)?;
+    Ok(i64::from_be_bytes(
+        bytes.try_into().map_err(|_| what.to_string())?,
+    ))
+}
+
 /// Decodes a repartition record; the error says what is wrong with it.
 pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
-    let header = |name: &str| {
-        record
-            .headers
-            .iter()
-            .find(|h| h.key == name)
-            .map(|h| &h.value[..])
-    };
-    let upstream = header(UPSTREAM)
-        .ok_or("no weir.upstream header")
-        .and_then(|v| std::str::from_utf8(v).map_err(|_| "weir.upstream is not UTF-8"))?;
-    if let Some(bytes) = header(WATERMARK) {
-        let bytes: [u8; 8] = bytes.try_into().map_err(|_| "weir.watermark is not 8 bytes")?;
-        return Ok(ShuffleMessage::Marker {
-            upstream,
-            watermark: i64::from_be_bytes(bytes),
-        });
+    let mut rest = record.value.as_deref().ok_or("no value")?;
+    let tag = take(&mut rest, 1, "tag")?[0];
+    let len = take(&mut rest, 2, "upstream's length")?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let upstream = std::str::from_utf8(take(&mut rest, len, "upstream")?)
+        .map_err(|_| "the upstream is not UTF-8".to_string())?;
+    match tag {
+        MARKER => {
+            let watermark = take_i64(&mut rest, "watermark")?;
+            if !rest.is_empty() {
+                return Err(format!("{} bytes after the marker", rest.len()));
+            }
+            Ok(ShuffleMessage::Marker { upstream, watermark })
+        }
+        PARTIAL => {
+            let start = take_i64(&mut rest, "window start")?;
+            let end = take_i64(&mut rest, "window end")?;
+            Ok(ShuffleMessage::Partial {
+                upstream,
+                window: Window { start, end },
+                key: record.key.as_deref().unwrap_or_default(),
+                acc: rest,
+            })
+        }
+        other => Err(format!("unknown tag 0x{other:02x} (expected P or M)")),
     }
-    let bounds = header(WINDOW).ok_or("neither weir.window nor weir.watermark header")?;
-    let (start, end) = match (bounds.get(..8), bounds.get(8..)) {
-        (Some(start), Some(end)) if bounds.len() == 16 => (start, end),
-        _ => return Err("weir.window is not 16 bytes".into()),
-    };
-    let start = i64::from_be_bytes(start.try_into().map_err(|_| "weir.window start")?);
-    let end = i64::from_be_bytes(end.try_into().map_err(|_| "weir.window end")?);
-    Ok(ShuffleMessage::Partial {
-        upstream,
-        window: Window { start, end },
-        key: record.key.as_deref().unwrap_or_default(),
-        acc: record.value.as_deref().unwrap_or_default(),
-    })
 }
 
 #[cfg(test)]
@@ -152,6 +185,7 @@ mod tests {
     fn partials_and_markers_round_trip() -> Result<(), String> {
         let partial = partial_record(
             "r",
+            4,
             "lines/3",
             OutputRecord {
                 key: Some(b"k".to_vec()),
@@ -160,6 +194,7 @@ mod tests {
                 window: Some(Window { start: -10, end: 10 }),
             },
         );
+        assert_eq!(partial.partition, Some(partition_of(b"k", 4)));
         let record = as_input(partial);
         assert_eq!(
             decode(&record)?,
@@ -189,9 +224,25 @@ mod tests {
     #[test]
     fn foreign_records_are_refused_with_a_reason() {
         let mut record = as_input(marker_records("r", 1, "x/0", 5).remove(0));
-        record.headers[1].value.pop();
-        assert_eq!(decode(&record), Err("weir.watermark is not 8 bytes".into()));
-        record.headers.clear();
-        assert_eq!(decode(&record), Err("no weir.upstream header".into()));
+        if let Some(value) = record.value.as_mut() {
+            value.pop();
+        }
+        assert_eq!(decode(&record), Err("the value ends inside the watermark".into()));
+        record.value = Some(b"hello".to_vec());
+        assert_eq!(decode(&record), Err("the value ends inside the upstream".into()));
+        record.value = Some(b"X\x00\x00".to_vec());
+        assert_eq!(decode(&record), Err("unknown tag 0x58 (expected P or M)".into()));
+        record.value = None;
+        assert_eq!(decode(&record), Err("no value".into()));
+    }
+
+    #[test]
+    fn keys_spread_over_every_partition_the_same_way_every_time() {
+        let seen: std::collections::BTreeSet<i32> = (0..200)
+            .map(|i| partition_of(format!("word{i}").as_bytes(), 6))
+            .collect();
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(partition_of(b"alpha", 6), partition_of(b"alpha", 6));
+        assert_eq!(partition_of(b"", 0), 0);
     }
 }
