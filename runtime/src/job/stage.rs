@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 
 /// How long the stage collects records before processing them, at most.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
+/// How long a commit cycle waits for the broker to acknowledge everything before the stage
+/// restarts from its checkpoints.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What a stage consumes and where it keeps its progress.
 #[derive(Debug, Clone)]
@@ -92,13 +95,18 @@ fn run_once<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", session_ms.to_string())
         .set("heartbeat.interval.ms", (session_ms / 4).to_string())
+        // Also the rebalance timeout the group waits for every member to rejoin. After a kill -9
+        // and a quick restart, the new member's join waited for the dead one this long (tansu
+        // evicts it only then): librdkafka's 300 s default stalled the group for minutes. The
+        // loop polls at least every commit cycle, whose flushes give up after FLUSH_TIMEOUT.
+        .set("max.poll.interval.ms", (session_ms * 3).max(20_000).to_string())
         .create_with_context(StageContext::new(spec.stage, progress))
         .with_context(|| format!("cannot create a consumer for {}", spec.brokers))?;
     let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
         .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
-    let sink = Sink::new(&spec.brokers, Duration::from_secs(30))
+    let sink = Sink::new(&spec.brokers, FLUSH_TIMEOUT)
         .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
     let mut stage = Stage {
         spec,
