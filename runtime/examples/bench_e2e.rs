@@ -30,6 +30,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use clap::{Parser, ValueEnum};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
@@ -114,6 +115,10 @@ struct Args {
     /// e.g. `enable.idempotence=false`, to see what the client costs.
     #[arg(long, value_name = "KEY=VALUE")]
     producer_set: Vec<String>,
+    /// Headers the pass-through adds to each record it writes (Weir's partials carry two), to
+    /// see what headers cost the broker.
+    #[arg(long, default_value_t = 0)]
+    headers: usize,
     /// Give up on a phase after this long.
     #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -370,6 +375,21 @@ fn passthrough(args: &Args, run: &str, input: &str, workload: &Workload) -> Resu
     for partition in 0..args.partitions {
         assignment.add_partition_offset(input, partition, Offset::Beginning)?;
     }
+    // Shaped like a partial's: a `topic/partition` name and 16 bytes of window bounds.
+    let headers = (0..args.headers).fold(OwnedHeaders::new(), |headers, i| {
+        headers.insert(Header {
+            key: if i % 2 == 0 {
+                "weir.upstream"
+            } else {
+                "weir.window"
+            },
+            value: Some(if i % 2 == 0 {
+                &b"e2e-lines/3"[..]
+            } else {
+                &[7u8; 16][..]
+            }),
+        })
+    });
     let total = workload.records.len() as u64;
     let cpu = Cpu::start(args.broker_pid);
     let started = Instant::now();
@@ -398,12 +418,18 @@ fn passthrough(args: &Args, run: &str, input: &str, workload: &Workload) -> Resu
         if let Some(timestamp) = message.timestamp().to_millis() {
             record = record.timestamp(timestamp);
         }
+        if args.headers > 0 {
+            record = record.headers(headers.clone());
+        }
         send(&producer, record)?;
         consumed += 1;
     }
     let read = started.elapsed();
     flush(&producer, total, args.timeout)?;
     let mut notes = vec![format!("all read after {:.2} s", read.as_secs_f64())];
+    if args.headers > 0 {
+        notes.push(format!("{} headers added to each record", args.headers));
+    }
     if !args.producer_set.is_empty() {
         notes.push(format!(
             "producer settings over Weir's: {}",
@@ -867,7 +893,7 @@ impl CpuStart {
 
 /// A thread's role from its name (15 characters at most: `weir-eXXXX-redu`).
 fn role(name: &str) -> &'static str {
-    if name.starts_with("rdk:") {
+    if name.starts_with("rdk:") || name.starts_with("producer poll") {
         "librdkafka"
     } else if name.starts_with("weir-") && name.contains("-map") {
         "map stage"
