@@ -15,7 +15,9 @@
 //! 4. **engine**: the same records through `Pipeline` + `WasmGuest`, one pipeline, no Kafka.
 //!
 //! It prints the records/s of each, the ratios, and the CPU seconds each part used (threads of
-//! this process by role, and the broker's process when `--broker-pid` is given).
+//! this process by role, the broker's process when `--broker-pid` is given, other processes);
+//! after the Weir phase it also measures, for a few seconds, what the caught-up job's polling
+//! alone costs the broker.
 //!
 //! ```text
 //! cargo run --release -p weir --example bench_e2e -- --brokers 127.0.0.1:9092
@@ -60,6 +62,8 @@ const T0: i64 = 1_700_000_000_000;
 const CLOSING_AHEAD_MS: i64 = 3_600_000;
 /// The closing line's text: not a vocabulary word (those start with a consonant).
 const CLOSING_TEXT: &str = "end";
+/// How long the Weir phase watches the job idle after it is done.
+const IDLE_PROBE: Duration = Duration::from_secs(3);
 /// Clock ticks per second of `/proc/*/stat` (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 const CLOCK_TICKS: f64 = 100.0;
 
@@ -115,6 +119,10 @@ struct Args {
     /// e.g. `enable.idempotence=false`, to see what the client costs.
     #[arg(long, value_name = "KEY=VALUE")]
     producer_set: Vec<String>,
+    /// Extra settings of the pass-through's consumer over Weir's `consumer_config` (repeatable),
+    /// e.g. `fetch.wait.max.ms=100`.
+    #[arg(long, value_name = "KEY=VALUE")]
+    consumer_set: Vec<String>,
     /// Headers the pass-through adds to each record it writes (Weir's partials carry two), to
     /// see what headers cost the broker.
     #[arg(long, default_value_t = 0)]
@@ -355,9 +363,14 @@ fn preload(args: &Args, input: &str, workload: &Workload) -> Result<Measured> {
 fn passthrough(args: &Args, run: &str, input: &str, workload: &Workload) -> Result<Measured> {
     let output = format!("e2e-{run}-copy");
     create_topic(&args.brokers, &output, args.partitions)?;
-    let consumer: BaseConsumer = consumer_config(&args.brokers, &format!("e2e-{run}-passthrough"))
-        .create()
-        .context("consumer")?;
+    let mut config = consumer_config(&args.brokers, &format!("e2e-{run}-passthrough"));
+    for setting in &args.consumer_set {
+        let (key, value) = setting
+            .split_once('=')
+            .context("--consumer-set takes KEY=VALUE")?;
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config.create().context("consumer")?;
     let mut config = producer_config(&args.brokers);
     for setting in &args.producer_set {
         let (key, value) = setting
@@ -429,6 +442,12 @@ fn passthrough(args: &Args, run: &str, input: &str, workload: &Workload) -> Resu
     let mut notes = vec![format!("all read after {:.2} s", read.as_secs_f64())];
     if args.headers > 0 {
         notes.push(format!("{} headers added to each record", args.headers));
+    }
+    if !args.consumer_set.is_empty() {
+        notes.push(format!(
+            "consumer settings over Weir's: {}",
+            args.consumer_set.join(" ")
+        ));
     }
     if !args.producer_set.is_empty() {
         notes.push(format!(
@@ -534,6 +553,10 @@ fn weir_job(
     };
     let started = assigned.get().context("no assignment seen")?;
     let cpu = cpu.context("no CPU counters")?.stop();
+    // The job is caught up: what its consumers' polling alone costs the broker.
+    let idle = Cpu::start(args.broker_pid);
+    std::thread::sleep(IDLE_PROBE);
+    let idle = idle.stop();
     shutdown.store(true, Ordering::Relaxed);
     runner
         .join()
@@ -558,6 +581,12 @@ fn weir_job(
                 consumed_at.map_or("?".into(), |d| format!("{:.2} s", d.as_secs_f64()))
             ),
             format!("repartition records (partials and markers): {shuffled}"),
+            format!(
+                "afterwards, caught up and idle for {:?}: broker {}, this process {:.2} CPU s",
+                IDLE_PROBE,
+                idle.broker.map_or("?".into(), |s| format!("{s:.2}")),
+                idle.process
+            ),
             format!("output records: {outputs}, checked against the native count; dead letters: 0"),
         ],
     })
