@@ -1,12 +1,10 @@
 //! `weir produce`: stdin lines or JSON records → a Kafka topic, so users need no other client.
 
 use super::input::InputFormat;
-use crate::kafka::{DeliveryReport, producer_config, topic_partitions};
+use crate::kafka::sink::{Outgoing, Sink, SinkError};
+use crate::kafka::topic_partitions;
 use anyhow::{Context, Result, bail};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::producer::Producer;
 use std::io::{self, BufRead};
 use std::time::Duration;
 
@@ -34,11 +32,10 @@ pub struct ProduceArgs {
 
 /// Runs `weir produce`.
 pub fn produce(args: &ProduceArgs) -> Result<()> {
-    let producer: ThreadedProducer<DeliveryReport> = producer_config(&args.brokers)
-        .create_with_context(DeliveryReport::default())
+    let mut sink = Sink::new(&args.brokers, args.flush_timeout)
         .with_context(|| format!("cannot create a producer for {}", args.brokers))?;
     topic_partitions(
-        producer.client(),
+        sink.producer().client(),
         &args.brokers,
         &args.topic,
         Duration::from_secs(10),
@@ -59,49 +56,31 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
         if !args.json {
             record.key = args.key.as_ref().map(|k| k.as_bytes().to_vec());
         }
-        let mut headers = OwnedHeaders::new();
-        for header in &record.headers {
-            headers = headers.insert(Header {
-                key: &header.key,
-                value: Some(&header.value),
-            });
-        }
-        let mut message: BaseRecord<'_, Vec<u8>, Vec<u8>> = BaseRecord::to(&args.topic).headers(headers);
-        if let Some(key) = &record.key {
-            message = message.key(key);
-        }
-        if let Some(value) = &record.value {
-            message = message.payload(value);
-        }
-        if stamped {
-            message = message.timestamp(record.timestamp);
-        }
-        let mut message = Some(message);
-        while let Some(pending) = message.take() {
-            match producer.send(pending) {
-                Ok(()) => {}
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    producer.poll(Duration::from_millis(50));
-                    message = Some(back);
-                }
-                Err((err, _)) => bail!("cannot send line {} to {}: {err}", index + 1, args.topic),
-            }
-        }
+        let outgoing = Outgoing {
+            topic: args.topic.clone(),
+            partition: None,
+            key: record.key,
+            value: record.value,
+            timestamp: stamped.then_some(record.timestamp),
+            headers: record.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+        };
+        sink.send(&outgoing)
+            .with_context(|| format!("cannot send line {}", index + 1))?;
         count += 1;
     }
-    producer.flush(args.flush_timeout).with_context(|| {
-        format!(
-            "the broker did not acknowledge every record within {:?}",
-            args.flush_timeout
-        )
-    })?;
-    let (failed, first) = producer.context().failures();
-    if failed > 0 {
-        bail!(
-            "{failed} of {count} records were not delivered to {}: {}",
-            args.topic,
-            first.unwrap_or_default()
-        );
+    match sink.flush() {
+        Ok(()) => {}
+        Err(SinkError::Flush(timeout)) => {
+            bail!("the broker did not acknowledge every record within {timeout:?}")
+        }
+        Err(SinkError::Delivery {
+            count: failed,
+            reason,
+        }) => bail!(
+            "{failed} of {count} records were not delivered to {}: {reason}",
+            args.topic
+        ),
+        Err(err) => return Err(err.into()),
     }
     eprintln!("weir produce: {count} records to {}", args.topic);
     Ok(())
