@@ -16,6 +16,10 @@
 //! ```
 //!
 //! Durations are written as `"10s"`, `"500ms"`, `"1m"`; sizes as `"64MiB"`.
+//!
+//! Jobs can also be created over the HTTP API (they live in the registry topic); a runtime runs
+//! both. Without a file, `weir serve` runs only the registry's jobs, configured by flags and
+//! `WEIR_*` variables alone.
 
 use crate::cli::units::parse_bytes;
 use crate::engine::GuestLimits;
@@ -37,13 +41,38 @@ pub struct ServeConfig {
     /// How long a runtime may go silent before the group gives its partitions to others.
     #[serde(default = "default_session_timeout", with = "duration")]
     pub session_timeout: Duration,
-    /// The jobs.
+    /// The jobs of the file (more come from the registry).
     #[serde(default, rename = "job")]
     pub jobs: Vec<JobConfig>,
+    /// Where the HTTP API, `/metrics` and the probes listen.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The bearer token the API's mutating endpoints require.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Serve a non-loopback address without a token (anyone who reaches it can run code).
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// The largest module the API accepts.
+    #[serde(default = "default_max_upload", deserialize_with = "bytes")]
+    pub max_upload: usize,
+    /// How long a stopping runtime waits for its jobs to commit and leave their groups.
+    #[serde(default = "default_shutdown_grace", with = "duration")]
+    pub shutdown_grace: Duration,
+    /// The compacted topic holding modules and jobs.
+    #[serde(default = "default_registry_topic")]
+    pub registry_topic: String,
+    /// The topic where runtimes publish how they run each job.
+    #[serde(default = "default_status_topic")]
+    pub status_topic: String,
+    /// The most a job created over the API may ask for (default: 512 MiB of memory, 30 s per
+    /// call, 256 MiB of output per call).
+    #[serde(default = "default_max_limits")]
+    pub max_limits: LimitsConfig,
 }
 
 /// One job: a module over input topics, its windows and its limits.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobConfig {
     /// The job's name: it names the consumer groups (`weir.NAME.map`, `weir.NAME.reduce`) and
@@ -102,7 +131,7 @@ pub enum TimeConfig {
 }
 
 /// A job's sandbox limits.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Linear memory per instance.
@@ -127,8 +156,48 @@ impl Default for LimitsConfig {
     }
 }
 
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            brokers: default_brokers(),
+            session_timeout: default_session_timeout(),
+            jobs: Vec::new(),
+            listen: default_listen(),
+            token: None,
+            allow_unauthenticated: false,
+            max_upload: default_max_upload(),
+            shutdown_grace: default_shutdown_grace(),
+            registry_topic: default_registry_topic(),
+            status_topic: default_status_topic(),
+            max_limits: default_max_limits(),
+        }
+    }
+}
+
 fn default_brokers() -> String {
     "localhost:9092".into()
+}
+fn default_max_limits() -> LimitsConfig {
+    LimitsConfig {
+        memory: 512 << 20,
+        timeout: Duration::from_secs(30),
+        max_output: 256 << 20,
+    }
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_upload() -> usize {
+    32 << 20
+}
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_registry_topic() -> String {
+    "weir.registry".into()
+}
+fn default_status_topic() -> String {
+    "weir.status".into()
 }
 fn default_session_timeout() -> Duration {
     Duration::from_secs(10)
@@ -152,27 +221,44 @@ fn yes() -> bool {
     true
 }
 
+/// The settings `WEIR_*` environment variables may set.
+const ENV_KEYS: &[&str] = &[
+    "brokers",
+    "session_timeout",
+    "listen",
+    "token",
+    "allow_unauthenticated",
+    "max_upload",
+    "shutdown_grace",
+    "registry_topic",
+    "status_topic",
+];
+
 impl ServeConfig {
-    /// Reads `path` (TOML), then `WEIR_*` environment variables over it (`WEIR_BROKERS`...).
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        if let Err(err) = std::fs::metadata(path) {
-            anyhow::bail!("cannot read the config {}: {err}", path.display());
-        }
-        let config: ServeConfig = Figment::new()
-            .merge(Serialized::default("brokers", default_brokers()))
-            .merge(Toml::file_exact(path))
-            .merge(Env::prefixed("WEIR_").only(&["brokers", "session_timeout"]))
+    /// Reads `path` (TOML) when given, then `WEIR_*` environment variables over it
+    /// (`WEIR_BROKERS`, `WEIR_LISTEN`, `WEIR_TOKEN`...).
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new().merge(Serialized::default("brokers", default_brokers()));
+        let source = match path {
+            Some(path) => {
+                if let Err(err) = std::fs::metadata(path) {
+                    anyhow::bail!("cannot read the config {}: {err}", path.display());
+                }
+                figment = figment.merge(Toml::file_exact(path));
+                format!("config {}", path.display())
+            }
+            None => "settings".into(),
+        };
+        let config: ServeConfig = figment
+            .merge(Env::prefixed("WEIR_").only(ENV_KEYS))
             .extract()
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {}", path.display(), e.to_string().trim()))?;
+            .map_err(|e| anyhow::anyhow!("invalid {source}: {}", e.to_string().trim()))?;
         config.validate()?;
         Ok(config)
     }
 
     /// Checks what serde cannot: names, and that jobs do not collide.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.jobs.is_empty() {
-            anyhow::bail!("the config lists no job: add a [[job]] section");
-        }
         let mut names = std::collections::BTreeSet::new();
         for job in &self.jobs {
             job.validate()?;
@@ -297,7 +383,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("weir.toml");
         std::fs::write(&path, text)?;
-        ServeConfig::load(&path)
+        ServeConfig::load(Some(&path))
     }
 
     #[test]
@@ -341,7 +427,8 @@ mod tests {
             )
         };
         let error = |text: &str| parse(text).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(error("").contains("lists no job"));
+        assert!(error("").is_empty(), "a file without jobs is fine: the registry has them");
+        assert!(error("max_upload = \"lots\"").contains("max_upload"));
         assert!(error(&job("lateness = \"soon\"")).contains("not a duration"));
         assert!(error(&job("colour = 1")).contains("unknown field"));
         assert!(error(&job("").replace("tumbling:1s", "weekly")).contains("window"));

@@ -14,13 +14,18 @@
 //! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file, `weir serve` from
 //!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka).
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod guest;
 pub mod job;
 pub mod kafka;
+pub mod metrics;
 pub mod pipeline;
 pub mod record;
+pub mod registry;
+pub mod server;
 pub mod shuffle;
+pub mod supervisor;
 pub mod window;

@@ -11,9 +11,9 @@
 //! The job reads `lines`, writes `counts`, and windows in processing time (the wall clock), so
 //! a window closes on time while someone is typing; the printer reads `counts` and groups each
 //! window's records into one line. This file owns none of the job's machinery: it builds a
-//! [`ServeConfig`] and hands it to [`run_jobs`].
+//! [`ServeConfig`] and hands it to [`crate::server::run`], which also serves the HTTP API on
+//! `--listen` (loopback, no token), so modules can be uploaded and jobs created as on a pool.
 
-use super::serve::run_jobs;
 use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
 use crate::kafka::consumer_config;
 use crate::kafka::sink::{Outgoing, Sink};
@@ -71,6 +71,9 @@ pub struct DevArgs {
     /// minute.
     #[arg(long, conflicts_with = "no_sample")]
     pub once: bool,
+    /// Address of the HTTP API (upload modules, create jobs, /metrics); `off` for none.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 /// Runs `weir dev`.
@@ -87,6 +90,8 @@ pub fn dev(args: &DevArgs) -> Result<()> {
         (job.dead_letter_topic(), partitions),
         (job.repartition_topic(), partitions),
         (job.progress_topic(), partitions),
+        ("weir.registry".to_string(), 1),
+        ("weir.status".to_string(), 1),
     ];
     for (topic, count) in &topics {
         broker
@@ -95,10 +100,22 @@ pub fn dev(args: &DevArgs) -> Result<()> {
     }
     let config = ServeConfig {
         brokers: brokers.clone(),
-        session_timeout: Duration::from_secs(10),
         jobs: vec![job],
+        listen: args.listen.clone(),
+        ..ServeConfig::default()
     };
     config.validate()?;
+    let listener = match args.listen.as_str() {
+        "off" => None,
+        listen => match crate::server::bind(listen) {
+            Ok(listener) => Some(listener),
+            Err(err) => {
+                eprintln!("weir dev: no HTTP API: {err:#}");
+                None
+            }
+        },
+    };
+    let api = listener.as_ref().map(|_| args.listen.clone());
 
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -111,7 +128,7 @@ pub fn dev(args: &DevArgs) -> Result<()> {
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    banner(&mut out, &brokers, args)?;
+    banner(&mut out, &brokers, api.as_deref(), args)?;
     let expected = if args.no_sample {
         0
     } else {
@@ -127,7 +144,7 @@ pub fn dev(args: &DevArgs) -> Result<()> {
     out.flush()?;
 
     // From here on the job runs: every way out goes through the shutdown below.
-    let jobs = start_jobs(config, &shutdown)?;
+    let jobs = start_jobs(config, listener, &shutdown)?;
     let once = args.once.then(|| Once {
         words: expected,
         deadline: Instant::now() + window_length(args.window) + ONCE_GRACE,
@@ -173,7 +190,7 @@ fn window_length(window: WindowSpec) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-fn banner(out: &mut impl Write, brokers: &str, args: &DevArgs) -> Result<()> {
+fn banner(out: &mut impl Write, brokers: &str, api: Option<&str>, args: &DevArgs) -> Result<()> {
     let s = if args.partitions == 1 { "" } else { "s" };
     writeln!(
         out,
@@ -194,6 +211,13 @@ fn banner(out: &mut impl Write, brokers: &str, args: &DevArgs) -> Result<()> {
         out,
         "  watch the raw output:    weir consume --brokers {brokers} --topic {OUTPUT}"
     )?;
+    if let Some(api) = api {
+        writeln!(
+            out,
+            "  upload modules, run jobs: weir --server http://{api} module upload FILE.wasm  \
+             (API and /metrics on http://{api})"
+        )?;
+    }
     writeln!(
         out,
         "  (from a checkout, `weir` is `cargo run --release -p weir --`; Ctrl-C stops)"
@@ -202,12 +226,16 @@ fn banner(out: &mut impl Write, brokers: &str, args: &DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// Starts the job on a thread, as `weir serve` runs it.
-fn start_jobs(config: ServeConfig, shutdown: &Arc<AtomicBool>) -> Result<JoinHandle<Result<()>>> {
+/// Starts the job (and the API) on a thread, as `weir serve` runs them.
+fn start_jobs(
+    config: ServeConfig,
+    listener: Option<std::net::TcpListener>,
+    shutdown: &Arc<AtomicBool>,
+) -> Result<JoinHandle<Result<()>>> {
     let shutdown = shutdown.clone();
     std::thread::Builder::new()
         .name("weir-dev-jobs".into())
-        .spawn(move || run_jobs(&config, &shutdown))
+        .spawn(move || crate::server::run(&config, listener, &shutdown))
         .context("cannot start the job's thread")
 }
 

@@ -27,8 +27,8 @@ pub struct Cli {
         default_value = "warn,librdkafka=off,rdkafka=off"
     )]
     pub log: String,
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true)]
+    /// Log as JSON lines instead of text (also `WEIR_LOG_JSON=true`).
+    #[arg(long, global = true, env = "WEIR_LOG_JSON")]
     pub log_json: bool,
 }
 

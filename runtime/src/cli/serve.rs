@@ -1,102 +1,123 @@
-//! `weir serve`: runs the jobs of a config file until SIGINT or SIGTERM.
+//! `weir serve`: one runtime of a pool. Runs the jobs of a config file and of the registry,
+//! and serves the HTTP API, `/metrics` and the probes, until SIGINT or SIGTERM.
 //!
-//! Start as many runtimes as you like with the same config: they join the same consumer groups
-//! and Kafka spreads the partitions among them. On SIGINT/SIGTERM each stage stops polling,
-//! writes what it has, commits, and leaves its groups.
+//! Start as many runtimes as you like against the same brokers: they join the same consumer
+//! groups and Kafka spreads the partitions among them. On SIGINT/SIGTERM each stage stops
+//! polling, writes what it has, commits, and leaves its groups, within `--shutdown-grace`.
 
+use crate::cli::units::parse_bytes;
 use crate::config::ServeConfig;
-use crate::engine::Engine;
 use anyhow::{Context, Result};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 
-/// Arguments of `weir serve`.
+/// Arguments of `weir serve`. Every setting can also come from the config file or a `WEIR_*`
+/// variable (`WEIR_BROKERS`, `WEIR_LISTEN`, `WEIR_TOKEN`, `WEIR_MAX_UPLOAD`,
+/// `WEIR_SHUTDOWN_GRACE`...); flags win.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The config file (TOML) listing the jobs.
+    /// A config file (TOML) with settings and `[[job]]` sections; optional: jobs can come
+    /// from the registry alone.
     #[arg(long, short, env = "WEIR_CONFIG")]
-    pub config: PathBuf,
-    /// Kafka bootstrap servers (overrides the config file's `brokers`).
+    pub config: Option<PathBuf>,
+    /// Kafka bootstrap servers.
     #[arg(long, short)]
     pub brokers: Option<String>,
+    /// Address of the HTTP API, /metrics and the probes (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Bearer token for the API's mutating endpoints (prefer `WEIR_TOKEN`: flags show in `ps`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Listen beyond loopback without a token: anyone who reaches the API can then upload
+    /// and run modules.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+    /// Largest module accepted by the API, e.g. `32MiB`.
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_upload: Option<usize>,
+    /// How long SIGTERM waits for the jobs to commit and leave their groups, e.g. `30s`.
+    #[arg(long)]
+    pub shutdown_grace: Option<humantime::Duration>,
 }
 
 /// Runs `weir serve`.
 pub fn serve(args: &ServeArgs) -> Result<()> {
-    let mut config = ServeConfig::load(&args.config)?;
+    let mut config = ServeConfig::load(args.config.as_deref())?;
     if let Some(brokers) = &args.brokers {
         config.brokers.clone_from(brokers);
     }
+    if let Some(listen) = &args.listen {
+        config.listen.clone_from(listen);
+    }
+    if args.token.is_some() {
+        config.token.clone_from(&args.token);
+    }
+    config.token = config.token.filter(|t| !t.trim().is_empty());
+    config.allow_unauthenticated |= args.allow_unauthenticated;
+    if let Some(max) = args.max_upload {
+        config.max_upload = max;
+    }
+    if let Some(grace) = args.shutdown_grace {
+        config.shutdown_grace = grace.into();
+    }
+    check_exposure(&config)?;
+    let listener = crate::server::bind(&config.listen)?;
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("cannot handle signals")?;
     }
+    let jobs = if config.jobs.is_empty() {
+        "none from a file".to_string()
+    } else {
+        config.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", ")
+    };
     eprintln!(
-        "weir serve: {} job(s) on {}: {}",
-        config.jobs.len(),
+        "weir serve: brokers {}, API on http://{} ({}), jobs: {jobs}, plus the registry's (`{}`)",
         config.brokers,
-        config
-            .jobs
-            .iter()
-            .map(|j| j.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        config.listen,
+        if config.token.is_some() { "token required for changes" } else { "no token" },
+        config.registry_topic,
     );
-    run_jobs(&config, &shutdown)
+    crate::server::run(&config, Some(listener), &shutdown)
 }
 
-/// How long a job that could not start waits before trying again.
-const RETRY: Duration = Duration::from_secs(5);
-
-/// Runs every job of `config` until `shutdown` is set. A job that cannot start (an input topic
-/// that does not exist yet, unreachable brokers, a module that does not load) is reported and
-/// retried every few seconds; the other jobs run meanwhile.
-pub fn run_jobs(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Result<()> {
-    let engine = Arc::new(Engine::new()?);
-    let mut starters = Vec::new();
-    for job in config.jobs.clone() {
-        let (engine, shutdown) = (engine.clone(), shutdown.clone());
-        let (brokers, session_timeout) = (config.brokers.clone(), config.session_timeout);
-        let starter = std::thread::Builder::new()
-            .name(format!("weir-{}", job.name))
-            .spawn(move || {
-                let mut handles = Vec::new();
-                while !shutdown.load(Ordering::Relaxed) {
-                    match crate::job::start(&engine, &brokers, session_timeout, &job, &shutdown) {
-                        Ok(started) => {
-                            handles = started;
-                            break;
-                        }
-                        Err(err) => {
-                            tracing::error!(
-                                job = job.name,
-                                "job not started, retrying in {RETRY:?}: {err:#}"
-                            );
-                            sleep_unless(&shutdown, RETRY);
-                        }
-                    }
-                }
-                handles.into_iter().all(|h| h.join().is_ok())
-            })
-            .context("cannot start a job thread")?;
-        starters.push(starter);
+/// Refuses to serve the API beyond loopback without a token, unless told to.
+fn check_exposure(config: &ServeConfig) -> Result<()> {
+    if config.token.is_some() || config.allow_unauthenticated {
+        return Ok(());
     }
-    for starter in starters {
-        if !starter.join().unwrap_or(false) {
-            anyhow::bail!("a stage thread panicked");
-        }
+    let addresses: Vec<SocketAddr> = config
+        .listen
+        .to_socket_addrs()
+        .with_context(|| format!("`{}` is not an address to listen on", config.listen))?
+        .collect();
+    if addresses.iter().all(|a| a.ip().is_loopback()) {
+        return Ok(());
     }
-    Ok(())
+    anyhow::bail!(
+        "refusing to serve the API on {} without a token: anyone who reaches it could run code. \
+         Set WEIR_TOKEN (or --token), or pass --allow-unauthenticated",
+        config.listen
+    )
 }
 
-/// Sleeps for `duration`, waking early when `shutdown` is set.
-fn sleep_unless(shutdown: &AtomicBool, duration: Duration) {
-    let step = Duration::from_millis(100);
-    let mut slept = Duration::ZERO;
-    while slept < duration && !shutdown.load(Ordering::Relaxed) {
-        std::thread::sleep(step);
-        slept += step;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exposed_api_needs_a_token() {
+        let config = |listen: &str, token: Option<&str>| ServeConfig {
+            listen: listen.into(),
+            token: token.map(str::to_string),
+            ..ServeConfig::default()
+        };
+        assert!(check_exposure(&config("127.0.0.1:8080", None)).is_ok());
+        assert!(check_exposure(&config("0.0.0.0:8080", Some("t"))).is_ok());
+        let refused = check_exposure(&config("0.0.0.0:8080", None));
+        assert!(refused.is_err_and(|e| e.to_string().contains("WEIR_TOKEN")));
     }
 }

@@ -107,8 +107,10 @@ impl Engine {
         let digest = hex::encode(Sha256::digest(bytes));
         if let Some(module) = self.cache_lock().get(&digest) {
             self.cache_hits.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::metrics().module_cache_hits.inc();
             return Ok(Arc::clone(module));
         }
+        crate::metrics::metrics().module_cache_misses.inc();
         validate::check_header(bytes)?;
         let component =
             Component::new(&self.wasmtime, bytes).map_err(|e| ModuleError::Invalid(format!("{e:#}")))?;

@@ -4,7 +4,7 @@
 
 use super::JobContext;
 use super::task::{Task, TaskFactory};
-use crate::engine::WasmGuest;
+use super::metered::MeteredGuest;
 use crate::kafka::sink::Outgoing;
 use crate::pipeline::{Checkpoint, Outcome, Pipeline};
 use crate::record::InputRecord;
@@ -17,12 +17,14 @@ pub struct MapTask {
     job: Arc<JobContext>,
     topic: String,
     upstream: String,
-    pipeline: Pipeline<WasmGuest>,
+    pipeline: Pipeline<MeteredGuest>,
     marker_sent: i64,
+    fired: u64,
 }
 
 impl MapTask {
-    fn emit(&self, outcome: Outcome, out: &mut Vec<Outgoing>) {
+    fn emit(&mut self, outcome: Outcome, out: &mut Vec<Outgoing>) {
+        self.fired += super::distinct_windows(outcome.outputs.iter().filter_map(|o| o.window));
         for record in outcome.outputs {
             out.push(match &self.job.repartition {
                 Some(shuffle) => partial_record(&shuffle.topic, shuffle.partitions, &self.upstream, record),
@@ -65,6 +67,14 @@ impl Task for MapTask {
         let checkpoint = self.pipeline.checkpoint()?;
         Some((checkpoint.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
     }
+
+    fn take_fired(&mut self) -> u64 {
+        std::mem::take(&mut self.fired)
+    }
+
+    fn holding(&self) -> (usize, usize) {
+        (self.pipeline.open_windows(), self.pipeline.open_keys())
+    }
 }
 
 /// Makes [`MapTask`]s.
@@ -96,6 +106,7 @@ impl TaskFactory for MapTasks {
             upstream: upstream_name(topic, partition),
             pipeline,
             marker_sent: i64::MIN,
+            fired: 0,
         })
     }
 }

@@ -13,22 +13,28 @@
 //! topic. Every runtime of the pool runs both stages of every job; Kafka spreads the partitions.
 
 mod map_task;
+mod metered;
+pub mod observe;
 mod reduce_task;
 pub mod stage;
+pub mod status;
 pub mod task;
 
 pub use map_task::{MapTask, MapTasks};
+pub use metered::MeteredGuest;
 pub use reduce_task::{ReduceTask, ReduceTasks};
 
 use crate::config::JobConfig;
-use crate::engine::{Engine, Module, WasmGuest, read_module};
+use crate::engine::{Engine, Module};
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::dead_letter::DeadLetterTopic;
 use crate::kafka::sink::Outgoing;
-use crate::record::{ModuleKind, OutputRecord};
+use crate::record::{ModuleKind, OutputRecord, Window};
 use crate::shuffle::upstream_name;
 use anyhow::{Context, Result};
+use observe::StageObserver;
 use stage::StageSpec;
+use status::JobStatus;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
@@ -60,11 +66,13 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    /// A fresh guest instance under the job's limits.
-    pub fn instantiate(&self) -> Result<WasmGuest> {
-        self.engine
+    /// A fresh guest instance under the job's limits, its calls metered.
+    pub fn instantiate(&self) -> Result<MeteredGuest> {
+        let guest = self
+            .engine
             .instantiate(&self.module, self.config.guest_limits())
-            .with_context(|| format!("cannot instantiate the module of job `{}`", self.config.name))
+            .with_context(|| format!("cannot instantiate the module of job `{}`", self.config.name))?;
+        Ok(MeteredGuest::new(guest, &self.config.name))
     }
 
     /// The job's lateness in ms.
@@ -85,17 +93,28 @@ impl JobContext {
     }
 }
 
-/// Prepares `job` (module, topics) and starts its stages on their own threads; they run until
-/// `shutdown` is set.
+/// Where a job runs: the process-wide parts every job shares.
+#[derive(Clone)]
+pub struct Host {
+    /// The Wasm engine.
+    pub engine: Arc<Engine>,
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// Consumer-group session timeout.
+    pub session_timeout: Duration,
+}
+
+/// Prepares `job` (the component `module`, the topics) and starts its stages on their own
+/// threads; they run until `shutdown` is set, reporting to `status`.
 pub fn start(
-    engine: &Arc<Engine>,
-    brokers: &str,
-    session_timeout: Duration,
+    host: &Host,
     job: &JobConfig,
+    module: &[u8],
+    status: &Arc<JobStatus>,
     shutdown: &Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>> {
-    let bytes = read_module(&job.module)?;
-    let module = engine.load(&bytes).with_context(|| {
+    let (engine, brokers, session_timeout) = (&host.engine, host.brokers.as_str(), host.session_timeout);
+    let module = engine.load(module).with_context(|| {
         format!(
             "job `{}`: cannot load the module {}",
             job.name,
@@ -171,9 +190,12 @@ pub fn start(
         batch_size: job.batch_size,
         commit_interval: job.commit_interval,
     };
+    status.stages(if repartition.is_some() { &["map", "reduce"] } else { &["map"] });
+    let observer = |stage| Arc::new(StageObserver::new(&job.name, stage, status.clone()));
     let mut handles = vec![spawn(
         spec("map", format!("weir.{}", job.name), job.input.clone()),
         MapTasks(context.clone()),
+        observer("map"),
         shutdown.clone(),
     )?];
     if let Some(repartition) = repartition {
@@ -184,6 +206,7 @@ pub fn start(
                 vec![repartition.topic],
             ),
             ReduceTasks(context),
+            observer("reduce"),
             shutdown.clone(),
         )?);
     }
@@ -193,10 +216,21 @@ pub fn start(
 fn spawn<F: task::TaskFactory>(
     spec: StageSpec,
     factory: F,
+    observer: Arc<StageObserver>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("weir-{}-{}", spec.job, spec.stage))
-        .spawn(move || stage::run(&spec, &factory, &shutdown))
+        .spawn(move || stage::run(&spec, &factory, &observer, &shutdown))
         .context("cannot start a stage thread")
+}
+
+/// How many distinct windows `windows` holds (consecutive repeats counted once; fired windows
+/// come grouped).
+fn distinct_windows(windows: impl Iterator<Item = Window>) -> u64 {
+    let mut seen = std::collections::BTreeSet::new();
+    windows.for_each(|w| {
+        seen.insert(w);
+    });
+    seen.len() as u64
 }

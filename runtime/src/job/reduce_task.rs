@@ -3,7 +3,7 @@
 
 use super::JobContext;
 use super::task::{Task, TaskFactory};
-use crate::engine::WasmGuest;
+use super::metered::MeteredGuest;
 use crate::kafka::sink::Outgoing;
 use crate::pipeline::{Outcome, finish};
 use crate::record::InputRecord;
@@ -16,7 +16,8 @@ pub struct ReduceTask {
     job: Arc<JobContext>,
     topic: String,
     state: MergeState,
-    guest: WasmGuest,
+    guest: MeteredGuest,
+    fired: u64,
 }
 
 impl Task for ReduceTask {
@@ -50,6 +51,7 @@ impl Task for ReduceTask {
         if groups.is_empty() {
             return;
         }
+        self.fired += super::distinct_windows(groups.iter().map(|g| g.window));
         let mut outcome = Outcome::default();
         let items = fold(&mut self.guest, groups, &mut outcome);
         finish(&mut self.guest, &items, &mut outcome);
@@ -65,6 +67,14 @@ impl Task for ReduceTask {
     fn checkpoint(&self) -> Option<(i64, Vec<u8>)> {
         let checkpoint = self.state.checkpoint()?;
         Some((checkpoint.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
+    }
+
+    fn take_fired(&mut self) -> u64 {
+        std::mem::take(&mut self.fired)
+    }
+
+    fn holding(&self) -> (usize, usize) {
+        self.state.open_groups()
     }
 }
 
@@ -91,6 +101,7 @@ impl TaskFactory for ReduceTasks {
             topic: topic.to_string(),
             state,
             guest: job.instantiate()?,
+            fired: 0,
         })
     }
 }

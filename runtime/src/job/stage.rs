@@ -11,6 +11,7 @@
 //! cannot be restored) restarts the stage: its state is dropped and it rejoins the group,
 //! resuming from the checkpoints. Nothing is committed past what was written.
 
+use super::observe::{Activity, StageObserver};
 use super::task::{Task, TaskFactory};
 use crate::kafka::consumer_config;
 use crate::kafka::progress::ProgressStore;
@@ -22,6 +23,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,11 +59,13 @@ pub struct StageSpec {
 type Partition = (String, i32);
 
 /// Runs a stage until `shutdown` is set, restarting it after errors.
-pub fn run<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool) {
+pub fn run<F: TaskFactory>(spec: &StageSpec, factory: &F, observer: &Arc<StageObserver>, shutdown: &AtomicBool) {
     let mut backoff = Duration::from_millis(500);
     while !shutdown.load(Ordering::Relaxed) {
         let started = Instant::now();
-        match run_once(spec, factory, shutdown) {
+        let result = run_once(spec, factory, observer, shutdown);
+        observer.stopped();
+        match result {
             Ok(()) => return,
             Err(err) => {
                 tracing::error!(
@@ -69,6 +73,7 @@ pub fn run<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool)
                     stage = spec.stage,
                     "stage restarts from its last checkpoints after: {err:#}"
                 );
+                observer.restarted(&err);
                 if started.elapsed() > Duration::from_secs(60) {
                     backoff = Duration::from_millis(500);
                 }
@@ -86,9 +91,15 @@ struct Stage<'a, F: TaskFactory> {
     sink: Sink,
     tasks: HashMap<Partition, F::Task>,
     checkpointed: HashMap<Partition, Vec<u8>>,
+    observer: &'a StageObserver,
 }
 
-fn run_once<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool) -> Result<()> {
+fn run_once<F: TaskFactory>(
+    spec: &StageSpec,
+    factory: &F,
+    observer: &Arc<StageObserver>,
+    shutdown: &AtomicBool,
+) -> Result<()> {
     let progress = ProgressStore::new(&spec.brokers, &spec.progress.0, spec.progress.1)?;
     let session_ms = spec.session_timeout.as_millis().max(1000);
     let consumer: BaseConsumer<StageContext> = consumer_config(&spec.brokers, &spec.group)
@@ -100,7 +111,12 @@ fn run_once<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool
         // evicts it only then): librdkafka's 300 s default stalled the group for minutes. The
         // loop polls at least every commit cycle, whose flushes give up after FLUSH_TIMEOUT.
         .set("max.poll.interval.ms", (session_ms * 3).max(20_000).to_string())
-        .create_with_context(StageContext::new(spec.stage, progress))
+        // Lag per partition for the metrics and the job status.
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(StageContext::new(spec.stage, progress).with_statistics({
+            let observer = observer.clone();
+            Box::new(move |statistics| observer.statistics(statistics))
+        }))
         .with_context(|| format!("cannot create a consumer for {}", spec.brokers))?;
     let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
     consumer
@@ -115,6 +131,7 @@ fn run_once<F: TaskFactory>(spec: &StageSpec, factory: &F, shutdown: &AtomicBool
         sink,
         tasks: HashMap::new(),
         checkpointed: HashMap::new(),
+        observer,
     };
     let result = stage.work(shutdown);
     stage.consumer.unsubscribe();
@@ -125,17 +142,30 @@ impl<F: TaskFactory> Stage<'_, F> {
     fn work(&mut self, shutdown: &AtomicBool) -> Result<()> {
         let mut last_commit = Instant::now();
         let mut out = Vec::new();
+        let (started, mut joined) = (Instant::now(), false);
         while !shutdown.load(Ordering::Relaxed) {
             let batch = self.fetch()?;
+            // A member with nothing to do may never see a rebalance callback: after two
+            // session timeouts in the group it counts as joined all the same.
+            if !joined && (self.consumer.context().joined() || started.elapsed() > self.spec.session_timeout * 2) {
+                self.observer.joined();
+                joined = true;
+            }
+            let mut consumed = 0;
             for (at, records) in &batch {
                 if let Some(task) = self.tasks.get_mut(at) {
                     task.process(records, &mut out);
+                    consumed += records.len();
                 }
             }
+            let mut fired = 0;
             for task in self.tasks.values_mut() {
                 task.tick(&mut out);
+                fired += task.take_fired();
             }
             self.sink.send_all(&out)?;
+            let dead = dead_letters_in(&out);
+            self.observer.progressed(consumed, out.len() - dead, fired);
             out.clear();
             if last_commit.elapsed() >= self.spec.commit_interval {
                 self.commit()?;
@@ -183,10 +213,13 @@ impl<F: TaskFactory> Stage<'_, F> {
                     partition,
                     checkpoint,
                 } => {
+                    self.observer.rebalanced("assigned", &topic, partition);
                     let task = self.factory.create(&topic, partition, checkpoint.as_deref())?;
                     self.tasks.insert((topic, partition), task);
                 }
-                Rebalanced::Revoked { topic, partition, .. } => {
+                Rebalanced::Revoked { topic, partition, lost } => {
+                    self.observer
+                        .rebalanced(if lost { "lost" } else { "revoked" }, &topic, partition);
                     let at = (topic, partition);
                     self.tasks.remove(&at);
                     self.checkpointed.remove(&at);
@@ -194,12 +227,33 @@ impl<F: TaskFactory> Stage<'_, F> {
                 }
                 Rebalanced::Failed(reason) => anyhow::bail!(reason),
             }
+            let mut held: Vec<String> = self.tasks.keys().map(|(t, p)| format!("{t}/{p}")).collect();
+            held.sort();
+            self.observer.holds(held);
         }
         Ok(())
     }
 
-    /// Writes, waits, records progress, waits, commits.
+
+    /// Writes, waits, records progress, waits, commits; reports what the tasks hold and how
+    /// long it took.
     fn commit(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut activity = Activity::default();
+        for task in self.tasks.values() {
+            let (windows, keys) = task.holding();
+            activity.open_windows += windows;
+            activity.open_keys += keys;
+        }
+        self.observer.holding(activity);
+        let committed = self.write_and_commit();
+        if committed.is_ok() {
+            self.observer.committed(started.elapsed());
+        }
+        committed
+    }
+
+    fn write_and_commit(&mut self) -> Result<()> {
         let mut out: Vec<Outgoing> = Vec::new();
         for task in self.tasks.values_mut() {
             task.before_commit(&mut out);
@@ -243,4 +297,11 @@ impl<F: TaskFactory> Stage<'_, F> {
         }
         Ok(())
     }
+}
+
+/// How many of `out` are dead letters (counted by reason elsewhere, not as output).
+fn dead_letters_in(out: &[Outgoing]) -> usize {
+    out.iter()
+        .filter(|o| o.headers.first().is_some_and(|(k, _)| k == "weir.reason"))
+        .count()
 }

@@ -19,6 +19,12 @@ pub trait Task {
     /// The offset to commit and the checkpoint (JSON) to persist first; `None` before the
     /// first record.
     fn checkpoint(&self) -> Option<(i64, Vec<u8>)>;
+
+    /// Windows fired since the last call.
+    fn take_fired(&mut self) -> u64;
+
+    /// (open windows, open (window, key) groups) now.
+    fn holding(&self) -> (usize, usize);
 }
 
 /// Makes the tasks of one stage.

@@ -61,6 +61,14 @@ impl DeadLetterTopic {
     }
 
     fn base(&self, reason: &str, stage: &str, message: &str) -> Outgoing {
+        let metrics = crate::metrics::metrics();
+        metrics
+            .dead_letters
+            .with_label_values(&[self.job.as_str(), reason])
+            .inc();
+        if reason == "late" {
+            metrics.late_records.with_label_values(&[self.job.as_str()]).inc();
+        }
         Outgoing {
             topic: self.topic.clone(),
             partition: None,

@@ -17,6 +17,7 @@ pub mod dead_letter;
 pub mod progress;
 pub mod sink;
 pub mod source;
+pub mod tail;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
 pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {

@@ -11,6 +11,7 @@ use super::progress::ProgressStore;
 use crate::record::{Header, InputRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::sync::Mutex;
@@ -40,11 +41,16 @@ pub enum Rebalanced {
     Failed(String),
 }
 
+/// What a stage does with the consumer's statistics (`statistics.interval.ms`).
+pub type StatisticsHandler = Box<dyn Fn(&Statistics) + Send + Sync>;
+
 /// The consumer context of a stage.
 pub struct StageContext {
     stage: &'static str,
     progress: ProgressStore,
     events: Mutex<Vec<Rebalanced>>,
+    on_statistics: Option<StatisticsHandler>,
+    joined: std::sync::atomic::AtomicBool,
 }
 
 impl StageContext {
@@ -54,12 +60,25 @@ impl StageContext {
             stage,
             progress,
             events: Mutex::new(Vec::new()),
+            on_statistics: None,
+            joined: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Hands the consumer's statistics (lag per partition...) to `handler`.
+    pub fn with_statistics(mut self, handler: StatisticsHandler) -> Self {
+        self.on_statistics = Some(handler);
+        self
     }
 
     /// The progress store.
     pub fn progress(&self) -> &ProgressStore {
         &self.progress
+    }
+
+    /// Whether the group has given this member an assignment (perhaps empty) yet.
+    pub fn joined(&self) -> bool {
+        self.joined.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Takes the rebalance events since the last call.
@@ -151,10 +170,17 @@ impl StageContext {
     }
 }
 
-impl ClientContext for StageContext {}
+impl ClientContext for StageContext {
+    fn stats(&self, statistics: Statistics) {
+        if let Some(handler) = &self.on_statistics {
+            handler(&statistics);
+        }
+    }
+}
 
 impl ConsumerContext for StageContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        self.joined.store(true, std::sync::atomic::Ordering::Relaxed);
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, tpl),

@@ -249,6 +249,11 @@ impl<G: Guest> Pipeline<G> {
         self.store.open_keys()
     }
 
+    /// Open windows.
+    pub fn open_windows(&self) -> usize {
+        self.store.open_windows()
+    }
+
     /// Totals so far.
     pub fn stats(&self) -> &Stats {
         &self.stats

@@ -156,6 +156,23 @@ impl MergeState {
         self.keys.values().map(BTreeMap::len).sum()
     }
 
+    /// Open (window, key) groups and distinct open windows: a scan of every partial.
+    pub fn open_groups(&self) -> (usize, usize) {
+        let mut windows = std::collections::BTreeSet::new();
+        let mut groups = 0;
+        for partials in self.keys.values() {
+            let mut last = None;
+            for &(window, _) in partials.keys() {
+                if last != Some(window) {
+                    groups += 1;
+                    windows.insert(window);
+                    last = Some(window);
+                }
+            }
+        }
+        (windows.len(), groups)
+    }
+
     /// Removes and returns every (window, key) that closed at the current watermark, in closing
     /// order (window end, start, key).
     pub fn take_closed(&mut self) -> Vec<MergedGroup> {

@@ -168,6 +168,10 @@ impl FixedWindows {
     pub(super) fn open_keys(&self) -> usize {
         self.open.values().map(|open| open.keys.len()).sum()
     }
+
+    pub(super) fn open_windows(&self) -> usize {
+        self.open.len()
+    }
 }
 
 #[cfg(test)]

@@ -138,6 +138,14 @@ impl WindowStore {
             WindowStore::Session(w) => w.open_keys(),
         }
     }
+
+    /// Number of open windows (each session counts as one).
+    pub fn open_windows(&self) -> usize {
+        match self {
+            WindowStore::Fixed(w) => w.open_windows(),
+            WindowStore::Session(w) => w.open_windows(),
+        }
+    }
 }
 
 /// What to commit once a staged batch's reduce succeeded.

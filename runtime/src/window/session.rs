@@ -200,6 +200,11 @@ impl SessionWindows {
         self.closing.len()
     }
 
+    /// Every open session is a window of its own.
+    pub(super) fn open_windows(&self) -> usize {
+        self.closing.len()
+    }
+
     /// The earliest record any open session depends on.
     pub(super) fn oldest_open(&self) -> Option<Origin> {
         self.by_key

@@ -1,0 +1,439 @@
+//! `/v1/jobs`: create, list, inspect (with each runtime's status), update, pause, resume,
+//! roll back and delete jobs.
+//!
+//! A job spec is the `[[job]]` table of a config file, as JSON, whose `module` names a module
+//! of the registry (id, id prefix or name; it is stored resolved to the id). Every change of
+//! the spec is a new revision; `rollback` returns to the revision before. The config file's
+//! jobs are listed too, read-only.
+
+use super::error::{ApiError, ApiResult};
+use super::modules::resolve;
+use super::{ApiState, MAX_SPEC, blocking, read_body};
+use crate::config::{JobConfig, LimitsConfig};
+use crate::job::status::{RuntimeStatus, rfc3339};
+use crate::registry::model::Key;
+use crate::registry::{JobRecord, Registry, Revision, StatusBoard};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::SystemTime;
+use utoipa::ToSchema;
+
+/// Revisions kept for rollback.
+const HISTORY: usize = 10;
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// Its name.
+    pub name: String,
+    /// Its revision (0 for config-file jobs).
+    pub revision: u64,
+    /// `running` or `paused`.
+    pub state: String,
+    /// `api` (in the registry) or `config` (a runtime's config file).
+    pub source: String,
+    /// The spec (for API jobs, `module` is the module's id).
+    #[schema(value_type = Object)]
+    pub spec: serde_json::Value,
+    /// The module.
+    pub module: ModuleRef,
+    /// Creation time (API jobs).
+    pub created_at: Option<String>,
+    /// Last change (API jobs).
+    pub updated_at: Option<String>,
+    /// Earlier revisions, oldest first.
+    pub history: Vec<RevisionView>,
+    /// How the pool runs it now.
+    pub status: JobStatusView,
+}
+
+/// A job's module.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ModuleRef {
+    /// Its id (sha256), or the file/bundled name of a config-file job.
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+}
+
+/// An earlier revision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevisionView {
+    /// Its number.
+    pub revision: u64,
+    /// Its module id.
+    pub module: String,
+    /// When it was replaced.
+    pub at: String,
+}
+
+/// A job's status across the pool.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct JobStatusView {
+    /// Records not yet committed, summed over every partition of every stage.
+    pub lag: i64,
+    /// Partitions held, summed over runtimes and stages.
+    pub assigned_partitions: usize,
+    /// When a window last fired anywhere.
+    pub last_window_fired_at: Option<String>,
+    /// Each runtime that runs the job, with its partitions, lag and recent errors.
+    pub runtimes: Vec<RuntimeStatus>,
+}
+
+/// `GET /v1/jobs`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    /// Every job.
+    pub jobs: Vec<JobView>,
+}
+
+fn status_of(board: &StatusBoard, name: &str) -> JobStatusView {
+    let runtimes = board.of(name);
+    let stages = runtimes.iter().flat_map(|r| r.stages.iter());
+    JobStatusView {
+        lag: stages.clone().map(|s| s.lag).sum(),
+        assigned_partitions: stages.clone().map(|s| s.assigned.len()).sum(),
+        last_window_fired_at: stages.filter_map(|s| s.last_window_fired_at.clone()).max(),
+        runtimes,
+    }
+}
+
+fn module_name(registry: &Registry, id: &str) -> Option<String> {
+    registry.read().modules().find(|m| m.id == id).and_then(|m| m.name.clone())
+}
+
+fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
+    let module = record.module();
+    JobView {
+        name: record.spec.name.clone(),
+        revision: record.revision,
+        state: if record.paused { "paused" } else { "running" }.into(),
+        source: "api".into(),
+        spec: serde_json::to_value(&record.spec).unwrap_or_default(),
+        module: ModuleRef {
+            name: module_name(registry, &module),
+            id: module,
+        },
+        created_at: Some(record.created_at.clone()),
+        updated_at: Some(record.updated_at.clone()),
+        history: record
+            .history
+            .iter()
+            .map(|r| RevisionView {
+                revision: r.revision,
+                module: r.spec.module.display().to_string(),
+                at: r.at.clone(),
+            })
+            .collect(),
+        status: status_of(board, &record.spec.name),
+    }
+}
+
+fn file_view(board: &StatusBoard, spec: &JobConfig) -> JobView {
+    JobView {
+        name: spec.name.clone(),
+        revision: 0,
+        state: "running".into(),
+        source: "config".into(),
+        spec: serde_json::to_value(spec).unwrap_or_default(),
+        module: ModuleRef {
+            id: spec.module.display().to_string(),
+            name: None,
+        },
+        created_at: None,
+        updated_at: None,
+        history: Vec::new(),
+        status: status_of(board, &spec.name),
+    }
+}
+
+fn job_not_found(name: &str) -> ApiError {
+    ApiError::not_found(
+        "job_not_found",
+        format!("no job is named `{name}`; `weir job list` shows them"),
+    )
+}
+
+fn in_config(name: &str) -> ApiError {
+    ApiError::conflict(
+        "job_defined_in_config",
+        format!("job `{name}` comes from a runtime's config file; change it there, or pick another name"),
+    )
+}
+
+/// Parses and checks a spec; resolves its module to an id.
+fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<JobConfig> {
+    let mut spec: JobConfig = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_job",
+            format!("the job spec is not valid: {e} (fields: name, module, input, output, window, ...)"),
+        )
+    })?;
+    spec.validate()
+        .map_err(|e| ApiError::bad_request("invalid_job", format!("{e:#}")))?;
+    check_limits(&spec.limits, &state.max_limits)?;
+    let reference = spec.module.display().to_string();
+    let id = resolve(&registry.read(), &reference)?.id.clone();
+    spec.module = id.into();
+    Ok(spec)
+}
+
+/// Refuses limits above what the operator allows (`max_limits`).
+pub fn check_limits(asked: &LimitsConfig, max: &LimitsConfig) -> ApiResult<()> {
+    let over = |what: &str, asked: String, max: String| {
+        Err(ApiError::bad_request(
+            "limits_exceeded",
+            format!("the job asks for {what} = {asked}, above this pool's maximum of {max} (max_limits)"),
+        ))
+    };
+    if asked.memory > max.memory {
+        return over("memory", asked.memory.to_string(), max.memory.to_string());
+    }
+    if asked.timeout > max.timeout {
+        return over("timeout", format!("{:?}", asked.timeout), format!("{:?}", max.timeout));
+    }
+    if asked.max_output > max.max_output {
+        return over("max_output", asked.max_output.to_string(), max.max_output.to_string());
+    }
+    Ok(())
+}
+
+fn now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
+    let value = serde_json::to_vec(record).map_err(|e| ApiError::unavailable(&e.into()))?;
+    registry
+        .write(vec![(Key::Job(&record.spec.name).encode(), Some(value))])
+        .map_err(|e| ApiError::unavailable(&e))
+}
+
+/// The registry and the board, cloned for a blocking thread.
+fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
+    let services = state.services()?;
+    Ok((Arc::clone(&services.registry), Arc::clone(&services.board)))
+}
+
+/// Creates a job; it starts on every runtime of the pool.
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs",
+    request_body(content = Object, description = "a job spec: name, module, input, output, window, and optional out_of_orderness, lateness, time, shuffle, reduce_partitions, batch_size, commit_interval, dead_letters, limits"),
+    responses(
+        (status = 201, body = JobView),
+        (status = 400, description = "`invalid_job`, `limits_exceeded`", body = super::error::ErrorBody),
+        (status = 404, description = "`module_not_found`", body = super::error::ErrorBody),
+        (status = 409, description = "`job_exists`, `job_defined_in_config`", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    state.auth.check(&headers)?;
+    let body = read_body(body, MAX_SPEC, "job spec").await?;
+    let (registry, board) = parts(&state)?;
+    blocking(move || {
+        let _writing = registry.lock();
+        let spec = parse_spec(&state, &registry, &body)?;
+        if state.file_jobs.iter().any(|j| j.name == spec.name) {
+            return Err(in_config(&spec.name));
+        }
+        if registry.read().job(&spec.name).is_some() {
+            return Err(ApiError::conflict(
+                "job_exists",
+                format!("job `{}` exists; update it with PUT /v1/jobs/{} (weir job update)", spec.name, spec.name),
+            ));
+        }
+        let record = JobRecord {
+            spec,
+            revision: 1,
+            paused: false,
+            created_at: now(),
+            updated_at: now(),
+            history: Vec::new(),
+        };
+        save(&registry, &record)?;
+        tracing::info!(job = record.spec.name, module = record.module(), "job created");
+        Ok((StatusCode::CREATED, Json(api_view(&registry, &board, &record))))
+    })
+    .await
+}
+
+/// Lists jobs (the registry's and the config file's).
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", responses((status = 200, body = JobList)))]
+pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<JobList>> {
+    let (registry, board) = parts(&state)?;
+    let records: Vec<JobRecord> = registry.read().jobs().cloned().collect();
+    let mut jobs: Vec<JobView> = state.file_jobs.iter().map(|j| file_view(&board, j)).collect();
+    jobs.extend(records.iter().map(|r| api_view(&registry, &board, r)));
+    jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(JobList { jobs }))
+}
+
+/// Shows a job and how each runtime runs it.
+#[utoipa::path(get, path = "/v1/jobs/{name}", tag = "jobs",
+    params(("name" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> ApiResult<Json<JobView>> {
+    let (registry, board) = parts(&state)?;
+    if let Some(spec) = state.file_jobs.iter().find(|j| j.name == name) {
+        return Ok(Json(file_view(&board, spec)));
+    }
+    let record = registry.read().job(&name).cloned().ok_or_else(|| job_not_found(&name))?;
+    Ok(Json(api_view(&registry, &board, &record)))
+}
+
+/// Changes a job under `name`, as `change` says, and saves it.
+async fn change(
+    state: Arc<ApiState>,
+    headers: HeaderMap,
+    name: String,
+    change: impl FnOnce(&ApiState, &Registry, &mut JobRecord) -> ApiResult<bool> + Send + 'static,
+) -> ApiResult<Json<JobView>> {
+    state.auth.check(&headers)?;
+    let (registry, board) = parts(&state)?;
+    blocking(move || {
+        let _writing = registry.lock();
+        if state.file_jobs.iter().any(|j| j.name == name) {
+            return Err(in_config(&name));
+        }
+        let mut record = registry.read().job(&name).cloned().ok_or_else(|| job_not_found(&name))?;
+        if change(&state, &registry, &mut record)? {
+            record.updated_at = now();
+            save(&registry, &record)?;
+        }
+        Ok(Json(api_view(&registry, &board, &record)))
+    })
+    .await
+}
+
+/// Makes `spec` the job's next revision, keeping the current one for rollback.
+fn next_revision(record: &mut JobRecord, spec: JobConfig) {
+    let previous = std::mem::replace(&mut record.spec, spec);
+    record.history.push(Revision {
+        revision: record.revision,
+        spec: previous,
+        at: now(),
+    });
+    if record.history.len() > HISTORY {
+        record.history.remove(0);
+    }
+    record.revision += 1;
+}
+
+/// Updates a job's spec: a new revision. Each runtime stops the old revision at its next
+/// commit and starts the new one from the committed offsets (a window boundary).
+#[utoipa::path(put, path = "/v1/jobs/{name}", tag = "jobs",
+    params(("name" = String, Path)),
+    request_body(content = Object, description = "the whole new job spec"),
+    responses((status = 200, body = JobView), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<JobView>> {
+    let body = read_body(body, MAX_SPEC, "job spec").await?;
+    change(state, headers, name.clone(), move |state, registry, record| {
+        let spec = parse_spec(state, registry, &body)?;
+        if spec.name != name {
+            return Err(ApiError::bad_request(
+                "invalid_job",
+                format!("the spec names job `{}`, but the URL names `{name}`; a job cannot be renamed", spec.name),
+            ));
+        }
+        let unchanged = serde_json::to_value(&spec).ok() == serde_json::to_value(&record.spec).ok();
+        if unchanged {
+            return Ok(false);
+        }
+        tracing::info!(job = name, from = record.module(), to = %spec.module.display(), "job updated");
+        next_revision(record, spec);
+        Ok(true)
+    })
+    .await
+}
+
+/// Pauses a job: every runtime commits and leaves its groups; lag grows until `resume`.
+#[utoipa::path(post, path = "/v1/jobs/{name}/pause", tag = "jobs", params(("name" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn pause(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobView>> {
+    change(state, headers, name, |_, _, record| Ok(!std::mem::replace(&mut record.paused, true))).await
+}
+
+/// Resumes a paused job from its committed offsets.
+#[utoipa::path(post, path = "/v1/jobs/{name}/resume", tag = "jobs", params(("name" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn resume(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobView>> {
+    change(state, headers, name, |_, _, record| Ok(std::mem::replace(&mut record.paused, false))).await
+}
+
+/// Returns to the previous revision's spec (as a new revision).
+#[utoipa::path(post, path = "/v1/jobs/{name}/rollback", tag = "jobs", params(("name" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "`no_previous_revision`", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rollback(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobView>> {
+    change(state, headers, name.clone(), move |_, _, record| {
+        let Some(previous) = record.history.pop() else {
+            return Err(ApiError::conflict(
+                "no_previous_revision",
+                format!("job `{name}` has no earlier revision to roll back to"),
+            ));
+        };
+        tracing::info!(job = name, to = previous.revision, "job rolled back");
+        record.spec = previous.spec;
+        record.revision += 1;
+        Ok(true)
+    })
+    .await
+}
+
+/// Deletes a job: every runtime stops it. Its topics and committed offsets stay.
+#[utoipa::path(delete, path = "/v1/jobs/{name}", tag = "jobs", params(("name" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "`job_defined_in_config`", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    state.auth.check(&headers)?;
+    let (registry, _) = parts(&state)?;
+    blocking(move || {
+        let _writing = registry.lock();
+        if state.file_jobs.iter().any(|j| j.name == name) {
+            return Err(in_config(&name));
+        }
+        if registry.read().job(&name).is_none() {
+            return Err(job_not_found(&name));
+        }
+        registry
+            .write(vec![(Key::Job(&name).encode(), None)])
+            .map_err(|e| ApiError::unavailable(&e))?;
+        tracing::info!(job = name, "job deleted");
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}

@@ -1,0 +1,252 @@
+//! `/v1/modules`: upload, list, inspect and delete WebAssembly components.
+//!
+//! An upload is validated exactly as a runtime loads it (the Weir world's exports and
+//! signatures, no import beyond the inert WASI set and the log, a successful `describe`) before
+//! anything is written, so a module in the registry always loads. Modules are content-addressed:
+//! the id is the sha256 of the bytes, and uploading the same bytes again changes nothing.
+
+use super::error::{ApiError, ApiResult};
+use super::{ApiState, blocking, read_body};
+use crate::engine::{Engine, ModuleError, PROCESSOR_EXPORT};
+use crate::record::ModuleKind;
+use crate::registry::model::{CHUNK_SIZE, module_records, module_tombstones};
+use crate::registry::{ModuleMeta, RegistryState, Resolve};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::SystemTime;
+use utoipa::{IntoParams, ToSchema};
+
+/// A module as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ModuleView {
+    /// The sha256 of the component, in hex: its id.
+    pub id: String,
+    /// The name given at upload.
+    pub name: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The WIT world it implements.
+    pub world: String,
+    /// `map-reduce` or `transform`.
+    pub kind: String,
+    /// The SDK that built it.
+    pub sdk: String,
+    /// When it was uploaded (RFC 3339).
+    pub uploaded_at: String,
+    /// The jobs that use it (now, or as a rollback target).
+    pub used_by: Vec<String>,
+}
+
+/// `GET /v1/modules`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModuleList {
+    /// Every module.
+    pub modules: Vec<ModuleView>,
+}
+
+/// Query of an upload.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UploadQuery {
+    /// A name for the module; later uploads with the same name are its newer versions.
+    pub name: Option<String>,
+}
+
+fn view(state: &RegistryState, meta: &ModuleMeta) -> ModuleView {
+    ModuleView {
+        id: meta.id.clone(),
+        name: meta.name.clone(),
+        size: meta.size,
+        world: meta.world.clone(),
+        kind: meta.kind.clone(),
+        sdk: meta.sdk.clone(),
+        uploaded_at: meta.uploaded_at.clone(),
+        used_by: state.users_of(&meta.id),
+    }
+}
+
+/// The HTTP status of a refused module: not WebAssembly at all is a bad request; a component
+/// that is not a valid Weir module is unprocessable.
+fn refused(err: &ModuleError) -> ApiError {
+    let status = match err {
+        ModuleError::NotWasm { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, err.code(), err.to_string())
+}
+
+/// Checks an upload's name.
+pub fn check_name(name: &str) -> ApiResult<()> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name.len() > 128 || !name.chars().all(valid) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("module name `{name}` must be 1 to 128 letters, digits, `-`, `_` or `.`"),
+        ));
+    }
+    Ok(())
+}
+
+/// The world this runtime implements, e.g. `weir:processor@0.1.0`.
+pub fn world() -> String {
+    let (interface, version) = PROCESSOR_EXPORT.rsplit_once('@').unwrap_or((PROCESSOR_EXPORT, ""));
+    let package = interface.split_once('/').map_or(interface, |(package, _)| package);
+    format!("{package}@{version}")
+}
+
+/// Validates `bytes` as a Weir module and describes it for the registry.
+pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<ModuleMeta, ModuleError> {
+    let module = engine.load(bytes)?;
+    let info = module.info();
+    Ok(ModuleMeta {
+        id: module.digest().to_string(),
+        name,
+        size: bytes.len() as u64,
+        world: world(),
+        kind: match info.kind {
+            ModuleKind::MapReduce => "map-reduce".into(),
+            ModuleKind::Transform => "transform".into(),
+        },
+        sdk: info.sdk.clone(),
+        chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
+        uploaded_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+    })
+}
+
+/// Uploads a module.
+#[utoipa::path(post, path = "/v1/modules", tag = "modules", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "the component"),
+    responses(
+        (status = 201, description = "uploaded", body = ModuleView),
+        (status = 200, description = "these exact bytes were already uploaded", body = ModuleView),
+        (status = 400, description = "not WebAssembly (`not_wasm`), bad name", body = super::error::ErrorBody),
+        (status = 401, description = "no or wrong token (`unauthorized`)", body = super::error::ErrorBody),
+        (status = 413, description = "larger than --max-upload (`payload_too_large`)", body = super::error::ErrorBody),
+        (status = 422, description = "not a valid Weir module: `core_module`, `invalid_component`, `forbidden_import`, `world_version`, `missing_export`, `export_signature`, `start_failed`", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(state): State<Arc<ApiState>>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<ModuleView>)> {
+    state.auth.check(&headers)?;
+    if let Some(name) = &query.name {
+        check_name(name)?;
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > state.max_upload) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the module is {} bytes; this server accepts at most {} (--max-upload)",
+                declared.unwrap_or_default(),
+                state.max_upload
+            ),
+        ));
+    }
+    let bytes = read_body(body, state.max_upload, "module").await?;
+    let services = state.services()?;
+    let registry = Arc::clone(&services.registry);
+    let engine = Arc::clone(&state.engine);
+    blocking(move || {
+        let meta = validate(&engine, &bytes, query.name).map_err(|e| refused(&e))?;
+        let _writing = registry.lock();
+        if let Some(existing) = registry.read().modules().find(|m| m.id == meta.id) {
+            let same_name = meta.name.is_none() || existing.name == meta.name;
+            if same_name {
+                return Ok((StatusCode::OK, Json(view(&registry.read(), existing))));
+            }
+        }
+        let records = module_records(&meta, &bytes).map_err(|e| ApiError::unavailable(&e))?;
+        registry.write(records).map_err(|e| ApiError::unavailable(&e))?;
+        tracing::info!(module = meta.id, name = meta.name, size = meta.size, "module uploaded");
+        let state = registry.read();
+        Ok((StatusCode::CREATED, Json(view(&state, &meta))))
+    })
+    .await
+}
+
+/// Lists modules, newest first.
+#[utoipa::path(get, path = "/v1/modules", tag = "modules",
+    responses((status = 200, description = "every module", body = ModuleList)))]
+pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<ModuleList>> {
+    let registry = state.services()?.registry.read();
+    let mut modules: Vec<ModuleView> = registry.modules().map(|m| view(&registry, m)).collect();
+    modules.sort_by(|a, b| b.uploaded_at.cmp(&a.uploaded_at).then(a.id.cmp(&b.id)));
+    Ok(Json(ModuleList { modules }))
+}
+
+/// Finds a module by id, id prefix (8+ hex digits) or name (the latest upload).
+pub fn resolve<'a>(state: &'a RegistryState, reference: &str) -> ApiResult<&'a ModuleMeta> {
+    state.resolve(reference).map_err(|why| match why {
+        Resolve::NotFound => ApiError::not_found(
+            "module_not_found",
+            format!("no module has the id, id prefix or name `{reference}`; `weir module list` shows them"),
+        ),
+        Resolve::Ambiguous => ApiError::bad_request(
+            "ambiguous_module",
+            format!("`{reference}` is the prefix of several module ids; give more of the id"),
+        ),
+    })
+}
+
+/// Shows one module.
+#[utoipa::path(get, path = "/v1/modules/{reference}", tag = "modules",
+    params(("reference" = String, Path, description = "id, id prefix (8+ hex digits) or name")),
+    responses((status = 200, body = ModuleView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn inspect(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+) -> ApiResult<Json<ModuleView>> {
+    let registry = state.services()?.registry.read();
+    let meta = resolve(&registry, &reference)?;
+    Ok(Json(view(&registry, meta)))
+}
+
+/// Deletes a module no job uses.
+#[utoipa::path(delete, path = "/v1/modules/{reference}", tag = "modules",
+    params(("reference" = String, Path, description = "id, id prefix (8+ hex digits) or name")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "a job uses it (`module_in_use`)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    state.auth.check(&headers)?;
+    let registry = Arc::clone(&state.services()?.registry);
+    blocking(move || {
+        let _writing = registry.lock();
+        let meta = resolve(&registry.read(), &reference)?.clone();
+        let users = registry.read().users_of(&meta.id);
+        if !users.is_empty() {
+            return Err(ApiError::conflict(
+                "module_in_use",
+                format!(
+                    "module {} is used by job(s) {} (now or as a rollback target); delete or update them first",
+                    &meta.id[..12.min(meta.id.len())],
+                    users.join(", ")
+                ),
+            ));
+        }
+        registry
+            .write(module_tombstones(&meta))
+            .map_err(|e| ApiError::unavailable(&e))?;
+        tracing::info!(module = meta.id, "module deleted");
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}

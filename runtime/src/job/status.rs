@@ -1,0 +1,256 @@
+//! [`JobStatus`]: what one runtime knows about a job it runs (partitions held, lag, windows
+//! fired, errors), kept up to date by the job's stages and published to the pool's status
+//! topic, from which every runtime's API answers `GET /v1/jobs/{name}`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+use std::time::SystemTime;
+use utoipa::ToSchema;
+
+/// How many recent errors a status keeps.
+const ERRORS_KEPT: usize = 5;
+
+/// The state of a job on one runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Preparing: loading the module, creating topics, joining the groups.
+    Starting,
+    /// Consuming.
+    Running,
+    /// Could not start; retried every few seconds (see `errors`).
+    Failed,
+    /// Paused by a user: the runtime left the job's groups.
+    Paused,
+}
+
+/// One stage of a job on one runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StageStatus {
+    /// `map` or `reduce`.
+    pub stage: String,
+    /// Partitions held, as `topic/partition`.
+    pub assigned: Vec<String>,
+    /// Records between the committed offsets and the ends of the held partitions.
+    pub lag: i64,
+    /// Records consumed since this runtime started the job.
+    pub records_in: u64,
+    /// When a window last fired here (RFC 3339).
+    pub last_window_fired_at: Option<String>,
+}
+
+/// An error a runtime met while running a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatusError {
+    /// When (RFC 3339).
+    pub at: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// A job as one runtime runs it: what the status topic carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuntimeStatus {
+    /// The runtime (`host/pid`).
+    pub runtime: String,
+    /// The job.
+    pub job: String,
+    /// The job revision this runtime runs.
+    pub revision: u64,
+    /// The module's id (sha256).
+    pub module: String,
+    /// Its state here.
+    pub state: RunState,
+    /// Its stages here.
+    pub stages: Vec<StageStatus>,
+    /// Recent errors, newest last.
+    pub errors: Vec<StatusError>,
+    /// When this status was taken (RFC 3339).
+    pub updated_at: String,
+}
+
+#[derive(Default)]
+struct StageLive {
+    assigned: BTreeSet<String>,
+    lag: BTreeMap<String, i64>,
+    records_in: u64,
+    last_fired: Option<SystemTime>,
+}
+
+struct Live {
+    expected: Vec<&'static str>,
+    joined: BTreeSet<&'static str>,
+    revision: u64,
+    module: String,
+    state: RunState,
+    stages: BTreeMap<&'static str, StageLive>,
+    errors: VecDeque<StatusError>,
+}
+
+/// The live status of one job on this runtime, shared by its stages.
+pub struct JobStatus {
+    runtime: String,
+    job: String,
+    live: Mutex<Live>,
+}
+
+impl JobStatus {
+    /// A job that is starting at `revision` with `module`.
+    pub fn new(runtime: &str, job: &str, revision: u64, module: &str) -> Self {
+        JobStatus {
+            runtime: runtime.to_string(),
+            job: job.to_string(),
+            live: Mutex::new(Live {
+                expected: Vec::new(),
+                joined: BTreeSet::new(),
+                revision,
+                module: module.to_string(),
+                state: RunState::Starting,
+                stages: BTreeMap::new(),
+                errors: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
+        f(&mut self.live.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sets the state (and the module, once known).
+    pub fn set_state(&self, state: RunState, module: Option<&str>) {
+        self.with(|live| {
+            live.state = state;
+            if let Some(module) = module {
+                live.module = module.to_string();
+            }
+            if state != RunState::Running {
+                live.stages.clear();
+                live.joined.clear();
+            }
+        });
+    }
+
+    /// The stages the job runs, once it knows (before they start).
+    pub fn stages(&self, stages: &[&'static str]) {
+        self.with(|live| {
+            live.expected = stages.to_vec();
+            live.joined.clear();
+        });
+    }
+
+    /// `stage` has joined its consumer group (and received its first assignment, maybe empty).
+    pub fn joined(&self, stage: &'static str) {
+        self.with(|live| {
+            live.joined.insert(stage);
+        });
+    }
+
+    /// Whether the job is settled here: running with every stage in its group, or failed (a
+    /// failed job is reported in its status; it does not make the runtime unready).
+    pub fn ready(&self) -> bool {
+        self.with(|live| match live.state {
+            RunState::Starting => false,
+            RunState::Running => live.expected.iter().all(|s| live.joined.contains(s)),
+            RunState::Failed | RunState::Paused => true,
+        })
+    }
+
+    /// Notes an error.
+    pub fn error(&self, message: String) {
+        self.with(|live| {
+            if live.errors.len() == ERRORS_KEPT {
+                live.errors.pop_front();
+            }
+            live.errors.push_back(StatusError {
+                at: rfc3339(SystemTime::now()),
+                message,
+            });
+        });
+    }
+
+    /// The partitions `stage` now holds.
+    pub fn assigned(&self, stage: &'static str, partitions: impl Iterator<Item = String>) {
+        self.with(|live| {
+            let stage = live.stages.entry(stage).or_default();
+            stage.assigned = partitions.collect();
+            let held = &stage.assigned;
+            stage.lag.retain(|p, _| held.contains(p));
+        });
+    }
+
+    /// The lag of one partition of `stage`.
+    pub fn lag(&self, stage: &'static str, partition: String, lag: i64) {
+        self.with(|live| {
+            live.stages.entry(stage).or_default().lag.insert(partition, lag);
+        });
+    }
+
+    /// Records consumed, windows fired.
+    pub fn progressed(&self, stage: &'static str, records: u64, fired: u64) {
+        self.with(|live| {
+            let stage = live.stages.entry(stage).or_default();
+            stage.records_in += records;
+            if fired > 0 {
+                stage.last_fired = Some(SystemTime::now());
+            }
+        });
+    }
+
+    /// The status to publish.
+    pub fn snapshot(&self) -> RuntimeStatus {
+        self.with(|live| RuntimeStatus {
+            runtime: self.runtime.clone(),
+            job: self.job.clone(),
+            revision: live.revision,
+            module: live.module.clone(),
+            state: live.state,
+            stages: live
+                .stages
+                .iter()
+                .map(|(name, stage)| StageStatus {
+                    stage: (*name).to_string(),
+                    assigned: stage.assigned.iter().cloned().collect(),
+                    lag: stage.lag.values().filter(|&&l| l > 0).sum(),
+                    records_in: stage.records_in,
+                    last_window_fired_at: stage.last_fired.map(rfc3339),
+                })
+                .collect(),
+            errors: live.errors.iter().cloned().collect(),
+            updated_at: rfc3339(SystemTime::now()),
+        })
+    }
+}
+
+/// A time as RFC 3339, to the second, in UTC.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_sums_the_lag_of_held_partitions_only() {
+        let status = JobStatus::new("h/1", "wc", 2, "abc");
+        status.set_state(RunState::Running, None);
+        status.assigned("map", ["lines/0".to_string(), "lines/1".to_string()].into_iter());
+        status.lag("map", "lines/0".into(), 5);
+        status.lag("map", "lines/1".into(), 7);
+        status.progressed("map", 10, 1);
+        status.assigned("map", ["lines/1".to_string()].into_iter());
+        let snap = status.snapshot();
+        assert_eq!(snap.revision, 2);
+        assert_eq!(snap.stages[0].assigned, vec!["lines/1".to_string()]);
+        assert_eq!(snap.stages[0].lag, 7);
+        assert_eq!(snap.stages[0].records_in, 10);
+        assert!(snap.stages[0].last_window_fired_at.is_some());
+        for i in 0..7 {
+            status.error(format!("e{i}"));
+        }
+        let errors = status.snapshot().errors;
+        assert_eq!(errors.len(), ERRORS_KEPT);
+        assert_eq!(errors.last().map(|e| e.message.as_str()), Some("e6"));
+    }
+}

@@ -1,0 +1,338 @@
+//! What the registry topic holds, and [`RegistryState`]: the registry as a runtime sees it after
+//! applying the topic's records in order.
+//!
+//! | key | value |
+//! |---|---|
+//! | `module/{id}` | [`ModuleMeta`] (JSON), written after every chunk of the module |
+//! | `chunk/{id}/{n}` | bytes `n × CHUNK_SIZE ..` of the component |
+//! | `job/{name}` | [`JobRecord`] (JSON) |
+//!
+//! A null value (a tombstone) deletes the key; compaction then forgets it. Modules are chunked
+//! so that no record exceeds a broker's default 1 MB limit, whatever its `max.message.bytes`.
+
+use crate::config::JobConfig;
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
+
+/// Bytes per chunk of a module: well under the 1 MB default record limit of Kafka brokers.
+pub const CHUNK_SIZE: usize = 512 << 10;
+
+/// An uploaded module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModuleMeta {
+    /// The sha256 of the component, in hex.
+    pub id: String,
+    /// The name given at upload (versions of a module share it).
+    pub name: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The WIT world it implements.
+    pub world: String,
+    /// `map-reduce` or `transform`.
+    pub kind: String,
+    /// The SDK that built it, as the module says.
+    pub sdk: String,
+    /// How many chunks hold it.
+    pub chunks: u32,
+    /// When it was uploaded (RFC 3339).
+    pub uploaded_at: String,
+}
+
+/// A job managed through the API, with the revisions it can roll back to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The current spec; its `module` is a module id.
+    pub spec: JobConfig,
+    /// Increases with every change of the spec (create = 1).
+    pub revision: u64,
+    /// Paused jobs run nowhere.
+    pub paused: bool,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+    /// Earlier revisions, oldest first; `rollback` returns to the last one.
+    pub history: Vec<Revision>,
+}
+
+/// An earlier revision of a job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revision {
+    /// Its number.
+    pub revision: u64,
+    /// Its spec.
+    pub spec: JobConfig,
+    /// When it was replaced (RFC 3339).
+    pub at: String,
+}
+
+impl JobRecord {
+    /// The module id of the current revision.
+    pub fn module(&self) -> String {
+        self.spec.module.display().to_string()
+    }
+
+    /// Every module id the job may still run: the current one and those it can roll back to.
+    pub fn modules(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.module()).chain(self.history.iter().map(|r| r.spec.module.display().to_string()))
+    }
+}
+
+/// A registry record, decoded from its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// `module/{id}`.
+    Module(&'a str),
+    /// `chunk/{id}/{n}`.
+    Chunk(&'a str, u32),
+    /// `job/{name}`.
+    Job(&'a str),
+}
+
+impl<'a> Key<'a> {
+    /// Parses a record key; `None` for keys of a later version of Weir (ignored).
+    pub fn parse(key: &'a str) -> Option<Self> {
+        let (kind, rest) = key.split_once('/')?;
+        match kind {
+            "module" => Some(Key::Module(rest)),
+            "job" => Some(Key::Job(rest)),
+            "chunk" => {
+                let (id, n) = rest.rsplit_once('/')?;
+                Some(Key::Chunk(id, n.parse().ok()?))
+            }
+            _ => None,
+        }
+    }
+
+    /// The record key.
+    pub fn encode(&self) -> String {
+        match self {
+            Key::Module(id) => format!("module/{id}"),
+            Key::Chunk(id, n) => format!("chunk/{id}/{n}"),
+            Key::Job(name) => format!("job/{name}"),
+        }
+    }
+}
+
+/// The records that store `bytes` as module `meta` (chunks first, then the metadata).
+pub fn module_records(meta: &ModuleMeta, bytes: &[u8]) -> anyhow::Result<Vec<(String, Option<Vec<u8>>)>> {
+    let mut records: Vec<(String, Option<Vec<u8>>)> = bytes
+        .chunks(CHUNK_SIZE)
+        .zip(0u32..)
+        .map(|(chunk, n)| (Key::Chunk(&meta.id, n).encode(), Some(chunk.to_vec())))
+        .collect();
+    records.push((Key::Module(&meta.id).encode(), Some(serde_json::to_vec(meta)?)));
+    Ok(records)
+}
+
+/// The tombstones that delete module `meta` (the metadata first, so no reader ever sees a
+/// module whose chunks are gone).
+pub fn module_tombstones(meta: &ModuleMeta) -> Vec<(String, Option<Vec<u8>>)> {
+    std::iter::once(Key::Module(&meta.id).encode())
+        .chain((0..meta.chunks).map(|n| Key::Chunk(&meta.id, n).encode()))
+        .map(|key| (key, None))
+        .collect()
+}
+
+/// The registry after applying the topic's records in order.
+#[derive(Default)]
+pub struct RegistryState {
+    modules: BTreeMap<String, ModuleMeta>,
+    chunks: HashMap<(String, u32), Vec<u8>>,
+    jobs: BTreeMap<String, JobRecord>,
+}
+
+impl RegistryState {
+    /// Applies one record; returns an error for a value that does not decode (it is skipped).
+    pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+        let Some(parsed) = Key::parse(key) else {
+            return Ok(());
+        };
+        match (parsed, value) {
+            (Key::Chunk(id, n), Some(bytes)) => {
+                self.chunks.insert((id.to_string(), n), bytes.to_vec());
+            }
+            (Key::Chunk(id, n), None) => {
+                self.chunks.remove(&(id.to_string(), n));
+            }
+            (Key::Module(id), Some(json)) => {
+                let meta: ModuleMeta =
+                    serde_json::from_slice(json).with_context(|| format!("registry record {key}"))?;
+                self.modules.insert(id.to_string(), meta);
+            }
+            (Key::Module(id), None) => {
+                self.modules.remove(id);
+            }
+            (Key::Job(name), Some(json)) => {
+                let job: JobRecord =
+                    serde_json::from_slice(json).with_context(|| format!("registry record {key}"))?;
+                self.jobs.insert(name.to_string(), job);
+            }
+            (Key::Job(name), None) => {
+                self.jobs.remove(name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every module, by id.
+    pub fn modules(&self) -> impl Iterator<Item = &ModuleMeta> {
+        self.modules.values()
+    }
+
+    /// Every API-managed job, by name.
+    pub fn jobs(&self) -> impl Iterator<Item = &JobRecord> {
+        self.jobs.values()
+    }
+
+    /// One job.
+    pub fn job(&self, name: &str) -> Option<&JobRecord> {
+        self.jobs.get(name)
+    }
+
+    /// A module by reference: its full id, a unique id prefix of at least 8 hex digits, or a
+    /// name (its most recent upload). `sha256:` before an id is accepted.
+    pub fn resolve(&self, reference: &str) -> Result<&ModuleMeta, Resolve> {
+        let reference = reference.strip_prefix("sha256:").unwrap_or(reference);
+        if let Some(meta) = self.modules.get(reference) {
+            return Ok(meta);
+        }
+        let named = self
+            .modules
+            .values()
+            .filter(|m| m.name.as_deref() == Some(reference))
+            .max_by(|a, b| (&a.uploaded_at, &a.id).cmp(&(&b.uploaded_at, &b.id)));
+        if let Some(meta) = named {
+            return Ok(meta);
+        }
+        if reference.len() >= 8 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut found = self.modules.range(reference.to_string()..).take_while(|(id, _)| id.starts_with(reference));
+            match (found.next(), found.next()) {
+                (Some((_, meta)), None) => return Ok(meta),
+                (Some(_), Some(_)) => return Err(Resolve::Ambiguous),
+                _ => {}
+            }
+        }
+        Err(Resolve::NotFound)
+    }
+
+    /// The component bytes of module `id`, checked against its sha256.
+    pub fn module_bytes(&self, id: &str) -> anyhow::Result<Vec<u8>> {
+        let meta = self
+            .modules
+            .get(id)
+            .with_context(|| format!("module {id} is not in the registry"))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+        for n in 0..meta.chunks {
+            let chunk = self
+                .chunks
+                .get(&(id.to_string(), n))
+                .with_context(|| format!("chunk {n} of module {id} is missing from the registry"))?;
+            bytes.extend_from_slice(chunk);
+        }
+        let digest = hex::encode(Sha256::digest(&bytes));
+        anyhow::ensure!(
+            digest == id,
+            "module {id} in the registry is corrupt: its chunks hash to {digest}"
+        );
+        Ok(bytes)
+    }
+
+    /// The jobs that use module `id`, now or as a rollback target.
+    pub fn users_of(&self, id: &str) -> Vec<String> {
+        self.jobs
+            .values()
+            .filter(|job| job.modules().any(|m| m == id))
+            .map(|job| job.spec.name.clone())
+            .collect()
+    }
+}
+
+/// Why a module reference resolved to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    /// No module has that id, prefix or name.
+    NotFound,
+    /// The id prefix matches more than one module.
+    Ambiguous,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(bytes: &[u8], name: &str, at: &str) -> ModuleMeta {
+        ModuleMeta {
+            id: hex::encode(Sha256::digest(bytes)),
+            name: Some(name.into()),
+            size: bytes.len() as u64,
+            world: "weir:processor@0.1.0".into(),
+            kind: "map-reduce".into(),
+            sdk: "test".into(),
+            chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
+            uploaded_at: at.into(),
+        }
+    }
+
+    fn apply_all(state: &mut RegistryState, records: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
+        for (key, value) in records {
+            state.apply(key, value.as_deref())?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_module_larger_than_a_chunk_round_trips_and_is_deleted_whole() -> anyhow::Result<()> {
+        let bytes: Vec<u8> = (0..CHUNK_SIZE * 2 + 10).map(|i| (i % 251) as u8).collect();
+        let m = meta(&bytes, "wc", "2026-01-01T00:00:00Z");
+        let records = module_records(&m, &bytes)?;
+        assert_eq!(records.len(), 4, "three chunks, then the metadata");
+        let mut state = RegistryState::default();
+        apply_all(&mut state, &records)?;
+        assert_eq!(state.module_bytes(&m.id)?, bytes);
+        apply_all(&mut state, &module_tombstones(&m))?;
+        assert!(state.modules().next().is_none());
+        assert!(state.chunks.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_corrupt_chunk_is_caught_by_the_hash() -> anyhow::Result<()> {
+        let bytes = b"component".to_vec();
+        let m = meta(&bytes, "wc", "2026-01-01T00:00:00Z");
+        let mut state = RegistryState::default();
+        apply_all(&mut state, &module_records(&m, &bytes)?)?;
+        state.apply(&Key::Chunk(&m.id, 0).encode(), Some(b"tampered"))?;
+        let err = state.module_bytes(&m.id).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("corrupt"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn references_resolve_by_id_prefix_and_latest_name() -> anyhow::Result<()> {
+        let mut state = RegistryState::default();
+        let old = meta(b"one", "wc", "2026-01-01T00:00:00Z");
+        let new = meta(b"two", "wc", "2026-01-02T00:00:00Z");
+        for m in [&old, &new] {
+            apply_all(&mut state, &module_records(m, b"x")?)?;
+        }
+        assert_eq!(state.resolve("wc").map(|m| &m.id), Ok(&new.id));
+        assert_eq!(state.resolve(&old.id).map(|m| &m.id), Ok(&old.id));
+        assert_eq!(state.resolve(&format!("sha256:{}", &old.id[..10])).map(|m| &m.id), Ok(&old.id));
+        assert_eq!(state.resolve(&old.id[..4]).err(), Some(Resolve::NotFound), "too short a prefix");
+        assert_eq!(state.resolve("nothing").err(), Some(Resolve::NotFound));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored_and_bad_values_reported() {
+        let mut state = RegistryState::default();
+        assert!(state.apply("future/thing", Some(b"x")).is_ok());
+        assert!(state.apply("job/wc", Some(b"not json")).is_err());
+        assert_eq!(Key::parse("chunk/abc/7"), Some(Key::Chunk("abc", 7)));
+        assert_eq!(Key::parse("chunk/abc/x"), None);
+    }
+}

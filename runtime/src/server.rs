@@ -1,0 +1,142 @@
+//! One runtime of the pool (`weir serve`, and `weir dev` on its embedded broker): the HTTP
+//! API, the registry, and the [`Supervisor`] that runs the jobs.
+//!
+//! ```text
+//! listener ──► API (axum, its own threads) ──► registry topic ◄── every runtime follows it
+//!                                                   │
+//! config-file jobs ──────────────────────────► Supervisor ──► job stages (job::start)
+//!                                                   └──► status topic ──► API: GET /v1/jobs/{name}
+//! ```
+//! The API answers `/healthz` at once; the rest waits for Kafka (503 `registry_unavailable`
+//! until then). On shutdown the jobs commit and leave their groups within the grace period.
+
+use crate::api::{self, ApiState, Services};
+use crate::config::ServeConfig;
+use crate::engine::Engine;
+use crate::job::Host;
+use crate::registry::{Registry, StatusBoard};
+use crate::supervisor::{Supervisor, sleep_unless};
+use anyhow::{Context, Result};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long to wait before trying the brokers again.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// Runs the runtime until `shutdown` is set; serves the API on `listener` when given.
+pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<AtomicBool>) -> Result<()> {
+    let engine = Arc::new(Engine::new()?);
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(ApiState {
+        services: OnceLock::new(),
+        engine: Arc::clone(&engine),
+        auth: api::auth::Auth::new(config.token.as_deref()),
+        max_upload: config.max_upload,
+        max_limits: config.max_limits,
+        file_jobs: config.jobs.clone(),
+        ready: Arc::clone(&ready),
+    });
+    let server = listener
+        .map(|listener| serve_http(listener, Arc::clone(&state), Arc::clone(shutdown)))
+        .transpose()?;
+    if let Some((registry, board)) = open_services(config, shutdown) {
+        let _ = state.services.set(Services {
+            registry: Arc::clone(&registry),
+            board: Arc::clone(&board),
+        });
+        let host = Host {
+            engine,
+            brokers: config.brokers.clone(),
+            session_timeout: config.session_timeout,
+        };
+        Supervisor::new(host, &runtime_id(), registry, board, config.jobs.clone()).run(
+            shutdown,
+            &ready,
+            config.shutdown_grace,
+        );
+    }
+    if let Some(server) = server
+        && server.join().is_err()
+    {
+        anyhow::bail!("the HTTP server thread panicked");
+    }
+    Ok(())
+}
+
+/// Opens the registry and the status board, retrying while the brokers cannot be reached;
+/// `None` if `shutdown` came first.
+fn open_services(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Option<(Arc<Registry>, Arc<StatusBoard>)> {
+    while !shutdown.load(Ordering::Relaxed) {
+        let opened = Registry::open(&config.brokers, &config.registry_topic, shutdown).and_then(|registry| {
+            let board = StatusBoard::open(&config.brokers, &config.status_topic, shutdown)?;
+            Ok((registry, Arc::new(board)))
+        });
+        match opened {
+            Ok(services) => return Some(services),
+            Err(err) => {
+                tracing::error!("cannot open the registry, retrying in {RETRY:?}: {err:#}");
+                sleep_unless(shutdown, RETRY);
+            }
+        }
+    }
+    None
+}
+
+/// Serves the API on its own threads until `shutdown`, letting requests in flight finish.
+fn serve_http(listener: TcpListener, state: Arc<ApiState>, shutdown: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+    listener
+        .set_nonblocking(true)
+        .context("cannot configure the API listener")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("weir-http")
+        .enable_all()
+        .build()
+        .context("cannot start the API's threads")?;
+    std::thread::Builder::new()
+        .name("weir-http".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(err) => {
+                        tracing::error!("cannot serve the API: {err}");
+                        return;
+                    }
+                };
+                let stopped = async move {
+                    while !shutdown.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                };
+                if let Err(err) = axum::serve(listener, api::router(state))
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!("the API server stopped: {err}");
+                }
+            });
+        })
+        .context("cannot start the API thread")
+}
+
+/// Binds the API's address, saying what to do when it cannot.
+pub fn bind(listen: &str) -> Result<TcpListener> {
+    TcpListener::bind(listen).with_context(|| {
+        format!("cannot listen on {listen} (is another weir running? choose another with --listen)")
+    })
+}
+
+/// This runtime's name in job statuses: `host/pid`.
+pub fn runtime_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "weir".into());
+    format!("{host}/{}", std::process::id())
+}
