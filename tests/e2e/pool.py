@@ -143,7 +143,9 @@ class Weir:
         self.job = job
         self.config = workdir / f"{job}.toml"
         self.config.write_text(
-            f'brokers = "{broker}"\nsession_timeout = "6s"\n\n[[job]]\nname = "{job}"\n'
+            # A registry of its own: API jobs of other tests must not run in these runtimes.
+            f'brokers = "{broker}"\nsession_timeout = "6s"\nregistry_topic = "weir.{job}.registry"\n'
+            f'status_topic = "weir.{job}.status"\n\n[[job]]\nname = "{job}"\n'
             f'module = "word-count"\ninput = {json.dumps(inputs)}\noutput = "{output}"\n'
             f'window = "{window}"\ncommit_interval = "200ms"\n{extra}\n')
         self.procs = []
@@ -152,7 +154,7 @@ class Weir:
         index = len(self.procs)
         log = open(self.workdir / f"{self.job}-{index}.log", "w")
         env = dict(os.environ, WEIR_LOG="info,librdkafka=off,rdkafka=off")
-        proc = subprocess.Popen([self.binary, "serve", "--config", self.config],
+        proc = subprocess.Popen([self.binary, "serve", "--config", self.config, "--listen", "127.0.0.1:0"],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.procs.append(proc)
         return proc

@@ -154,11 +154,14 @@ pub async fn upload(
         ));
     }
     let bytes = read_body(body, state.max_upload, "module").await?;
-    let services = state.services()?;
-    let registry = Arc::clone(&services.registry);
     let engine = Arc::clone(&state.engine);
-    blocking(move || {
+    let (bytes, meta) = blocking(move || {
         let meta = validate(&engine, &bytes, query.name).map_err(|e| refused(&e))?;
+        Ok((bytes, meta))
+    })
+    .await?;
+    let registry = Arc::clone(&state.services()?.registry);
+    blocking(move || {
         let _writing = registry.lock();
         if let Some(existing) = registry.read().modules().find(|m| m.id == meta.id) {
             let same_name = meta.name.is_none() || existing.name == meta.name;

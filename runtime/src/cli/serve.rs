@@ -65,6 +65,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     }
     check_exposure(&config)?;
     let listener = crate::server::bind(&config.listen)?;
+    let address = listener.local_addr().map_or_else(|_| config.listen.clone(), |a| a.to_string());
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("cannot handle signals")?;
@@ -77,7 +78,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     eprintln!(
         "weir serve: brokers {}, API on http://{} ({}), jobs: {jobs}, plus the registry's (`{}`)",
         config.brokers,
-        config.listen,
+        address,
         if config.token.is_some() { "token required for changes" } else { "no token" },
         config.registry_topic,
     );

@@ -7,3 +7,4 @@ mod dev;
 mod hostile;
 mod support;
 mod untrusted;
+mod upload;
