@@ -8,7 +8,7 @@
 //! 2. **pass-through**: a plain rdkafka `BaseConsumer` (Weir's `consumer_config`) reads every
 //!    record and a `ThreadedProducer` (Weir's `producer_config`) writes each to another topic,
 //!    until all are acknowledged: the ceiling the broker and the client set;
-//! 3. **weir**: `run_jobs` runs a word-count job (`tumbling:10s`, shuffle on) over the input in
+//! 3. **weir**: `weir::server::run` (what `weir serve` runs, without its HTTP listener) runs a word-count job (`tumbling:10s`, shuffle on) over the input in
 //!    this process, timed from the map stage's partition assignment (startup and the group join
 //!    are reported apart) until the output topic holds every expected (window, word) result;
 //!    the output is then read back and checked against a native count;
@@ -497,6 +497,10 @@ fn weir_job(
         brokers: args.brokers.clone(),
         session_timeout: Duration::from_secs(10),
         jobs: vec![job.clone()],
+        // A registry of this run's own, and no HTTP listener: only the job is measured.
+        registry_topic: format!("weir.bench-{run}.registry"),
+        status_topic: format!("weir.bench-{run}.status"),
+        ..ServeConfig::default()
     };
     config.validate()?;
     let (ends, _) = end_offsets(&args.brokers, input, args.partitions)?;
@@ -513,7 +517,7 @@ fn weir_job(
         let (config, shutdown) = (config.clone(), shutdown.clone());
         std::thread::Builder::new()
             .name("run-jobs".into())
-            .spawn(move || weir::cli::serve::run_jobs(&config, &shutdown))?
+            .spawn(move || weir::server::run(&config, None, &shutdown))?
     };
     let mut cpu = None;
     let mut consumed_at = None;
@@ -560,7 +564,7 @@ fn weir_job(
     shutdown.store(true, Ordering::Relaxed);
     runner
         .join()
-        .map_err(|_| anyhow::anyhow!("run_jobs panicked"))??;
+        .map_err(|_| anyhow::anyhow!("the runtime panicked"))??;
 
     let (_, shuffled) = end_offsets(&args.brokers, &job.repartition_topic(), args.partitions)?;
     let (_, dead) = end_offsets(&args.brokers, &job.dead_letter_topic(), args.partitions)?;

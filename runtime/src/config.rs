@@ -65,6 +65,10 @@ pub struct ServeConfig {
     /// The topic where runtimes publish how they run each job.
     #[serde(default = "default_status_topic")]
     pub status_topic: String,
+    /// Create missing topics through metadata requests instead of the admin API (only for
+    /// `weir dev`'s embedded broker; not read from files or the environment).
+    #[serde(skip)]
+    pub auto_create_topics: bool,
     /// The most a job created over the API may ask for (default: 512 MiB of memory, 30 s per
     /// call, 256 MiB of output per call).
     #[serde(default = "default_max_limits")]
@@ -170,6 +174,7 @@ impl Default for ServeConfig {
             registry_topic: default_registry_topic(),
             status_topic: default_status_topic(),
             max_limits: default_max_limits(),
+            auto_create_topics: false,
         }
     }
 }
@@ -427,7 +432,10 @@ mod tests {
             )
         };
         let error = |text: &str| parse(text).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(error("").is_empty(), "a file without jobs is fine: the registry has them");
+        assert!(
+            error("").is_empty(),
+            "a file without jobs is fine: the registry has them"
+        );
         assert!(error("max_upload = \"lots\"").contains("max_upload"));
         assert!(error(&job("lateness = \"soon\"")).contains("not a duration"));
         assert!(error(&job("colour = 1")).contains("unknown field"));

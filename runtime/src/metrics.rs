@@ -16,11 +16,13 @@ use std::sync::LazyLock;
 /// Guest call buckets, in seconds: from 50 µs (a small batch of a Rust guest) to the 1 s default
 /// call limit and beyond.
 const CALL_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0,
 ];
 /// Commit cycle buckets, in seconds: a flush and a commit round trip to the broker.
-const COMMIT_BUCKETS: &[f64] = &[0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0];
+const COMMIT_BUCKETS: &[f64] = &[
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0,
+];
 
 /// Every metric the runtime exports.
 pub struct Metrics {
@@ -117,7 +119,11 @@ impl Metrics {
                 "Records whose windows had all closed when they arrived.",
                 &["job"],
             ),
-            windows_fired: r.counters("weir_windows_fired_total", "Windows closed and written.", job_stage),
+            windows_fired: r.counters(
+                "weir_windows_fired_total",
+                "Windows closed and written.",
+                job_stage,
+            ),
             last_window_fired: r.gauges_f64(
                 "weir_last_window_fired_timestamp_seconds",
                 "Unix time at which a window last fired.",
@@ -225,8 +231,12 @@ mod tests {
     fn every_metric_is_registered_and_renders() {
         let m = metrics();
         m.records_in.with_label_values(&["wc", "map"]).inc_by(3);
-        m.guest_call_duration.with_label_values(&["wc", "map"]).observe(0.002);
-        m.consumer_lag.with_label_values(&["wc", "map", "lines", "0"]).set(7);
+        m.guest_call_duration
+            .with_label_values(&["wc", "map"])
+            .observe(0.002);
+        m.consumer_lag
+            .with_label_values(&["wc", "map", "lines", "0"])
+            .set(7);
         m.module_cache_hits.inc();
         let text = render();
         for name in [

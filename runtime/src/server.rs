@@ -51,6 +51,7 @@ pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<A
             engine,
             brokers: config.brokers.clone(),
             session_timeout: config.session_timeout,
+            auto_create_topics: config.auto_create_topics,
         };
         Supervisor::new(host, &runtime_id(), registry, board, config.jobs.clone()).run(
             shutdown,
@@ -68,7 +69,10 @@ pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<A
 
 /// Opens the registry and the status board, retrying while the brokers cannot be reached;
 /// `None` if `shutdown` came first.
-fn open_services(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Option<(Arc<Registry>, Arc<StatusBoard>)> {
+fn open_services(
+    config: &ServeConfig,
+    shutdown: &Arc<AtomicBool>,
+) -> Option<(Arc<Registry>, Arc<StatusBoard>)> {
     while !shutdown.load(Ordering::Relaxed) {
         let opened = Registry::open(&config.brokers, &config.registry_topic, shutdown).and_then(|registry| {
             let board = StatusBoard::open(&config.brokers, &config.status_topic, shutdown)?;
@@ -86,7 +90,11 @@ fn open_services(config: &ServeConfig, shutdown: &Arc<AtomicBool>) -> Option<(Ar
 }
 
 /// Serves the API on its own threads until `shutdown`, letting requests in flight finish.
-fn serve_http(listener: TcpListener, state: Arc<ApiState>, shutdown: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+fn serve_http(
+    listener: TcpListener,
+    state: Arc<ApiState>,
+    shutdown: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>> {
     listener
         .set_nonblocking(true)
         .context("cannot configure the API listener")?;

@@ -13,8 +13,8 @@ use crate::engine::read_module;
 use crate::job::status::{JobStatus, RunState};
 use crate::job::{self, Host};
 use crate::metrics::metrics;
-use crate::registry::board::{self, StatusBoard};
 use crate::registry::Registry;
+use crate::registry::board::{self, StatusBoard};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +48,8 @@ pub struct Desired {
 
 struct Running {
     desired: Desired,
+    /// What was last published: the state and partitions held, to publish changes at once.
+    published: Option<(RunState, Vec<Vec<String>>)>,
     status: Arc<JobStatus>,
     shutdown: Arc<AtomicBool>,
     thread: JoinHandle<()>,
@@ -129,8 +131,9 @@ impl Supervisor {
         while !shutdown.load(Ordering::Relaxed) {
             self.reconcile();
             ready.store(self.ready(), Ordering::Relaxed);
-            if published.elapsed() >= board::INTERVAL {
-                self.publish();
+            let due = published.elapsed() >= board::INTERVAL;
+            self.publish(due);
+            if due {
                 published = Instant::now();
             }
             std::thread::sleep(TICK);
@@ -212,18 +215,33 @@ impl Supervisor {
                 .name(format!("weir-{}", desired.spec.name))
                 .spawn(move || run_job(&host, &registry, &desired, &status, &shutdown))?
         };
-        tracing::info!(job = desired.spec.name, revision = desired.revision, module, "job starting");
+        tracing::info!(
+            job = desired.spec.name,
+            revision = desired.revision,
+            module,
+            "job starting"
+        );
         Ok(Running {
             desired,
+            published: None,
             status,
             shutdown,
             thread,
         })
     }
 
-    fn publish(&self) {
-        for running in self.running.values() {
-            self.board.publish(&running.status.snapshot());
+    /// Publishes the statuses that changed (state, partitions held), or all when `all`.
+    fn publish(&mut self, all: bool) {
+        for running in self.running.values_mut() {
+            let status = running.status.snapshot();
+            let shape = (
+                status.state,
+                status.stages.iter().map(|s| s.assigned.clone()).collect(),
+            );
+            if all || running.published.as_ref() != Some(&shape) {
+                self.board.publish(&status);
+                running.published = Some(shape);
+            }
         }
     }
 
@@ -270,7 +288,13 @@ impl Supervisor {
 
 /// Runs one job until `shutdown`: starts it (retrying every few seconds while it cannot),
 /// then waits for its stages.
-fn run_job(host: &Host, registry: &Registry, desired: &Desired, status: &Arc<JobStatus>, shutdown: &Arc<AtomicBool>) {
+fn run_job(
+    host: &Host,
+    registry: &Registry,
+    desired: &Desired,
+    status: &Arc<JobStatus>,
+    shutdown: &Arc<AtomicBool>,
+) {
     let name = &desired.spec.name;
     while !shutdown.load(Ordering::Relaxed) {
         let module = match &desired.module {

@@ -8,10 +8,13 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import free_port
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
          "november oscar papa quebec romeo sierra tango uniform victor whiskey xray").split()
@@ -149,12 +152,33 @@ class Weir:
             f'module = "word-count"\ninput = {json.dumps(inputs)}\noutput = "{output}"\n'
             f'window = "{window}"\ncommit_interval = "200ms"\n{extra}\n')
         self.procs = []
+        self.ports = []
+
+    def assigned(self, index, stage="map"):
+        """How many partitions of `stage` runtime `index` holds, from its /metrics."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[index]}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return 0
+        pattern = rf'^weir_assigned_partitions\{{job="{re.escape(self.job)}",stage="{stage}"\}} (\d+)$'
+        found = re.search(pattern, text, re.MULTILINE)
+        return int(found.group(1)) if found else 0
+
+    def wait_assigned(self, index, stage="map", timeout=90):
+        """Waits until runtime `index` holds at least one partition of `stage`."""
+        deadline = time.time() + timeout
+        while self.assigned(index, stage) == 0:
+            assert time.time() < deadline, f"runtime {index} got no {stage} partition:\n{self.logs()}"
+            time.sleep(0.2)
 
     def start(self):
         index = len(self.procs)
         log = open(self.workdir / f"{self.job}-{index}.log", "w")
         env = dict(os.environ, WEIR_LOG="info,librdkafka=off,rdkafka=off")
-        proc = subprocess.Popen([self.binary, "serve", "--config", self.config, "--listen", "127.0.0.1:0"],
+        port = free_port()
+        self.ports.append(port)
+        proc = subprocess.Popen([self.binary, "serve", "--config", self.config, "--listen", f"127.0.0.1:{port}"],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.procs.append(proc)
         return proc

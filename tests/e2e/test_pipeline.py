@@ -61,6 +61,7 @@ def test_b_kill_9_mid_window_then_restart_loses_nothing(broker, job):
     stream = Stream(partitions=6, lines=3000, seconds=60, seed=11)
     first, rest = halves(stream)
     victim = runtime.start()
+    runtime.wait_assigned(0)
     stream.publish(broker, lines, first, pause_every=250, pause=0.2)
     time.sleep(1.0)  # some windows fired and were committed, others are open
     victim.kill()
@@ -136,7 +137,9 @@ def test_g_a_runtime_paused_past_its_session_timeout_changes_no_count(broker, jo
     stream = Stream(partitions=6, lines=3000, seconds=60, seed=23)
     first, rest = halves(stream)
     sleeper, _ = runtime.start(), runtime.start()
-    time.sleep(3.0)
+    # The sleeper must hold partitions when it is stopped, or there is nothing for it to lose.
+    runtime.wait_assigned(0)
+    runtime.wait_assigned(1)
     stream.publish(broker, lines, first, pause_every=250, pause=0.2)
     sleeper.send_signal(signal.SIGSTOP)
     # Past the 6 s session timeout: the other runtime takes every partition and goes on.
@@ -164,6 +167,7 @@ def test_e_a_broker_restart_mid_stream_is_survived(weir, tmp_path):
         stream = Stream(partitions=6, lines=3000, seconds=60, seed=29)
         first, rest = halves(stream)
         runtime.start()
+        runtime.wait_assigned(0)
         stream.publish(broker, lines, first, pause_every=250, pause=0.2)
         subprocess.run([script, "stop", data], check=True)
         time.sleep(3.0)

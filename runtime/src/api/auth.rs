@@ -70,9 +70,18 @@ mod tests {
     fn only_the_configured_token_passes() {
         let auth = Auth::new(Some("s3cret"));
         assert!(auth.check(&headers("Bearer s3cret")).is_ok());
-        assert_eq!(auth.check(&headers("Bearer s3cre")).map_err(|e| e.code), Err("unauthorized"));
-        assert_eq!(auth.check(&headers("Basic s3cret")).map_err(|e| e.code), Err("unauthorized"));
-        assert_eq!(auth.check(&HeaderMap::new()).map_err(|e| e.code), Err("unauthorized"));
+        assert_eq!(
+            auth.check(&headers("Bearer s3cre")).map_err(|e| e.code),
+            Err("unauthorized")
+        );
+        assert_eq!(
+            auth.check(&headers("Basic s3cret")).map_err(|e| e.code),
+            Err("unauthorized")
+        );
+        assert_eq!(
+            auth.check(&HeaderMap::new()).map_err(|e| e.code),
+            Err("unauthorized")
+        );
         assert!(Auth::new(None).check(&HeaderMap::new()).is_ok());
     }
 }

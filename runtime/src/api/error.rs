@@ -64,7 +64,9 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "registry_unavailable",
-            format!("the registry topic cannot be used right now ({err:#}); retry once the Kafka brokers are reachable"),
+            format!(
+                "the registry topic cannot be used right now ({err:#}); retry once the Kafka brokers are reachable"
+            ),
         )
     }
 }

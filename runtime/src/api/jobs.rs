@@ -12,7 +12,7 @@ use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::config::{JobConfig, LimitsConfig};
 use crate::job::status::{RuntimeStatus, rfc3339};
 use crate::registry::model::Key;
-use crate::registry::{JobRecord, Registry, Revision, StatusBoard};
+use crate::registry::{JobRecord, Lineage, Registry, Revision, StatusBoard};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -24,6 +24,8 @@ use utoipa::ToSchema;
 
 /// Revisions kept for rollback.
 const HISTORY: usize = 10;
+/// Revisions kept in a job's lineage.
+const LINEAGE: usize = 50;
 
 /// A job as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -45,7 +47,7 @@ pub struct JobView {
     pub created_at: Option<String>,
     /// Last change (API jobs).
     pub updated_at: Option<String>,
-    /// Earlier revisions, oldest first.
+    /// Its revisions, oldest first, the current one last.
     pub history: Vec<RevisionView>,
     /// How the pool runs it now.
     pub status: JobStatusView,
@@ -67,7 +69,7 @@ pub struct RevisionView {
     pub revision: u64,
     /// Its module id.
     pub module: String,
-    /// When it was replaced.
+    /// When it became current.
     pub at: String,
 }
 
@@ -76,7 +78,7 @@ pub struct RevisionView {
 pub struct JobStatusView {
     /// Records not yet committed, summed over every partition of every stage.
     pub lag: i64,
-    /// Partitions held, summed over runtimes and stages.
+    /// Input partitions held (by the map stage), summed over runtimes.
     pub assigned_partitions: usize,
     /// When a window last fired anywhere.
     pub last_window_fired_at: Option<String>,
@@ -96,14 +98,38 @@ fn status_of(board: &StatusBoard, name: &str) -> JobStatusView {
     let stages = runtimes.iter().flat_map(|r| r.stages.iter());
     JobStatusView {
         lag: stages.clone().map(|s| s.lag).sum(),
-        assigned_partitions: stages.clone().map(|s| s.assigned.len()).sum(),
+        assigned_partitions: stages
+            .clone()
+            .filter(|s| s.stage == "map")
+            .map(|s| s.assigned.len())
+            .sum(),
         last_window_fired_at: stages.filter_map(|s| s.last_window_fired_at.clone()).max(),
         runtimes,
     }
 }
 
+/// A paused job runs nowhere, so no runtime reports it: its lag is read from its map group's
+/// committed offsets (what `resume` will start from) against the ends of its input topics.
+fn paused_status(registry: &Registry, spec: &JobConfig) -> JobStatusView {
+    let group = format!("weir.{}", spec.name);
+    match crate::kafka::group_lag(registry.brokers(), &group, &spec.input) {
+        Ok(lag) => JobStatusView {
+            lag,
+            ..JobStatusView::default()
+        },
+        Err(err) => {
+            tracing::debug!(job = spec.name, "lag of a paused job unknown: {err:#}");
+            JobStatusView::default()
+        }
+    }
+}
+
 fn module_name(registry: &Registry, id: &str) -> Option<String> {
-    registry.read().modules().find(|m| m.id == id).and_then(|m| m.name.clone())
+    registry
+        .read()
+        .modules()
+        .find(|m| m.id == id)
+        .and_then(|m| m.name.clone())
 }
 
 fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
@@ -121,15 +147,19 @@ fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> Job
         created_at: Some(record.created_at.clone()),
         updated_at: Some(record.updated_at.clone()),
         history: record
-            .history
+            .lineage
             .iter()
             .map(|r| RevisionView {
                 revision: r.revision,
-                module: r.spec.module.display().to_string(),
+                module: r.module.clone(),
                 at: r.at.clone(),
             })
             .collect(),
-        status: status_of(board, &record.spec.name),
+        status: if record.paused {
+            paused_status(registry, &record.spec)
+        } else {
+            status_of(board, &record.spec.name)
+        },
     }
 }
 
@@ -194,10 +224,18 @@ pub fn check_limits(asked: &LimitsConfig, max: &LimitsConfig) -> ApiResult<()> {
         return over("memory", asked.memory.to_string(), max.memory.to_string());
     }
     if asked.timeout > max.timeout {
-        return over("timeout", format!("{:?}", asked.timeout), format!("{:?}", max.timeout));
+        return over(
+            "timeout",
+            format!("{:?}", asked.timeout),
+            format!("{:?}", max.timeout),
+        );
     }
     if asked.max_output > max.max_output {
-        return over("max_output", asked.max_output.to_string(), max.max_output.to_string());
+        return over(
+            "max_output",
+            asked.max_output.to_string(),
+            max.max_output.to_string(),
+        );
     }
     Ok(())
 }
@@ -246,17 +284,22 @@ pub async fn create(
         if registry.read().job(&spec.name).is_some() {
             return Err(ApiError::conflict(
                 "job_exists",
-                format!("job `{}` exists; update it with PUT /v1/jobs/{} (weir job update)", spec.name, spec.name),
+                format!(
+                    "job `{}` exists; update it with PUT /v1/jobs/{} (weir job update)",
+                    spec.name, spec.name
+                ),
             ));
         }
-        let record = JobRecord {
+        let mut record = JobRecord {
             spec,
             revision: 1,
             paused: false,
             created_at: now(),
             updated_at: now(),
             history: Vec::new(),
+            lineage: Vec::new(),
         };
+        record_lineage(&mut record);
         save(&registry, &record)?;
         tracing::info!(job = record.spec.name, module = record.module(), "job created");
         Ok((StatusCode::CREATED, Json(api_view(&registry, &board, &record))))
@@ -268,11 +311,14 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", responses((status = 200, body = JobList)))]
 pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<JobList>> {
     let (registry, board) = parts(&state)?;
-    let records: Vec<JobRecord> = registry.read().jobs().cloned().collect();
-    let mut jobs: Vec<JobView> = state.file_jobs.iter().map(|j| file_view(&board, j)).collect();
-    jobs.extend(records.iter().map(|r| api_view(&registry, &board, r)));
-    jobs.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(JobList { jobs }))
+    blocking(move || {
+        let records: Vec<JobRecord> = registry.read().jobs().cloned().collect();
+        let mut jobs: Vec<JobView> = state.file_jobs.iter().map(|j| file_view(&board, j)).collect();
+        jobs.extend(records.iter().map(|r| api_view(&registry, &board, r)));
+        jobs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Json(JobList { jobs }))
+    })
+    .await
 }
 
 /// Shows a job and how each runtime runs it.
@@ -281,11 +327,18 @@ pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<JobList>
     responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> ApiResult<Json<JobView>> {
     let (registry, board) = parts(&state)?;
-    if let Some(spec) = state.file_jobs.iter().find(|j| j.name == name) {
-        return Ok(Json(file_view(&board, spec)));
-    }
-    let record = registry.read().job(&name).cloned().ok_or_else(|| job_not_found(&name))?;
-    Ok(Json(api_view(&registry, &board, &record)))
+    blocking(move || {
+        if let Some(spec) = state.file_jobs.iter().find(|j| j.name == name) {
+            return Ok(Json(file_view(&board, spec)));
+        }
+        let record = registry
+            .read()
+            .job(&name)
+            .cloned()
+            .ok_or_else(|| job_not_found(&name))?;
+        Ok(Json(api_view(&registry, &board, &record)))
+    })
+    .await
 }
 
 /// Changes a job under `name`, as `change` says, and saves it.
@@ -302,7 +355,11 @@ async fn change(
         if state.file_jobs.iter().any(|j| j.name == name) {
             return Err(in_config(&name));
         }
-        let mut record = registry.read().job(&name).cloned().ok_or_else(|| job_not_found(&name))?;
+        let mut record = registry
+            .read()
+            .job(&name)
+            .cloned()
+            .ok_or_else(|| job_not_found(&name))?;
         if change(&state, &registry, &mut record)? {
             record.updated_at = now();
             save(&registry, &record)?;
@@ -324,6 +381,19 @@ fn next_revision(record: &mut JobRecord, spec: JobConfig) {
         record.history.remove(0);
     }
     record.revision += 1;
+    record_lineage(record);
+}
+
+/// Notes the current revision in the job's lineage.
+fn record_lineage(record: &mut JobRecord) {
+    record.lineage.push(Lineage {
+        revision: record.revision,
+        module: record.module(),
+        at: now(),
+    });
+    if record.lineage.len() > LINEAGE {
+        record.lineage.remove(0);
+    }
 }
 
 /// Updates a job's spec: a new revision. Each runtime stops the old revision at its next
@@ -346,7 +416,10 @@ pub async fn update(
         if spec.name != name {
             return Err(ApiError::bad_request(
                 "invalid_job",
-                format!("the spec names job `{}`, but the URL names `{name}`; a job cannot be renamed", spec.name),
+                format!(
+                    "the spec names job `{}`, but the URL names `{name}`; a job cannot be renamed",
+                    spec.name
+                ),
             ));
         }
         let unchanged = serde_json::to_value(&spec).ok() == serde_json::to_value(&record.spec).ok();
@@ -369,7 +442,10 @@ pub async fn pause(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobView>> {
-    change(state, headers, name, |_, _, record| Ok(!std::mem::replace(&mut record.paused, true))).await
+    change(state, headers, name, |_, _, record| {
+        Ok(!std::mem::replace(&mut record.paused, true))
+    })
+    .await
 }
 
 /// Resumes a paused job from its committed offsets.
@@ -381,7 +457,10 @@ pub async fn resume(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobView>> {
-    change(state, headers, name, |_, _, record| Ok(std::mem::replace(&mut record.paused, false))).await
+    change(state, headers, name, |_, _, record| {
+        Ok(std::mem::replace(&mut record.paused, false))
+    })
+    .await
 }
 
 /// Returns to the previous revision's spec (as a new revision).
@@ -404,6 +483,7 @@ pub async fn rollback(
         tracing::info!(job = name, to = previous.revision, "job rolled back");
         record.spec = previous.spec;
         record.revision += 1;
+        record_lineage(record);
         Ok(true)
     })
     .await

@@ -81,9 +81,15 @@ impl ApiState {
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/v1/modules", post(modules::upload).get(modules::list))
-        .route("/v1/modules/{reference}", get(modules::inspect).delete(modules::remove))
+        .route(
+            "/v1/modules/{reference}",
+            get(modules::inspect).delete(modules::remove),
+        )
         .route("/v1/jobs", post(jobs::create).get(jobs::list))
-        .route("/v1/jobs/{name}", get(jobs::get).put(jobs::update).delete(jobs::remove))
+        .route(
+            "/v1/jobs/{name}",
+            get(jobs::get).put(jobs::update).delete(jobs::remove),
+        )
         .route("/v1/jobs/{name}/pause", post(jobs::pause))
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
         .route("/v1/jobs/{name}/rollback", post(jobs::rollback))
@@ -111,7 +117,8 @@ async fn not_found() -> ApiError {
 /// Reads a request body of at most `limit` bytes; a larger one is refused with 413.
 pub async fn read_body(body: Body, limit: usize, what: &str) -> ApiResult<axum::body::Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|err| {
-        let too_large = std::error::Error::source(&err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+        let too_large =
+            std::error::Error::source(&err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -31,7 +31,7 @@ pub struct ModuleView {
     pub size: u64,
     /// The WIT world it implements.
     pub world: String,
-    /// `map-reduce` or `transform`.
+    /// `map_reduce` or `transform`.
     pub kind: String,
     /// The SDK that built it.
     pub sdk: String,
@@ -92,8 +92,12 @@ pub fn check_name(name: &str) -> ApiResult<()> {
 
 /// The world this runtime implements, e.g. `weir:processor@0.1.0`.
 pub fn world() -> String {
-    let (interface, version) = PROCESSOR_EXPORT.rsplit_once('@').unwrap_or((PROCESSOR_EXPORT, ""));
-    let package = interface.split_once('/').map_or(interface, |(package, _)| package);
+    let (interface, version) = PROCESSOR_EXPORT
+        .rsplit_once('@')
+        .unwrap_or((PROCESSOR_EXPORT, ""));
+    let package = interface
+        .split_once('/')
+        .map_or(interface, |(package, _)| package);
     format!("{package}@{version}")
 }
 
@@ -107,7 +111,7 @@ pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<M
         size: bytes.len() as u64,
         world: world(),
         kind: match info.kind {
-            ModuleKind::MapReduce => "map-reduce".into(),
+            ModuleKind::MapReduce => "map_reduce".into(),
             ModuleKind::Transform => "transform".into(),
         },
         sdk: info.sdk.clone(),
@@ -171,7 +175,12 @@ pub async fn upload(
         }
         let records = module_records(&meta, &bytes).map_err(|e| ApiError::unavailable(&e))?;
         registry.write(records).map_err(|e| ApiError::unavailable(&e))?;
-        tracing::info!(module = meta.id, name = meta.name, size = meta.size, "module uploaded");
+        tracing::info!(
+            module = meta.id,
+            name = meta.name,
+            size = meta.size,
+            "module uploaded"
+        );
         let state = registry.read();
         Ok((StatusCode::CREATED, Json(view(&state, &meta))))
     })

@@ -102,6 +102,7 @@ pub fn dev(args: &DevArgs) -> Result<()> {
         brokers: brokers.clone(),
         jobs: vec![job],
         listen: args.listen.clone(),
+        auto_create_topics: true,
         ..ServeConfig::default()
     };
     config.validate()?;
@@ -212,10 +213,15 @@ fn banner(out: &mut impl Write, brokers: &str, api: Option<&str>, args: &DevArgs
         "  watch the raw output:    weir consume --brokers {brokers} --topic {OUTPUT}"
     )?;
     if let Some(api) = api {
+        let server = if api == "127.0.0.1:8080" {
+            String::new()
+        } else {
+            format!(" --server http://{api}")
+        };
         writeln!(
             out,
-            "  upload modules, run jobs: weir --server http://{api} module upload FILE.wasm  \
-             (API and /metrics on http://{api})"
+            "  upload modules, run jobs: weir module upload FILE.wasm{server}   (the API and \
+             /metrics are on http://{api})"
         )?;
     }
     writeln!(

@@ -1,8 +1,13 @@
 //! The `weir` command line: one file per command.
 
+pub mod client;
 pub mod consume;
 pub mod dev;
 mod input;
+pub mod job;
+pub mod job_spec;
+pub mod module;
+pub mod output;
 mod print;
 pub mod produce;
 pub mod run;
@@ -47,4 +52,9 @@ pub enum Command {
     /// The quickstart: an embedded broker running word count on a sample text, printing each
     /// window's counts as it closes, with the commands to publish your own lines.
     Dev(dev::DevArgs),
+    /// Manage the modules of a Weir server's registry: upload, list, inspect, rm.
+    Module(module::ModuleArgs),
+    /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
+    /// rollback, rm.
+    Job(job::JobArgs),
 }

@@ -65,7 +65,9 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     }
     check_exposure(&config)?;
     let listener = crate::server::bind(&config.listen)?;
-    let address = listener.local_addr().map_or_else(|_| config.listen.clone(), |a| a.to_string());
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| config.listen.clone(), |a| a.to_string());
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("cannot handle signals")?;
@@ -73,13 +75,22 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     let jobs = if config.jobs.is_empty() {
         "none from a file".to_string()
     } else {
-        config.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", ")
+        config
+            .jobs
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     eprintln!(
         "weir serve: brokers {}, API on http://{} ({}), jobs: {jobs}, plus the registry's (`{}`)",
         config.brokers,
         address,
-        if config.token.is_some() { "token required for changes" } else { "no token" },
+        if config.token.is_some() {
+            "token required for changes"
+        } else {
+            "no token"
+        },
         config.registry_topic,
     );
     crate::server::run(&config, Some(listener), &shutdown)

@@ -3,8 +3,8 @@
 //! letters.
 
 use super::JobContext;
-use super::task::{Task, TaskFactory};
 use super::metered::MeteredGuest;
+use super::task::{Task, TaskFactory};
 use crate::kafka::sink::Outgoing;
 use crate::pipeline::{Checkpoint, Outcome, Pipeline};
 use crate::record::InputRecord;

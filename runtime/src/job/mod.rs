@@ -102,6 +102,9 @@ pub struct Host {
     pub brokers: String,
     /// Consumer-group session timeout.
     pub session_timeout: Duration,
+    /// Create missing topics by asking for their metadata (the embedded broker of `weir dev`
+    /// has no CreateTopics API, but creates a topic a producer asks about).
+    pub auto_create_topics: bool,
 }
 
 /// Prepares `job` (the component `module`, the topics) and starts its stages on their own
@@ -149,7 +152,11 @@ pub fn start(
     if shuffle {
         topics.push(topic(job.repartition_topic(), reduce_partitions));
     }
-    admin.ensure(&topics)?;
+    if host.auto_create_topics {
+        admin.auto_create(&topics)?;
+    } else {
+        admin.ensure(&topics)?;
+    }
     let progress_partitions = admin.partitions(&job.progress_topic())?;
     let repartition = if shuffle {
         Some(Repartition {
@@ -190,7 +197,11 @@ pub fn start(
         batch_size: job.batch_size,
         commit_interval: job.commit_interval,
     };
-    status.stages(if repartition.is_some() { &["map", "reduce"] } else { &["map"] });
+    status.stages(if repartition.is_some() {
+        &["map", "reduce"]
+    } else {
+        &["map"]
+    });
     let observer = |stage| Arc::new(StageObserver::new(&job.name, stage, status.clone()));
     let mut handles = vec![spawn(
         spec("map", format!("weir.{}", job.name), job.input.clone()),

@@ -72,8 +72,10 @@ impl StageObserver {
 
     /// What the tasks hold now.
     pub fn holding(&self, activity: Activity) {
-        self.open_windows.set(i64::try_from(activity.open_windows).unwrap_or(i64::MAX));
-        self.open_keys.set(i64::try_from(activity.open_keys).unwrap_or(i64::MAX));
+        self.open_windows
+            .set(i64::try_from(activity.open_windows).unwrap_or(i64::MAX));
+        self.open_keys
+            .set(i64::try_from(activity.open_keys).unwrap_or(i64::MAX));
     }
 
     /// A commit cycle took `elapsed`.
@@ -97,7 +99,8 @@ impl StageObserver {
 
     /// The partitions the stage holds now, as `topic/partition`.
     pub fn holds(&self, partitions: Vec<String>) {
-        self.assigned.set(i64::try_from(partitions.len()).unwrap_or(i64::MAX));
+        self.assigned
+            .set(i64::try_from(partitions.len()).unwrap_or(i64::MAX));
         self.status.assigned(self.stage, partitions.into_iter());
     }
 

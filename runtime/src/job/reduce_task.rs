@@ -2,8 +2,8 @@
 //! partition ([`MergeState`]), folds them with the guest's reduce, finishes and writes output.
 
 use super::JobContext;
-use super::task::{Task, TaskFactory};
 use super::metered::MeteredGuest;
+use super::task::{Task, TaskFactory};
 use crate::kafka::sink::Outgoing;
 use crate::pipeline::{Outcome, finish};
 use crate::record::InputRecord;

@@ -59,7 +59,12 @@ pub struct StageSpec {
 type Partition = (String, i32);
 
 /// Runs a stage until `shutdown` is set, restarting it after errors.
-pub fn run<F: TaskFactory>(spec: &StageSpec, factory: &F, observer: &Arc<StageObserver>, shutdown: &AtomicBool) {
+pub fn run<F: TaskFactory>(
+    spec: &StageSpec,
+    factory: &F,
+    observer: &Arc<StageObserver>,
+    shutdown: &AtomicBool,
+) {
     let mut backoff = Duration::from_millis(500);
     while !shutdown.load(Ordering::Relaxed) {
         let started = Instant::now();
@@ -147,7 +152,9 @@ impl<F: TaskFactory> Stage<'_, F> {
             let batch = self.fetch()?;
             // A member with nothing to do may never see a rebalance callback: after two
             // session timeouts in the group it counts as joined all the same.
-            if !joined && (self.consumer.context().joined() || started.elapsed() > self.spec.session_timeout * 2) {
+            if !joined
+                && (self.consumer.context().joined() || started.elapsed() > self.spec.session_timeout * 2)
+            {
                 self.observer.joined();
                 joined = true;
             }
@@ -217,7 +224,11 @@ impl<F: TaskFactory> Stage<'_, F> {
                     let task = self.factory.create(&topic, partition, checkpoint.as_deref())?;
                     self.tasks.insert((topic, partition), task);
                 }
-                Rebalanced::Revoked { topic, partition, lost } => {
+                Rebalanced::Revoked {
+                    topic,
+                    partition,
+                    lost,
+                } => {
                     self.observer
                         .rebalanced(if lost { "lost" } else { "revoked" }, &topic, partition);
                     let at = (topic, partition);
@@ -233,7 +244,6 @@ impl<F: TaskFactory> Stage<'_, F> {
         }
         Ok(())
     }
-
 
     /// Writes, waits, records progress, waits, commits; reports what the tasks hold and how
     /// long it took.

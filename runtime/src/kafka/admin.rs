@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
@@ -45,6 +46,25 @@ impl Admin {
     pub fn partitions(&self, topic: &str) -> Result<i32> {
         let n = topic_partitions(self.client.inner(), &self.brokers, topic, self.timeout)?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// Makes the topics of `specs` exist on a broker that creates topics a producer asks about
+    /// (with the broker's default partition count and configs): the embedded broker of
+    /// `weir dev`, which has no CreateTopics API.
+    pub fn auto_create(&self, specs: &[TopicSpec]) -> Result<()> {
+        let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("allow.auto.create.topics", "true")
+            .create()
+            .with_context(|| format!("cannot create a producer for {}", self.brokers))?;
+        for spec in specs {
+            producer
+                .client()
+                .fetch_metadata(Some(&spec.name), self.timeout)
+                .with_context(|| format!("cannot create topic `{}` at {}", spec.name, self.brokers))?;
+            self.partitions(&spec.name)?;
+        }
+        Ok(())
     }
 
     /// Creates the topics of `specs` that do not exist yet (replication factor 1 on a single

@@ -100,3 +100,42 @@ impl ProducerContext for DeliveryReport {
         }
     }
 }
+
+/// The lag of consumer group `group` on `topics`: for every partition, its end offset minus
+/// the group's committed offset (or minus its first offset when nothing is committed).
+pub fn group_lag(brokers: &str, group: &str, topics: &[String]) -> anyhow::Result<i64> {
+    use anyhow::Context as _;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let timeout = Duration::from_secs(5);
+    let consumer: BaseConsumer = consumer_config(brokers, group)
+        .create()
+        .with_context(|| format!("cannot create a consumer for {brokers}"))?;
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for topic in topics {
+        let count = topic_partitions(consumer.client(), brokers, topic, timeout)?;
+        for partition in 0..i32::try_from(count).unwrap_or(i32::MAX) {
+            partitions.add_partition(topic, partition);
+        }
+    }
+    let committed = consumer
+        .committed_offsets(partitions, timeout)
+        .with_context(|| format!("cannot read the offsets of group `{group}`"))?;
+    let mut lag = 0;
+    for element in committed.elements() {
+        let (low, high) = consumer
+            .fetch_watermarks(element.topic(), element.partition(), timeout)
+            .with_context(|| {
+                format!(
+                    "cannot read the end of {}/{}",
+                    element.topic(),
+                    element.partition()
+                )
+            })?;
+        let from = match element.offset() {
+            rdkafka::Offset::Offset(offset) => offset,
+            _ => low,
+        };
+        lag += (high - from).max(0);
+    }
+    Ok(lag)
+}

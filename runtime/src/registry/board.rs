@@ -6,9 +6,9 @@
 //! runtime that dies cannot, so statuses older than [`FRESH`] are ignored.
 
 use crate::job::status::RuntimeStatus;
+use crate::kafka::DeliveryReport;
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::tail::{self, Position, Start};
-use crate::kafka::{DeliveryReport, producer_config};
 use anyhow::{Context, Result};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::collections::BTreeMap;
@@ -60,7 +60,13 @@ impl StatusBoard {
             Arc::new(Position::default()),
             Arc::clone(shutdown),
         )?;
-        let producer = producer_config(brokers)
+        // Statuses are superseded every few seconds: no idempotence (fewer broker-side producer
+        // states, which tansu 0.6 can lose across a restart and then panics on), one ack.
+        let producer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "false")
+            .set("acks", "1")
+            .set("linger.ms", "20")
             .create_with_context(DeliveryReport::default())
             .with_context(|| format!("cannot create a producer for {brokers}"))?;
         Ok(StatusBoard {

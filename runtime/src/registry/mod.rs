@@ -11,7 +11,7 @@ pub mod board;
 pub mod model;
 
 pub use board::StatusBoard;
-pub use model::{JobRecord, ModuleMeta, RegistryState, Resolve, Revision};
+pub use model::{JobRecord, Lineage, ModuleMeta, RegistryState, Resolve, Revision};
 
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::tail::{self, Position, Start};
@@ -28,6 +28,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One runtime's view of the registry topic, and its writer.
 pub struct Registry {
+    brokers: String,
     topic: String,
     state: RwLock<RegistryState>,
     position: Arc<Position>,
@@ -54,6 +55,7 @@ impl Registry {
             .fetch_watermarks(topic, 0, Duration::from_secs(10))
             .with_context(|| format!("cannot read the registry topic `{topic}` at {brokers}"))?;
         let registry = Arc::new(Registry {
+            brokers: brokers.to_string(),
             topic: topic.to_string(),
             state: RwLock::new(RegistryState::default()),
             position: Arc::new(Position::default()),
@@ -92,6 +94,11 @@ impl Registry {
             crate::metrics::metrics().registry_caught_up.set(1.0);
             tracing::info!(topic = self.topic, "registry read to its end");
         }
+    }
+
+    /// The Kafka bootstrap servers.
+    pub fn brokers(&self) -> &str {
+        &self.brokers
     }
 
     /// Whether this runtime has read everything the registry held when it started.

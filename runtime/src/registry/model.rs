@@ -31,7 +31,7 @@ pub struct ModuleMeta {
     pub size: u64,
     /// The WIT world it implements.
     pub world: String,
-    /// `map-reduce` or `transform`.
+    /// `map_reduce` or `transform`.
     pub kind: String,
     /// The SDK that built it, as the module says.
     pub sdk: String,
@@ -54,8 +54,22 @@ pub struct JobRecord {
     pub created_at: String,
     /// Last change (RFC 3339).
     pub updated_at: String,
-    /// Earlier revisions, oldest first; `rollback` returns to the last one.
+    /// Earlier revisions, oldest first; `rollback` returns to the last one (and drops it).
     pub history: Vec<Revision>,
+    /// Every revision the job has had, the current one last: what it ran, and since when.
+    #[serde(default)]
+    pub lineage: Vec<Lineage>,
+}
+
+/// One revision of a job's lineage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lineage {
+    /// Its number.
+    pub revision: u64,
+    /// Its module id.
+    pub module: String,
+    /// When it became current (RFC 3339).
+    pub at: String,
 }
 
 /// An earlier revision of a job.
@@ -209,7 +223,10 @@ impl RegistryState {
             return Ok(meta);
         }
         if reference.len() >= 8 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut found = self.modules.range(reference.to_string()..).take_while(|(id, _)| id.starts_with(reference));
+            let mut found = self
+                .modules
+                .range(reference.to_string()..)
+                .take_while(|(id, _)| id.starts_with(reference));
             match (found.next(), found.next()) {
                 (Some((_, meta)), None) => return Ok(meta),
                 (Some(_), Some(_)) => return Err(Resolve::Ambiguous),
@@ -270,7 +287,7 @@ mod tests {
             name: Some(name.into()),
             size: bytes.len() as u64,
             world: "weir:processor@0.1.0".into(),
-            kind: "map-reduce".into(),
+            kind: "map_reduce".into(),
             sdk: "test".into(),
             chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
             uploaded_at: at.into(),
@@ -306,7 +323,11 @@ mod tests {
         let mut state = RegistryState::default();
         apply_all(&mut state, &module_records(&m, &bytes)?)?;
         state.apply(&Key::Chunk(&m.id, 0).encode(), Some(b"tampered"))?;
-        let err = state.module_bytes(&m.id).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = state
+            .module_bytes(&m.id)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("corrupt"), "{err}");
         Ok(())
     }
@@ -321,8 +342,15 @@ mod tests {
         }
         assert_eq!(state.resolve("wc").map(|m| &m.id), Ok(&new.id));
         assert_eq!(state.resolve(&old.id).map(|m| &m.id), Ok(&old.id));
-        assert_eq!(state.resolve(&format!("sha256:{}", &old.id[..10])).map(|m| &m.id), Ok(&old.id));
-        assert_eq!(state.resolve(&old.id[..4]).err(), Some(Resolve::NotFound), "too short a prefix");
+        assert_eq!(
+            state.resolve(&format!("sha256:{}", &old.id[..10])).map(|m| &m.id),
+            Ok(&old.id)
+        );
+        assert_eq!(
+            state.resolve(&old.id[..4]).err(),
+            Some(Resolve::NotFound),
+            "too short a prefix"
+        );
         assert_eq!(state.resolve("nothing").err(), Some(Resolve::NotFound));
         Ok(())
     }

@@ -56,7 +56,10 @@ fn upload(bytes: Vec<u8>, token: Option<&str>, max_upload: usize) -> (StatusCode
             request = request.header("authorization", format!("Bearer {token}"));
         }
         let request = request.body(Body::from(bytes)).expect("a request");
-        let response = router(state(max_upload)).oneshot(request).await.expect("a response");
+        let response = router(state(max_upload))
+            .oneshot(request)
+            .await
+            .expect("a response");
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
@@ -91,19 +94,86 @@ fn each_bad_upload_gets_its_status_and_code() {
     /// What is uploaded, with which token and limit, and the status and code it must get.
     type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, usize, StatusCode, &'a str);
     let cases: Vec<Case<'_>> = vec![
-        ("garbage", b"garbage".to_vec(), Some(TOKEN), 1 << 20, StatusCode::BAD_REQUEST, "not_wasm"),
-        ("empty", Vec::new(), Some(TOKEN), 1 << 20, StatusCode::BAD_REQUEST, "not_wasm"),
-        ("core module", wat("core-module"), Some(TOKEN), 1 << 20, StatusCode::UNPROCESSABLE_ENTITY, "core_module"),
-        ("other world", wat("other-world"), Some(TOKEN), 1 << 20, StatusCode::UNPROCESSABLE_ENTITY, "missing_export"),
-        ("future version", wat("future-version"), Some(TOKEN), 1 << 20, StatusCode::UNPROCESSABLE_ENTITY, "world_version"),
-        ("forbidden import", wat("forbidden-import"), Some(TOKEN), 1 << 20, StatusCode::UNPROCESSABLE_ENTITY, "forbidden_import"),
-        ("too big", word_count(), Some(TOKEN), 64 << 10, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        ("no token", word_count(), None, 1 << 20, StatusCode::UNAUTHORIZED, "unauthorized"),
-        ("wrong token", word_count(), Some("guess"), 1 << 20, StatusCode::UNAUTHORIZED, "unauthorized"),
+        (
+            "garbage",
+            b"garbage".to_vec(),
+            Some(TOKEN),
+            1 << 20,
+            StatusCode::BAD_REQUEST,
+            "not_wasm",
+        ),
+        (
+            "empty",
+            Vec::new(),
+            Some(TOKEN),
+            1 << 20,
+            StatusCode::BAD_REQUEST,
+            "not_wasm",
+        ),
+        (
+            "core module",
+            wat("core-module"),
+            Some(TOKEN),
+            1 << 20,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "core_module",
+        ),
+        (
+            "other world",
+            wat("other-world"),
+            Some(TOKEN),
+            1 << 20,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_export",
+        ),
+        (
+            "future version",
+            wat("future-version"),
+            Some(TOKEN),
+            1 << 20,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "world_version",
+        ),
+        (
+            "forbidden import",
+            wat("forbidden-import"),
+            Some(TOKEN),
+            1 << 20,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "forbidden_import",
+        ),
+        (
+            "too big",
+            word_count(),
+            Some(TOKEN),
+            64 << 10,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "no token",
+            word_count(),
+            None,
+            1 << 20,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            "wrong token",
+            word_count(),
+            Some("guess"),
+            1 << 20,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
     ];
     for (what, bytes, token, max, want_status, want_code) in cases {
         let (status, code) = upload(bytes, token, max);
-        assert_eq!((status, code.as_deref()), (want_status, Some(want_code)), "{what}");
+        assert_eq!(
+            (status, code.as_deref()),
+            (want_status, Some(want_code)),
+            "{what}"
+        );
     }
 }
 

@@ -1,0 +1,624 @@
+//! `weir job`: the jobs a pool of `weir serve` runtimes runs. `create`, `list`, `status`,
+//! `update`, `pause`, `resume`, `rollback`, `rm`.
+//!
+//! A job's spec comes from flags (`--module M --input T --output O --window W ...`), from a
+//! spec file (`-f spec.toml|spec.json|spec.yaml`, `-` for stdin; the same fields as a `[[job]]`
+//! of `weir serve`'s config), or both, flags winning. `update` without `-f` changes only what
+//! its flags name: it reads the job's current spec and sends it back with those fields changed.
+//! The server validates specs and resolves module refs; this file builds the request and prints
+//! the answer (`status`: per runtime, its stages' partitions, lag and errors).
+
+use super::client::{Client, ClientArgs, segment};
+use super::job_spec::{SpecFlags, check_complete, name_spec, overlay, read_spec};
+use super::output::{self, NONE, OutputArgs, Table, fields};
+use anyhow::{Result, bail};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::time::SystemTime;
+use ureq::http::Method;
+
+/// Arguments of `weir job`.
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JobCommand,
+    /// Where the server is.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The `weir job` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum JobCommand {
+    /// Create a job from flags or a spec file (-f).
+    Create {
+        /// The job's name (optional with -f when the file names it).
+        name: Option<String>,
+        /// The job's fields.
+        #[command(flatten)]
+        spec: Box<SpecFlags>,
+    },
+    /// List the jobs with their revision, state, module, lag and partitions.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show a job: its spec, and per runtime its revision, partitions, lag and errors.
+    #[command(visible_alias = "describe")]
+    Status {
+        /// The job's name.
+        name: String,
+    },
+    /// Change a job (a new revision): only the fields the flags name, or the whole spec with -f.
+    /// A new module takes over at a window boundary.
+    Update {
+        /// The job's name.
+        name: String,
+        /// The fields to change.
+        #[command(flatten)]
+        spec: Box<SpecFlags>,
+    },
+    /// Stop consuming; the job keeps its place and resumes where it stopped.
+    Pause {
+        /// The job's name.
+        name: String,
+    },
+    /// Resume a paused job.
+    Resume {
+        /// The job's name.
+        name: String,
+    },
+    /// Make a new revision with the previous revision's spec.
+    Rollback {
+        /// The job's name.
+        name: String,
+    },
+    /// Delete a job.
+    #[command(visible_alias = "delete")]
+    Rm {
+        /// The job's name.
+        name: String,
+    },
+}
+
+/// A job as the server describes it (v1); lenient, for printing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Job {
+    /// Its name.
+    pub name: String,
+    /// Its current revision.
+    pub revision: u64,
+    /// `running` or `paused`.
+    pub state: String,
+    /// `api` or `config`.
+    pub source: String,
+    /// The module its current revision runs.
+    pub module: ModuleRef,
+    /// Its spec (module resolved to an id).
+    pub spec: Map<String, Value>,
+    /// Created at (RFC 3339).
+    pub created_at: String,
+    /// Last changed at (RFC 3339).
+    pub updated_at: String,
+    /// Its revisions, oldest first.
+    pub history: Vec<Revision>,
+    /// What the runtimes report.
+    pub status: JobStatus,
+}
+
+/// A module as a job names it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ModuleRef {
+    /// sha256 id.
+    pub id: String,
+    /// Name, if any.
+    pub name: Option<String>,
+}
+
+/// One revision of a job.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Revision {
+    /// Its number.
+    pub revision: u64,
+    /// Its module id.
+    pub module: String,
+    /// When it was made.
+    pub at: String,
+}
+
+/// A job's status, summed over runtimes and per runtime.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct JobStatus {
+    /// Records not yet consumed, over all input partitions.
+    pub lag: Option<i64>,
+    /// Input partitions assigned to some runtime.
+    pub assigned_partitions: Option<u64>,
+    /// When a window last fired.
+    pub last_window_fired_at: Option<String>,
+    /// Per runtime.
+    pub runtimes: Vec<RuntimeStatus>,
+}
+
+/// What one runtime reports for a job.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RuntimeStatus {
+    /// `host/pid`.
+    pub runtime: String,
+    /// The revision it runs.
+    pub revision: Option<u64>,
+    /// The module id it runs.
+    pub module: String,
+    /// `running`, `starting`, `failed` or `paused`.
+    pub state: String,
+    /// Its stages.
+    pub stages: Vec<StageStatus>,
+    /// Its recent errors.
+    pub errors: Vec<RuntimeError>,
+    /// When it last reported.
+    pub updated_at: String,
+}
+
+/// One stage (map or reduce) on one runtime.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StageStatus {
+    /// `map` or `reduce`.
+    pub stage: String,
+    /// `topic/partition` it is assigned.
+    pub assigned: Vec<String>,
+    /// Records not yet consumed on those partitions.
+    pub lag: Option<i64>,
+    /// Records read.
+    pub records_in: Option<u64>,
+    /// When it last fired a window.
+    pub last_window_fired_at: Option<String>,
+}
+
+/// An error a runtime reported.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RuntimeError {
+    /// When.
+    pub at: String,
+    /// What.
+    pub message: String,
+}
+
+/// The `GET /v1/jobs` body.
+#[derive(Debug, Deserialize)]
+struct JobList {
+    jobs: Vec<Job>,
+}
+
+/// Runs `weir job`.
+pub fn job(args: &JobArgs) -> Result<()> {
+    let client = Client::from_args(&args.client)?;
+    let format = args.output.format;
+    let now = SystemTime::now();
+    let path = |name: &str, action: &str| format!("/jobs/{}{action}", segment(name));
+    let (reply, done) = match &args.command {
+        JobCommand::Create { name, spec } => {
+            let mut body = match &spec.file {
+                Some(file) => read_spec(file)?.into_map(),
+                None => Map::new(),
+            };
+            overlay(&mut body, spec.fields().into_map());
+            name_spec(&mut body, name.as_deref())?;
+            check_complete(&body)?;
+            (
+                client.send_json(Method::POST, "/jobs", Some(&Value::Object(body)))?,
+                "created",
+            )
+        }
+        JobCommand::List => {
+            let reply = client.get("/jobs")?;
+            let list: JobList = reply.parse("the job list")?;
+            return output::print(&output::render(format, &reply.body, || {
+                list_table(&list.jobs, now)
+            })?);
+        }
+        JobCommand::Status { name } => {
+            let reply = client.get(&path(name, ""))?;
+            let job: Job = reply.parse("the job")?;
+            return output::print(&output::render(format, &reply.body, || describe(&job, now))?);
+        }
+        JobCommand::Update { name, spec } => {
+            let fields = spec.fields().into_map();
+            let mut body = match &spec.file {
+                Some(file) => read_spec(file)?.into_map(),
+                None if fields.is_empty() => {
+                    bail!(
+                        "nothing to change: give the fields to change (--module, --window, ...) or a spec file (-f)"
+                    )
+                }
+                None => {
+                    let job: Job = client.get(&path(name, ""))?.parse("the job")?;
+                    job.spec
+                }
+            };
+            overlay(&mut body, fields);
+            name_spec(&mut body, Some(name))?;
+            (
+                client.send_json(Method::PUT, &path(name, ""), Some(&Value::Object(body)))?,
+                "updated",
+            )
+        }
+        JobCommand::Pause { name } => (
+            client.send_json(Method::POST, &path(name, "/pause"), None)?,
+            "paused",
+        ),
+        JobCommand::Resume { name } => (
+            client.send_json(Method::POST, &path(name, "/resume"), None)?,
+            "resumed",
+        ),
+        JobCommand::Rollback { name } => (
+            client.send_json(Method::POST, &path(name, "/rollback"), None)?,
+            "rolled back to the previous revision's spec",
+        ),
+        JobCommand::Rm { name } => {
+            client.delete(&path(name, ""))?;
+            let value = serde_json::json!({ "deleted": name });
+            return output::print(&output::render(format, &value, || {
+                format!("job {name} deleted\n")
+            })?);
+        }
+    };
+    let job: Job = reply.parse("the request")?;
+    output::print(&output::render(format, &reply.body, || changed(&job, done))?)
+}
+
+/// The sentence after a change: `job wc updated: revision 2, running, module word-count@3f2a…`.
+fn changed(job: &Job, done: &str) -> String {
+    format!(
+        "job {} {done}: revision {}, {}, module {}\n",
+        job.name,
+        job.revision,
+        job.state,
+        module_label(&job.module)
+    )
+}
+
+/// `name@shortid`, or the short id of an unnamed module.
+fn module_label(module: &ModuleRef) -> String {
+    match module.name.as_deref() {
+        Some(name) if !name.is_empty() => format!("{name}@{}", output::short_id(&module.id)),
+        _ => output::short_id(&module.id),
+    }
+}
+
+fn number_or_none<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| NONE.to_string(), |v| v.to_string())
+}
+
+/// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job.
+fn list_table(jobs: &[Job], now: SystemTime) -> String {
+    let mut table = Table::new(&[
+        "NAME",
+        "REVISION",
+        "STATE",
+        "MODULE",
+        "LAG",
+        "PARTITIONS",
+        "LAST-WINDOW",
+        "AGE",
+    ]);
+    for job in jobs {
+        table.row(vec![
+            job.name.clone(),
+            job.revision.to_string(),
+            job.state.clone(),
+            module_label(&job.module),
+            number_or_none(job.status.lag),
+            number_or_none(job.status.assigned_partitions),
+            output::age_or_none(job.status.last_window_fired_at.as_deref(), now),
+            output::age(&job.created_at, now),
+        ]);
+    }
+    table.render()
+}
+
+/// `topic/0,1,2;other/5`: assigned partitions grouped by topic, in numeric order.
+fn compact_partitions(assigned: &[String]) -> String {
+    let mut topics: Vec<(&str, Vec<&str>)> = Vec::new();
+    for item in assigned {
+        let (topic, partition) = item.rsplit_once('/').unwrap_or((item.as_str(), ""));
+        match topics.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, partitions)) => partitions.push(partition),
+            None => topics.push((topic, vec![partition])),
+        }
+    }
+    if topics.is_empty() {
+        return NONE.to_string();
+    }
+    topics
+        .into_iter()
+        .map(|(topic, mut partitions)| {
+            partitions.sort_by_key(|p| (p.parse::<u64>().unwrap_or(u64::MAX), p.to_string()));
+            format!("{topic}/{}", partitions.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Indents every line by two spaces.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// `status`: the job's fields, a row per (runtime, stage), the runtimes' errors, the history.
+fn describe(job: &Job, now: SystemTime) -> String {
+    let spec = |key: &str| match job.spec.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Null) | None => NONE.to_string(),
+        Some(other) => other.to_string(),
+    };
+    let last = &job.status.last_window_fired_at;
+    let mut text = fields(&[
+        ("Name", job.name.clone()),
+        ("Revision", job.revision.to_string()),
+        ("State", job.state.clone()),
+        ("Source", job.source.clone()),
+        (
+            "Module",
+            format!("{} ({})", module_label(&job.module), job.module.id),
+        ),
+        ("Input", spec("input")),
+        ("Output", spec("output")),
+        ("Window", spec("window")),
+        ("Lag", number_or_none(job.status.lag)),
+        ("Partitions", number_or_none(job.status.assigned_partitions)),
+        (
+            "Last window",
+            last.as_deref().map_or_else(
+                || NONE.to_string(),
+                |t| format!("{t} ({} ago)", output::age(t, now)),
+            ),
+        ),
+        ("Created", job.created_at.clone()),
+        ("Updated", job.updated_at.clone()),
+    ]);
+
+    text.push_str("\nRuntimes:\n");
+    let mut runtimes = Table::new(&[
+        "RUNTIME",
+        "REVISION",
+        "STATE",
+        "MODULE",
+        "STAGE",
+        "ASSIGNED",
+        "LAG",
+        "RECORDS-IN",
+        "LAST-WINDOW",
+        "SEEN",
+    ]);
+    let mut errors = Table::new(&["RUNTIME", "AT", "MESSAGE"]);
+    for rt in &job.status.runtimes {
+        let head = || {
+            vec![
+                rt.runtime.clone(),
+                number_or_none(rt.revision),
+                rt.state.clone(),
+                output::short_id(&rt.module),
+            ]
+        };
+        if rt.stages.is_empty() {
+            let mut row = head();
+            row.extend(["-", NONE, NONE, NONE, NONE].map(String::from));
+            row.push(output::age(&rt.updated_at, now));
+            runtimes.row(row);
+        }
+        for stage in &rt.stages {
+            let mut row = head();
+            row.extend([
+                stage.stage.clone(),
+                compact_partitions(&stage.assigned),
+                number_or_none(stage.lag),
+                number_or_none(stage.records_in),
+                output::age_or_none(stage.last_window_fired_at.as_deref(), now),
+                output::age(&rt.updated_at, now),
+            ]);
+            runtimes.row(row);
+        }
+        for error in &rt.errors {
+            errors.row(vec![rt.runtime.clone(), error.at.clone(), error.message.clone()]);
+        }
+    }
+    if runtimes.is_empty() && job.state == "paused" {
+        text.push_str("  <none>: the job is paused\n");
+    } else if runtimes.is_empty() {
+        text.push_str("  <none>: no runtime has reported this job yet\n");
+    } else {
+        text.push_str(&indent(&runtimes.render()));
+    }
+    if !errors.is_empty() {
+        text.push_str("\nErrors:\n");
+        text.push_str(&indent(&errors.render()));
+    }
+    if !job.history.is_empty() {
+        text.push_str("\nHistory:\n");
+        let mut history = Table::new(&["REVISION", "MODULE", "AT"]);
+        for revision in &job.history {
+            history.row(vec![
+                revision.revision.to_string(),
+                output::short_id(&revision.module),
+                revision.at.clone(),
+            ]);
+        }
+        text.push_str(&indent(&history.render()));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use serde_json::json;
+
+    const ID: &str = "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";
+    const OLD: &str = "aaaabbbbccccddddeeeeffff00001111222233334444555566667777888899990";
+
+    /// A job as the v1 contract shows it: two runtimes, one with an error.
+    fn sample() -> Value {
+        json!({
+            "name": "wc", "revision": 2, "state": "running", "source": "api",
+            "spec": {"name": "wc", "module": ID, "input": ["lines"], "output": "counts",
+                     "window": "tumbling:10s"},
+            "module": {"id": ID, "name": "word-count"},
+            "created_at": "2026-11-25T09:00:00Z", "updated_at": "2026-11-25T09:58:00Z",
+            "history": [{"revision": 1, "module": OLD, "at": "2026-11-25T09:00:00Z"},
+                        {"revision": 2, "module": ID, "at": "2026-11-25T09:58:00Z"}],
+            "status": {
+                "lag": 12, "assigned_partitions": 6, "last_window_fired_at": "2026-11-25T09:59:50Z",
+                "runtimes": [
+                    {"runtime": "host-a/101", "revision": 2, "module": ID, "state": "running",
+                     "stages": [
+                        {"stage": "map", "assigned": ["lines/2", "lines/0", "lines/10"], "lag": 5,
+                         "records_in": 1500, "last_window_fired_at": "2026-11-25T09:59:50Z"},
+                        {"stage": "reduce", "assigned": ["weir.wc.repartition/1"], "lag": 0,
+                         "records_in": 40, "last_window_fired_at": null}],
+                     "errors": [], "updated_at": "2026-11-25T09:59:58Z"},
+                    {"runtime": "host-b/202", "revision": 2, "module": ID, "state": "starting",
+                     "stages": [],
+                     "errors": [{"at": "2026-11-25T09:59:00Z", "message": "input topic missing"}],
+                     "updated_at": "2026-11-25T09:59:59Z"}]
+            }
+        })
+    }
+
+    fn now() -> SystemTime {
+        humantime::parse_rfc3339("2026-11-25T10:00:00Z").expect("valid time")
+    }
+
+    #[test]
+    fn the_job_list_has_kubectl_columns() {
+        let job: Job = serde_json::from_value(sample()).expect("the contract's job parses");
+        let fresh: Job = serde_json::from_value(json!({
+            "name": "fresh", "revision": 1, "state": "paused", "module": {"id": OLD, "name": null},
+            "created_at": "2026-11-25T09:59:30Z", "status": {"runtimes": []}
+        }))
+        .expect("a job without status figures parses");
+        assert_eq!(
+            list_table(&[job, fresh], now()),
+            "NAME    REVISION   STATE     MODULE                    LAG      PARTITIONS   LAST-WINDOW   AGE\n\
+             wc      2          running   word-count@3f2a1b9c0d12   12       6            10s           60m\n\
+             fresh   1          paused    aaaabbbbcccc              <none>   <none>       <none>        30s\n"
+        );
+    }
+
+    #[test]
+    fn status_shows_each_runtime_stage_its_partitions_lag_and_errors() {
+        let job: Job = serde_json::from_value(sample()).expect("parses");
+        let text = describe(&job, now());
+        let expected_rows = "\
+Runtimes:
+  RUNTIME      REVISION   STATE      MODULE         STAGE    ASSIGNED                LAG      RECORDS-IN   LAST-WINDOW   SEEN
+  host-a/101   2          running    3f2a1b9c0d12   map      lines/0,2,10            5        1500         10s           2s
+  host-a/101   2          running    3f2a1b9c0d12   reduce   weir.wc.repartition/1   0        40           <none>        2s
+  host-b/202   2          starting   3f2a1b9c0d12   -        <none>                  <none>   <none>       <none>        1s
+
+Errors:
+  RUNTIME      AT                     MESSAGE
+  host-b/202   2026-11-25T09:59:00Z   input topic missing
+
+History:
+  REVISION   MODULE         AT
+  1          aaaabbbbcccc   2026-11-25T09:00:00Z
+  2          3f2a1b9c0d12   2026-11-25T09:58:00Z
+";
+        assert!(text.ends_with(expected_rows), "{text}");
+        assert!(
+            text.starts_with("Name:         wc\nRevision:     2\nState:        running\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Module:       word-count@3f2a1b9c0d12 ({ID})\n")),
+            "{text}"
+        );
+        assert!(text.contains("Input:        lines\n"), "{text}");
+        assert!(
+            text.contains("Last window:  2026-11-25T09:59:50Z (10s ago)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_job_no_runtime_reported_says_so() {
+        let job: Job = serde_json::from_value(json!({"name": "wc"})).expect("parses");
+        assert!(describe(&job, now()).contains("no runtime has reported this job yet"));
+        let paused: Job = serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
+        assert!(describe(&paused, now()).contains("<none>: the job is paused\n"));
+    }
+
+    #[test]
+    fn changes_print_one_sentence() {
+        let job: Job = serde_json::from_value(sample()).expect("parses");
+        assert_eq!(
+            changed(&job, "updated"),
+            "job wc updated: revision 2, running, module word-count@3f2a1b9c0d12\n"
+        );
+    }
+
+    #[test]
+    fn partitions_group_by_topic_in_numeric_order() {
+        let assigned: Vec<String> = ["a/3", "b/0", "a/1", "a/10", "odd"].map(String::from).to_vec();
+        assert_eq!(compact_partitions(&assigned), "a/1,3,10;b/0;odd/");
+        assert_eq!(compact_partitions(&[]), NONE);
+    }
+
+    #[test]
+    fn create_flags_parse_beside_the_output_format() {
+        let cli = Cli::try_parse_from([
+            "weir",
+            "job",
+            "create",
+            "wc",
+            "--module",
+            "word-count",
+            "--input",
+            "a,b",
+            "--input",
+            "c",
+            "--output",
+            "counts",
+            "--window",
+            "hopping:10s,5s",
+            "--memory",
+            "64MiB",
+            "--shuffle",
+            "false",
+            "-o",
+            "json",
+            "--server",
+            "http://h:1",
+        ])
+        .expect("parses");
+        let Command::Job(args) = cli.command else {
+            panic!("not a job command")
+        };
+        assert_eq!(args.output.format, output::Format::Json);
+        assert_eq!(args.client.server.as_deref(), Some("http://h:1"));
+        let JobCommand::Create { name, spec } = args.command else {
+            panic!("not create")
+        };
+        assert_eq!(name.as_deref(), Some("wc"));
+        assert_eq!(
+            Value::Object(spec.fields().into_map()),
+            json!({"module": "word-count", "input": ["a", "b", "c"], "output": "counts",
+                   "window": "hopping:10s,5s", "shuffle": false, "limits": {"memory": "64MiB"}})
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! `weir module`: the modules of a server's registry. `upload FILE [--name N]`, `list`,
+//! `inspect REF`, `rm REF`, where REF is a full sha256 id, a unique prefix of one (8 hex
+//! digits or more), or a name (its latest upload). The server resolves refs and validates
+//! components; this file sends the request and prints the answer.
+
+use super::client::{Client, ClientArgs, segment};
+use super::output::{self, Format, OutputArgs, Table, fields};
+use anyhow::Result;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Arguments of `weir module`.
+#[derive(Debug, clap::Args)]
+pub struct ModuleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ModuleCommand,
+    /// Where the server is.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The `weir module` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ModuleCommand {
+    /// Upload a component (.wasm); uploading the same bytes again changes nothing.
+    Upload {
+        /// The component file, e.g. target/wasm32-wasip2/release/word_count.wasm.
+        file: PathBuf,
+        /// A name to refer to it by (a later upload with the same name becomes what it means).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the uploaded modules.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one module: id, name, kind, world, size, the jobs using it.
+    #[command(visible_alias = "describe")]
+    Inspect {
+        /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
+        module: String,
+    },
+    /// Delete a module no job uses.
+    #[command(visible_alias = "delete")]
+    Rm {
+        /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
+        module: String,
+    },
+}
+
+/// A module as the server describes it (v1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Module {
+    /// sha256 of the component, in hex.
+    pub id: String,
+    /// Its name, if uploaded with one.
+    pub name: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The WIT world it implements, e.g. `weir:processor@0.1.0`.
+    pub world: String,
+    /// `map_reduce` or `transform`.
+    pub kind: String,
+    /// When it was uploaded (RFC 3339).
+    pub uploaded_at: String,
+    /// The jobs whose current revision runs it.
+    pub used_by: Vec<String>,
+}
+
+/// The `GET /v1/modules` body.
+#[derive(Debug, Deserialize)]
+struct ModuleList {
+    modules: Vec<Module>,
+}
+
+/// Runs `weir module`.
+pub fn module(args: &ModuleArgs) -> Result<()> {
+    let client = Client::from_args(&args.client)?;
+    let format = args.output.format;
+    let now = SystemTime::now();
+    let text = match &args.command {
+        ModuleCommand::Upload { file, name } => {
+            let reply = client.upload(file, name.as_deref())?;
+            let module: Module = reply.parse("the upload")?;
+            output::render(format, &reply.body, || uploaded(&module, reply.status))?
+        }
+        ModuleCommand::List => {
+            let reply = client.get("/modules")?;
+            let list: ModuleList = reply.parse("the module list")?;
+            output::render(format, &reply.body, || list_table(&list.modules, now))?
+        }
+        ModuleCommand::Inspect { module } => {
+            let reply = client.get(&format!("/modules/{}", segment(module)))?;
+            let parsed: Module = reply.parse("the module")?;
+            output::render(format, &reply.body, || describe(&parsed, now))?
+        }
+        ModuleCommand::Rm { module } => {
+            client.delete(&format!("/modules/{}", segment(module)))?;
+            deleted(format, module)?
+        }
+    };
+    output::print(&text)
+}
+
+/// The line printed after `rm`: a sentence for people, `{"deleted": REF}` for scripts.
+fn deleted(format: Format, reference: &str) -> Result<String> {
+    let value = serde_json::json!({ "deleted": reference });
+    output::render(format, &value, || format!("module {reference} deleted\n"))
+}
+
+/// What `upload` prints: whether the bytes were new (201) or already there (200).
+fn uploaded(module: &Module, status: u16) -> String {
+    let what = if status == 201 {
+        "uploaded"
+    } else {
+        "unchanged (identical bytes were already uploaded)"
+    };
+    let name = module.name.as_deref().unwrap_or("");
+    let label = if name.is_empty() {
+        output::short_id(&module.id)
+    } else {
+        name.to_string()
+    };
+    format!(
+        "module {label} {what}\n{}",
+        fields(&[
+            ("ID", module.id.clone()),
+            ("Kind", module.kind.clone()),
+            ("Size", output::human_bytes(module.size)),
+        ])
+    )
+}
+
+/// `NAME ID KIND SIZE USED-BY AGE`, one row per module.
+fn list_table(modules: &[Module], now: SystemTime) -> String {
+    let mut table = Table::new(&["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"]);
+    for m in modules {
+        table.row(vec![
+            m.name.clone().unwrap_or_else(|| output::NONE.into()),
+            output::short_id(&m.id),
+            m.kind.clone(),
+            output::human_bytes(m.size),
+            output::list_or_none(&m.used_by),
+            output::age(&m.uploaded_at, now),
+        ]);
+    }
+    table.render()
+}
+
+/// `inspect`'s description of one module.
+fn describe(m: &Module, now: SystemTime) -> String {
+    fields(&[
+        ("ID", m.id.clone()),
+        ("Name", m.name.clone().unwrap_or_else(|| output::NONE.into())),
+        ("Kind", m.kind.clone()),
+        ("World", m.world.clone()),
+        (
+            "Size",
+            format!("{} bytes ({})", m.size, output::human_bytes(m.size)),
+        ),
+        (
+            "Uploaded",
+            format!("{} ({} ago)", m.uploaded_at, output::age(&m.uploaded_at, now)),
+        ),
+        ("Used by", output::list_or_none(&m.used_by)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> serde_json::Value {
+        json!({
+            "id": "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9",
+            "name": "word-count",
+            "size": 135840,
+            "world": "weir:processor@0.1.0",
+            "kind": "map_reduce",
+            "uploaded_at": "2026-11-25T10:00:00Z",
+            "used_by": ["wc", "wc2"]
+        })
+    }
+
+    fn now() -> SystemTime {
+        humantime::parse_rfc3339("2026-11-25T10:05:00Z").expect("valid time")
+    }
+
+    #[test]
+    fn the_contract_module_parses_and_lists() {
+        let named: Module = serde_json::from_value(sample()).expect("parses");
+        let mut unnamed = named.clone();
+        unnamed.name = None;
+        unnamed.used_by.clear();
+        unnamed.kind = "transform".into();
+        assert_eq!(
+            list_table(&[named, unnamed], now()),
+            "NAME         ID             KIND         SIZE       USED-BY   AGE\n\
+             word-count   3f2a1b9c0d12   map_reduce   132.7KiB   wc,wc2    5m\n\
+             <none>       3f2a1b9c0d12   transform    132.7KiB   <none>    5m\n"
+        );
+    }
+
+    #[test]
+    fn a_null_name_and_missing_fields_are_tolerated() {
+        let module: Module = serde_json::from_value(json!({"id": "ab", "name": null})).expect("parses");
+        assert_eq!(module.name, None);
+        assert!(module.used_by.is_empty());
+    }
+
+    #[test]
+    fn inspect_describes_every_field() {
+        let module: Module = serde_json::from_value(sample()).expect("parses");
+        let text = describe(&module, now());
+        assert!(text.contains("World:     weir:processor@0.1.0\n"), "{text}");
+        assert!(text.contains("Size:      135840 bytes (132.7KiB)\n"), "{text}");
+        assert!(
+            text.contains("Uploaded:  2026-11-25T10:00:00Z (5m ago)\n"),
+            "{text}"
+        );
+        assert!(text.contains("Used by:   wc,wc2\n"), "{text}");
+    }
+
+    #[test]
+    fn upload_says_whether_the_bytes_were_new() {
+        let module: Module = serde_json::from_value(sample()).expect("parses");
+        assert!(uploaded(&module, 201).starts_with("module word-count uploaded\n"));
+        assert!(uploaded(&module, 200).starts_with("module word-count unchanged"));
+        let unnamed = Module { name: None, ..module };
+        assert!(uploaded(&unnamed, 201).starts_with("module 3f2a1b9c0d12 uploaded\n"));
+    }
+
+    #[test]
+    fn rm_prints_a_sentence_or_an_object() {
+        assert_eq!(
+            deleted(Format::Table, "wc").expect("renders"),
+            "module wc deleted\n"
+        );
+        let json = deleted(Format::Json, "wc").expect("renders");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).expect("JSON"),
+            json!({"deleted": "wc"})
+        );
+    }
+}
