@@ -7,6 +7,7 @@ All runtimes of the session share the broker, so they share the registry: each t
 topics, modules and jobs uniquely, and deletes its jobs before stopping its runtimes."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -215,9 +216,13 @@ def test_c_two_runtimes_share_the_registry_and_split_a_job(weir, broker, runtime
     a.wait_ready()
     b.wait_ready()
 
-    uploaded = upload(a, word_count_variant(name), name=f"{name}-wc")
+    # Over 1 MB, so the registry holds it in several chunks that B reassembles (and checks
+    # against the sha256) before it runs the job.
+    padded = word_count_variant(name) + custom_section("weir-e2e-padding", os.urandom(3 << 20))
+    uploaded = upload(a, padded, name=f"{name}-wc")
     assert uploaded.status == 201, uploaded
     module = uploaded.json["id"]
+    assert (module, uploaded.json["size"]) == (sha256(padded), len(padded))
 
     def on_b():
         reply = b.api("GET", f"/v1/modules/{name}-wc")
