@@ -304,7 +304,7 @@ fn run_job(
         let started = module.and_then(|bytes| job::start(host, &desired.spec, &bytes, status, shutdown));
         match started {
             Ok(handles) => {
-                status.set_state(RunState::Running, None);
+                status.set_state(RunState::Running);
                 for handle in handles {
                     if handle.join().is_err() {
                         tracing::error!(job = name, "a stage thread panicked");
@@ -315,7 +315,7 @@ fn run_job(
             }
             Err(err) => {
                 tracing::error!(job = name, "job not started, retrying in {RETRY:?}: {err:#}");
-                status.set_state(RunState::Failed, None);
+                status.set_state(RunState::Failed);
                 status.error(format!("not started: {err:#}"));
                 sleep_unless(shutdown, RETRY);
             }

@@ -117,13 +117,10 @@ impl JobStatus {
         f(&mut self.live.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Sets the state (and the module, once known).
-    pub fn set_state(&self, state: RunState, module: Option<&str>) {
+    /// Sets the state.
+    pub fn set_state(&self, state: RunState) {
         self.with(|live| {
             live.state = state;
-            if let Some(module) = module {
-                live.module = module.to_string();
-            }
             if state != RunState::Running {
                 live.stages.clear();
                 live.joined.clear();
@@ -234,7 +231,7 @@ mod tests {
     #[test]
     fn a_snapshot_sums_the_lag_of_held_partitions_only() {
         let status = JobStatus::new("h/1", "wc", 2, "abc");
-        status.set_state(RunState::Running, None);
+        status.set_state(RunState::Running);
         status.assigned("map", ["lines/0".to_string(), "lines/1".to_string()].into_iter());
         status.lag("map", "lines/0".into(), 5);
         status.lag("map", "lines/1".into(), 7);

@@ -19,7 +19,7 @@ use crate::kafka::{DeliveryReport, producer_config};
 use anyhow::{Context, Result};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -33,7 +33,6 @@ pub struct Registry {
     state: RwLock<RegistryState>,
     position: Arc<Position>,
     producer: BaseProducer<DeliveryReport>,
-    generation: AtomicU64,
     caught_up: AtomicBool,
     writing: Mutex<()>,
 }
@@ -60,7 +59,6 @@ impl Registry {
             state: RwLock::new(RegistryState::default()),
             position: Arc::new(Position::default()),
             producer,
-            generation: AtomicU64::new(0),
             caught_up: AtomicBool::new(false),
             writing: Mutex::new(()),
         });
@@ -83,7 +81,6 @@ impl Registry {
         if let Err(err) = self.write_state().apply(key, value) {
             tracing::warn!(topic = self.topic, offset, "registry record skipped: {err:#}");
         }
-        self.generation.fetch_add(1, Ordering::Relaxed);
         if offset + 1 >= end {
             self.mark_caught_up();
         }
@@ -104,11 +101,6 @@ impl Registry {
     /// Whether this runtime has read everything the registry held when it started.
     pub fn caught_up(&self) -> bool {
         self.caught_up.load(Ordering::Relaxed)
-    }
-
-    /// A number that changes whenever a record is applied.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
     }
 
     /// The registry as read so far.
