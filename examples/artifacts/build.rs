@@ -44,6 +44,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target").join("guests"));
 
+    ensure_wasm_target();
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
@@ -71,7 +72,7 @@ fn main() {
     if !status.success() {
         panic!(
             "building the guest modules for wasm32-wasip2 failed (see above). If the target is \
-             missing, `rustup target add wasm32-wasip2` (rust-toolchain.toml asks rustup for it)."
+             missing, `rustup target add wasm32-wasip2`."
         );
     }
 
@@ -105,4 +106,35 @@ fn main() {
     bundled.push_str("];\n");
     code.push_str(&bundled);
     fs::write(out_dir.join("guests.rs"), code).expect("write guests.rs");
+}
+
+/// Installs the `wasm32-wasip2` standard library with rustup when the toolchain lacks it.
+/// rustup reads `rust-toolchain.toml`'s `targets` only when it installs the toolchain, so a
+/// machine whose `stable` came first would otherwise fail here with "can't find crate for
+/// `core`". Without rustup (a distribution's Rust) the build below says what is missing.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", "wasm32-wasip2"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if libdir.is_some_and(|dir| dir.exists()) {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target with rustup (once)");
+    // RUSTUP_TOOLCHAIN, set by rustup's cargo proxy, points this at the toolchain in use.
+    match Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status()
+    {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            println!("cargo:warning=`rustup target add wasm32-wasip2` failed: {status}");
+        }
+        Err(err) => {
+            println!("cargo:warning=no rustup ({err}): add the wasm32-wasip2 target by hand");
+        }
+    }
 }

@@ -30,6 +30,8 @@ fn main() -> ExitCode {
         Command::Consume(args) => weir::cli::consume::consume(&args),
         Command::Serve(args) => weir::cli::serve::serve(&args),
         Command::Dev(args) => weir::cli::dev::dev(&args),
+        Command::Init(args) => weir::cli::init::init(&args),
+        Command::Build(args) => weir::cli::build::build(&args),
         Command::Module(args) => weir::cli::module::module(&args),
         Command::Job(args) => weir::cli::job::job(&args),
     };

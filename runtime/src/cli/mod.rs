@@ -1,8 +1,10 @@
 //! The `weir` command line: one file per command.
 
+pub mod build;
 pub mod client;
 pub mod consume;
 pub mod dev;
+pub mod init;
 mod input;
 pub mod job;
 pub mod job_spec;
@@ -52,6 +54,12 @@ pub enum Command {
     /// The quickstart: an embedded broker running word count on a sample text, printing each
     /// window's counts as it closes, with the commands to publish your own lines.
     Dev(dev::DevArgs),
+    /// Create a module project (word count) in Rust, Python, JavaScript or C, with a README, a
+    /// sample input and a unit test; `weir build` builds it.
+    Init(init::InitArgs),
+    /// Build the module project in a directory (Rust, Python, JavaScript or C) into a component,
+    /// with the language's toolchain: build/NAME.wasm.
+    Build(build::BuildArgs),
     /// Manage the modules of a Weir server's registry: upload, list, inspect, rm.
     Module(module::ModuleArgs),
     /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,

@@ -5,6 +5,7 @@
 mod cli_run;
 mod dev;
 mod hostile;
+mod languages;
 mod support;
 mod untrusted;
 mod upload;
