@@ -18,7 +18,7 @@ use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::{Outgoing, Sink};
 use crate::kafka::source::{Rebalanced, StageContext, input_record};
 use crate::record::InputRecord;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -57,6 +57,19 @@ pub struct StageSpec {
 }
 
 type Partition = (String, i32);
+
+/// `max.poll.interval.ms` for a session timeout: also how long the group waits for every
+/// member to rejoin a rebalance.
+fn max_poll_ms(session_ms: u128) -> u128 {
+    (session_ms * 3).max(20_000)
+}
+
+/// How long a new member may wait for its first assignment: a rebalance that waits for a dead
+/// member (its session) and for every live one to rejoin (the max poll interval), and slack.
+fn join_deadline(session: Duration) -> Duration {
+    let session_ms = session.as_millis().max(1000);
+    Duration::from_millis((session_ms + max_poll_ms(session_ms)) as u64) + Duration::from_secs(10)
+}
 
 /// Runs a stage until `shutdown` is set, restarting it after errors.
 pub fn run<F: TaskFactory>(
@@ -115,7 +128,7 @@ fn run_once<F: TaskFactory>(
         // and a quick restart, the new member's join waited for the dead one this long (tansu
         // evicts it only then): librdkafka's 300 s default stalled the group for minutes. The
         // loop polls at least every commit cycle, whose flushes give up after FLUSH_TIMEOUT.
-        .set("max.poll.interval.ms", (session_ms * 3).max(20_000).to_string())
+        .set("max.poll.interval.ms", max_poll_ms(session_ms).to_string())
         // Lag per partition for the metrics and the job status.
         .set("statistics.interval.ms", "5000")
         .create_with_context(StageContext::new(spec.stage, progress).with_statistics({
@@ -148,15 +161,25 @@ impl<F: TaskFactory> Stage<'_, F> {
         let mut last_commit = Instant::now();
         let mut out = Vec::new();
         let (started, mut joined) = (Instant::now(), false);
+        let join_deadline = join_deadline(self.spec.session_timeout);
         while !shutdown.load(Ordering::Relaxed) {
             let batch = self.fetch()?;
-            // A member with nothing to do may never see a rebalance callback: after two
-            // session timeouts in the group it counts as joined all the same.
-            if !joined
-                && (self.consumer.context().joined() || started.elapsed() > self.spec.session_timeout * 2)
-            {
-                self.observer.joined();
-                joined = true;
+            // Every member gets an assign callback once the group has rebalanced, an empty one
+            // when it has no partition (cooperative-sticky). A member that never gets one is
+            // stuck in a join the broker lost (seen once on tansu after a kill -9 and restart):
+            // a new consumer joins afresh.
+            if !joined {
+                if self.consumer.context().joined() {
+                    self.observer.joined();
+                    joined = true;
+                } else if started.elapsed() > join_deadline {
+                    bail!(
+                        "no partition assignment from group `{}` after {}s; rejoining with a new \
+                         consumer",
+                        self.spec.group,
+                        join_deadline.as_secs()
+                    );
+                }
             }
             let mut consumed = 0;
             for (at, records) in &batch {

@@ -181,6 +181,7 @@ impl ClientContext for StageContext {
 impl ConsumerContext for StageContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         self.joined.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(stage = self.stage, ?err, partitions = tpl.count(), "rebalance");
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, tpl),

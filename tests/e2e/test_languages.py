@@ -1,0 +1,105 @@
+"""Word count in Python, JavaScript and C through the Kafka pipeline: `weir build` makes each
+example's component (with the toolchains scripts/guest-toolchains installs), one `weir serve`
+runs the four word counts (Rust's included) as four jobs over the same input topic, and every
+language's output topic must hold exactly the records, keys and values byte for byte, that
+the Rust job writes, which must be the test's own reference counts."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from pool import Stream, Weir, create_topic, read_topic, unique
+
+# Rust's char::is_alphanumeric as a regex (the Python example's table, which
+# runtime/tests/all/languages.rs checks against Rust): the reference tokenizer.
+sys.path.insert(0, str(ROOT / "examples" / "word-count-py"))
+from alphanumeric import WORD  # noqa: E402
+
+LANGUAGES = ("py", "js", "c")
+
+# Words the languages' own Unicode tables would split or lower-case differently.
+MULTILINGUAL = [
+    "Ünïcode straße ÉTÉ l'été",
+    "ΟΔΟΣ Σοφία ΣΑΣ",
+    "नमस्ते दुनिया ภาษาไทย",
+    "日本語のテキスト 한국어 x² ½ ٣٤",
+    "İstanbul DİYARBAKIR",
+]
+
+
+@pytest.fixture(scope="module")
+def components(weir, tmp_path_factory):
+    """language -> the example's component, built by `weir build` in a copy of the example."""
+    built = {}
+    for lang in LANGUAGES:
+        project = tmp_path_factory.mktemp(f"build-{lang}") / f"word-count-{lang}"
+        shutil.copytree(ROOT / "examples" / f"word-count-{lang}", project,
+                        ignore=shutil.ignore_patterns("build", "node_modules"))
+        result = subprocess.run([weir, "build"], cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, f"weir build of word-count-{lang} failed:\n{result.stderr}"
+        built[lang] = project / "build" / f"word-count-{lang}.wasm"
+    return built
+
+
+def reference_counts(records, size_ms=10_000):
+    """(window_start, word) -> count, words split and lower-cased as Rust's word count does."""
+    counts = {}
+    for _, ts, line in records:
+        for word in WORD.findall(line):
+            key = (ts - ts % size_ms, word.lower())
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def latest(records):
+    """Raw key bytes -> raw value bytes, the last per key (the output is at-least-once, keyed
+    by (window, key), and a repeated result has the same value)."""
+    return {key: value for key, value, _ in records}
+
+
+def test_every_language_writes_the_rust_word_counts_records(broker, weir, tmp_path, components):
+    name = unique("lang")
+    lines = f"{name}-lines"
+    create_topic(broker, lines, 3)
+    outputs = {lang: f"{name}-{lang}-counts" for lang in ("rust", *LANGUAGES)}
+    runtime = Weir(weir, broker, tmp_path, name, [lines], outputs["rust"])
+    config = runtime.config.read_text()
+    for lang in LANGUAGES:
+        config += (f'\n[[job]]\nname = "{name}-{lang}"\nmodule = {json.dumps(str(components[lang]))}\n'
+                   f'input = ["{lines}"]\noutput = "{outputs[lang]}"\nwindow = "tumbling:10s"\n'
+                   f'commit_interval = "200ms"\n')
+    runtime.config.write_text(config)
+
+    stream = Stream(partitions=3, lines=900, seconds=40, seed=23)
+    base = stream.records[0][1]
+    stream.records += [(i % 3, base + 1000 * i, line) for i, line in enumerate(MULTILINGUAL)]
+    stream.records.sort(key=lambda r: r[1])
+    reference = reference_counts(stream.records)
+    runtime.start()
+    try:
+        stream.publish(broker, lines)
+        stream.close_windows(broker, lines)
+        got = {}
+        for lang, topic in outputs.items():
+            records = read_topic(broker, topic, deadline=240,
+                                 until=lambda rs: len({r[0] for r in rs}) >= len(reference))
+            got[lang] = latest(records)
+            assert got[lang], f"the {lang} job wrote nothing:\n{runtime.logs()}"
+    finally:
+        runtime.stop()
+
+    # The Rust job is right: exactly the reference counts.
+    rust = {(json.loads(k)["window_start"], json.loads(k)["key"]): json.loads(v)["value"]
+            for k, v in got["rust"].items()}
+    assert rust == reference, f"the Rust job is not the reference:\n{runtime.logs()}"
+    assert any(word == "दुनिया" for _, word in rust), "the multilingual lines were counted"
+    for lang in LANGUAGES:
+        missing = {k: v for k, v in got["rust"].items() if got[lang].get(k) != v}
+        extra = {k: v for k, v in got[lang].items() if k not in got["rust"]}
+        assert not missing and not extra, (
+            f"{lang} differs from Rust: {len(missing)} records missing or different "
+            f"{list(missing.items())[:3]}, {len(extra)} extra {list(extra.items())[:3]}\n{runtime.logs()}")
