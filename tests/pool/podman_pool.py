@@ -302,7 +302,8 @@ class Pool:
                "-v", f"{self.config}:/etc/weir/weir.toml:ro",
                "-e", "WEIR_CONFIG=/etc/weir/weir.toml",
                "-e", f"WEIR_TOKEN={self.token}",
-               "-e", "WEIR_LOG=info,librdkafka=off,rdkafka=off",
+               # librdkafka's errors name the cause of a broker failure a stage restarts after.
+               "-e", "WEIR_LOG=info,librdkafka=error,rdkafka=error",
                WEIR_IMAGE)
         runtime = Runtime(self, name)
         self.runtimes.append(runtime)
