@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Arguments of `weir serve`. Every setting can also come from the config file or a `WEIR_*`
 /// variable (`WEIR_BROKERS`, `WEIR_LISTEN`, `WEIR_TOKEN`, `WEIR_MAX_UPLOAD`,
@@ -72,6 +73,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, shutdown.clone()).context("cannot handle signals")?;
     }
+    exit_after_grace(shutdown.clone(), config.shutdown_grace);
     let jobs = if config.jobs.is_empty() {
         "none from a file".to_string()
     } else {
@@ -94,6 +96,34 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.registry_topic,
     );
     crate::server::run(&config, Some(listener), &shutdown)
+}
+
+/// Slack after the grace period for what follows the jobs' stop: the last status, the API's
+/// requests in flight, the Kafka clients' goodbyes.
+const EXIT_SLACK: Duration = Duration::from_secs(10);
+
+/// Ends the process if it is still running `grace` + [`EXIT_SLACK`] after a signal: closing
+/// Kafka clients against a broker that went away can block far longer than the grace period
+/// (seen once when a compose `down` stopped the broker with the runtimes), and an
+/// orchestrator expects the exit. Nothing is lost: what was not committed is replayed.
+fn exit_after_grace(shutdown: Arc<AtomicBool>, grace: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("weir-exit".into())
+        .spawn(move || {
+            while !shutdown.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(grace + EXIT_SLACK);
+            tracing::error!(
+                "still running {:?} after the signal (grace period {grace:?}): exiting now; \
+                 uncommitted records are replayed by the runtime that takes the partitions",
+                grace + EXIT_SLACK
+            );
+            std::process::exit(1);
+        });
+    if let Err(err) = spawned {
+        tracing::warn!("no exit deadline after signals: {err}");
+    }
 }
 
 /// Refuses to serve the API beyond loopback without a token, unless told to.
