@@ -133,8 +133,11 @@ fn a_record_the_module_refuses_carries_its_message() {
 
 #[test]
 fn a_huge_output_hits_the_output_limit() {
+    // A deadline far beyond the time to build the output, so that only the output limit can
+    // stop this call: on a loaded CI machine the 200 ms one fired first once.
     let limits = GuestLimits {
         output_bytes: 1 << 20,
+        call_timeout: Duration::from_secs(120),
         ..limits()
     };
     let dead = poison_then_clean(weir_guest_artifacts::HOSTILE_HUGE_OUTPUT, limits, "huge");
