@@ -74,28 +74,8 @@ def promtool() -> str:
     return path
 
 
-def load_e2e_helpers():
-    """tests/e2e/pool.py (the reference word-count stream, readers of the output), imported
-    with the e2e directory's own conftest visible as `conftest`, which pool.py imports from."""
-    import importlib
-    import importlib.util
-    e2e = ROOT / "tests" / "e2e"
-    if str(e2e) not in sys.path:
-        sys.path.append(str(e2e))
-    if "pool" in sys.modules:
-        return sys.modules["pool"]
-    spec = importlib.util.spec_from_file_location("weir_e2e_conftest", e2e / "conftest.py")
-    e2e_conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(e2e_conftest)
-    saved = sys.modules.get("conftest")
-    sys.modules["conftest"] = e2e_conftest
-    try:
-        return importlib.import_module("pool")
-    finally:
-        if saved is not None:
-            sys.modules["conftest"] = saved
-        else:
-            sys.modules.pop("conftest", None)
+sys.path.insert(0, str(ROOT / "tests"))
+from e2e_helpers import load_e2e_helpers  # noqa: E402  (tests/e2e/pool.py, shared with tests/{pool,deploy})
 
 
 def run(*args, **kwargs) -> subprocess.CompletedProcess:
