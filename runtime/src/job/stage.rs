@@ -295,6 +295,7 @@ impl<F: TaskFactory> Stage<'_, F> {
         self.sink.flush()?;
         let mut offsets = TopicPartitionList::new();
         let mut progress = Vec::new();
+        let mut attempted = Vec::new();
         for ((topic, partition), task) in &self.tasks {
             let Some((offset, checkpoint)) = task.checkpoint() else {
                 continue;
@@ -313,20 +314,24 @@ impl<F: TaskFactory> Stage<'_, F> {
             offsets
                 .add_partition_offset(topic, *partition, Offset::Offset(offset))
                 .context("offset list")?;
-            self.checkpointed.insert(at, checkpoint);
+            attempted.push((at, checkpoint));
         }
         if progress.is_empty() {
             return Ok(());
         }
         self.sink.send_all(&progress)?;
         self.sink.flush()?;
-        if let Err(err) = self.consumer.commit(&offsets, CommitMode::Sync) {
-            tracing::warn!(
+        match self.consumer.commit(&offsets, CommitMode::Sync) {
+            // Only a committed checkpoint is skipped next cycle. A refused commit is retried
+            // (after a broker restart, commits fail until the group settles, and a partition
+            // whose checkpoint no longer changes would otherwise never be committed again).
+            Ok(()) => self.checkpointed.extend(attempted),
+            Err(err) => tracing::warn!(
                 job = self.spec.job,
                 stage = self.spec.stage,
-                "offsets not committed ({err}): the partitions have probably moved to another \
-                 runtime, which resumes from the checkpoints"
-            );
+                "offsets not committed ({err}); retried next cycle. If the partitions have moved \
+                 to another runtime, it resumes from the checkpoints"
+            ),
         }
         Ok(())
     }
