@@ -69,6 +69,10 @@ pub struct ServeConfig {
     /// `weir dev`'s embedded broker; not read from files or the environment).
     #[serde(skip)]
     pub auto_create_topics: bool,
+    /// Where compiled modules are kept between restarts: a directory, or `off`. Default:
+    /// `$XDG_CACHE_HOME/weir/compiled` or `~/.cache/weir/compiled` (off without a home).
+    #[serde(default)]
+    pub compile_cache: Option<String>,
     /// The most a job created over the API may ask for (default: 512 MiB of memory, 30 s per
     /// call, 256 MiB of output per call).
     #[serde(default = "default_max_limits")]
@@ -174,6 +178,7 @@ impl Default for ServeConfig {
             registry_topic: default_registry_topic(),
             status_topic: default_status_topic(),
             max_limits: default_max_limits(),
+            compile_cache: None,
             auto_create_topics: false,
         }
     }
@@ -237,6 +242,7 @@ const ENV_KEYS: &[&str] = &[
     "shutdown_grace",
     "registry_topic",
     "status_topic",
+    "compile_cache",
 ];
 
 impl ServeConfig {

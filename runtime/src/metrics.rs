@@ -60,8 +60,10 @@ pub struct Metrics {
     pub stage_restarts: IntCounterVec,
     /// `weir_module_cache_hits_total`: module loads served by the compile cache.
     pub module_cache_hits: IntCounter,
-    /// `weir_module_cache_misses_total`: module loads that compiled.
+    /// `weir_module_cache_misses_total`: module loads that compiled (or read the disk cache).
     pub module_cache_misses: IntCounter,
+    /// `weir_module_disk_cache_hits_total`: compilations answered by the on-disk compile cache.
+    pub module_disk_cache_hits: IntCounter,
     /// `weir_jobs{state}`: jobs on this runtime by state.
     pub jobs: IntGaugeVec,
     /// `weir_registry_caught_up`: 1 once the runtime has read the registry to its end.
@@ -159,11 +161,15 @@ impl Metrics {
             ),
             module_cache_hits: r.counter(
                 "weir_module_cache_hits_total",
-                "Module loads served by the compile cache.",
+                "Module loads served by the in-memory cache of compiled modules.",
             ),
             module_cache_misses: r.counter(
                 "weir_module_cache_misses_total",
-                "Module loads that validated and compiled the component.",
+                "Module loads that validated and compiled the component (or read the disk cache).",
+            ),
+            module_disk_cache_hits: r.counter(
+                "weir_module_disk_cache_hits_total",
+                "Module compilations answered by the on-disk compile cache.",
             ),
             jobs: r.gauges("weir_jobs", "Jobs known to this runtime, by state.", &["state"]),
             registry_caught_up: r.gauge(

@@ -12,7 +12,7 @@
 
 use crate::api::{self, ApiState, Services};
 use crate::config::ServeConfig;
-use crate::engine::Engine;
+use crate::engine::{CompileCache, Engine};
 use crate::job::Host;
 use crate::registry::{Registry, StatusBoard};
 use crate::supervisor::{Supervisor, sleep_unless};
@@ -28,7 +28,8 @@ const RETRY: Duration = Duration::from_secs(5);
 
 /// Runs the runtime until `shutdown` is set; serves the API on `listener` when given.
 pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<AtomicBool>) -> Result<()> {
-    let engine = Arc::new(Engine::new()?);
+    let cache = CompileCache::from_setting(config.compile_cache.as_deref());
+    let engine = Arc::new(Engine::open(&cache)?);
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(ApiState {
         services: OnceLock::new(),

@@ -8,7 +8,7 @@
 use super::input::InputFormat;
 use super::print::{dead_letter_line, output_line, undecodable_line};
 use super::units::{parse_bytes, parse_timestamp};
-use crate::engine::{Engine, GuestLimits};
+use crate::engine::{CompileCache, Engine, GuestLimits};
 use crate::pipeline::{Outcome, Pipeline, PipelineConfig, TimeMode};
 use crate::window::WindowSpec;
 use anyhow::{Context, Result};
@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// No summary on stderr at the end.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Where compiled modules are kept between runs: a directory, or `off` [default:
+    /// ~/.cache/weir/compiled].
+    #[arg(long, env = "WEIR_COMPILE_CACHE", value_name = "DIR")]
+    pub compile_cache: Option<String>,
 }
 
 /// `--time` values.
@@ -92,7 +96,7 @@ enum Line {
 pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let bytes = crate::engine::read_module(&args.module)?;
-    let engine = Engine::new()?;
+    let engine = Engine::open(&CompileCache::from_setting(args.compile_cache.as_deref()))?;
     let module = engine
         .load(&bytes)
         .with_context(|| format!("cannot load the module {}", args.module.display()))?;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Arguments of `weir serve`. Every setting can also come from the config file or a `WEIR_*`
 /// variable (`WEIR_BROKERS`, `WEIR_LISTEN`, `WEIR_TOKEN`, `WEIR_MAX_UPLOAD`,
-/// `WEIR_SHUTDOWN_GRACE`...); flags win.
+/// `WEIR_SHUTDOWN_GRACE`, `WEIR_COMPILE_CACHE`...); flags win.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// A config file (TOML) with settings and `[[job]]` sections; optional: jobs can come
@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// How long SIGTERM waits for the jobs to commit and leave their groups, e.g. `30s`.
     #[arg(long)]
     pub shutdown_grace: Option<humantime::Duration>,
+    /// Where compiled modules are kept across restarts: a directory, or `off` (default
+    /// `~/.cache/weir/compiled`; also `WEIR_COMPILE_CACHE`).
+    #[arg(long, value_name = "DIR")]
+    pub compile_cache: Option<String>,
 }
 
 /// Runs `weir serve`.
@@ -63,6 +67,9 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     }
     if let Some(grace) = args.shutdown_grace {
         config.shutdown_grace = grace.into();
+    }
+    if args.compile_cache.is_some() {
+        config.compile_cache.clone_from(&args.compile_cache);
     }
     check_exposure(&config)?;
     let listener = crate::server::bind(&config.listen)?;

@@ -4,14 +4,17 @@
 //! One [`Engine`] per process. [`Engine::load`] validates and compiles a component once (later
 //! loads of the same bytes hit the cache); [`Engine::instantiate`] makes a [`WasmGuest`] from
 //! the pre-linked component, which is cheap. Deadlines use epoch interruption: a background
-//! thread ticks the engine's epoch every [`TICK`].
+//! thread ticks the engine's epoch every [`TICK`]. With a [`CompileCache`] directory, compiled
+//! code also outlives the process (see [`compile_cache`]).
 
+pub mod compile_cache;
 mod error;
 mod instance;
 mod limits;
 mod sandbox;
 mod validate;
 
+pub use compile_cache::CompileCache;
 pub use error::ModuleError;
 pub use instance::WasmGuest;
 pub use limits::GuestLimits;
@@ -24,7 +27,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker};
 
 /// How often the epoch advances; call deadlines are measured in these ticks.
@@ -61,14 +64,36 @@ pub struct Engine {
     linker: Linker<Sandbox>,
     cache: Mutex<HashMap<String, Arc<Module>>>,
     cache_hits: AtomicU64,
+    /// Held while a module compiles: two stages loading one module compile it once, and
+    /// wasmtime already spreads one compilation over every core.
+    compiling: Mutex<()>,
+    disk: Option<wasmtime::Cache>,
     ticker_stop: Arc<AtomicBool>,
 }
 
 impl Engine {
-    /// Creates the engine and starts its epoch ticker.
+    /// Creates the engine (no disk cache) and starts its epoch ticker.
     pub fn new() -> anyhow::Result<Self> {
+        Self::with_compile_cache(&CompileCache::Off)
+    }
+
+    /// Creates the engine with `cache` for compiled code, and starts its epoch ticker. Fails
+    /// if the cache directory cannot be created; [`Engine::open`] falls back to no cache.
+    pub fn with_compile_cache(cache: &CompileCache) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
+        let disk = match cache.dir() {
+            None => None,
+            Some(dir) => {
+                let mut settings = wasmtime::CacheConfig::new();
+                settings.with_directory(dir);
+                let disk = wasmtime::Cache::new(settings)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("cannot use {} as the compile cache", dir.display()))?;
+                config.cache(Some(disk.clone()));
+                Some(disk)
+            }
+        };
         let wasmtime = wasmtime::Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("configure the wasmtime engine")?;
@@ -98,22 +123,54 @@ impl Engine {
             linker,
             cache: Mutex::new(HashMap::new()),
             cache_hits: AtomicU64::new(0),
+            compiling: Mutex::new(()),
+            disk,
             ticker_stop,
         })
+    }
+
+    /// The engine a runtime uses: with `cache` if it can be used, else without one (and a
+    /// warning saying why: a cache speeds restarts up, it is never required).
+    pub fn open(cache: &CompileCache) -> anyhow::Result<Self> {
+        match Self::with_compile_cache(cache) {
+            Ok(engine) => {
+                tracing::debug!("compile cache: {cache}");
+                Ok(engine)
+            }
+            Err(err) => {
+                tracing::warn!("{err:#}; modules compile in every process (set WEIR_COMPILE_CACHE)");
+                Self::new()
+            }
+        }
     }
 
     /// Validates and compiles a component, or returns the cached one with the same sha256.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<Module>, ModuleError> {
         let digest = hex::encode(Sha256::digest(bytes));
-        if let Some(module) = self.cache_lock().get(&digest) {
-            self.cache_hits.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::metrics().module_cache_hits.inc();
-            return Ok(Arc::clone(module));
+        if let Some(module) = self.cached(&digest) {
+            return Ok(module);
+        }
+        let _compiling = self.compiling.lock().unwrap_or_else(|e| e.into_inner());
+        // Another thread may have compiled it while this one waited.
+        if let Some(module) = self.cached(&digest) {
+            return Ok(module);
         }
         crate::metrics::metrics().module_cache_misses.inc();
         validate::check_header(bytes)?;
+        let (started, disk_hits) = (Instant::now(), self.disk_hits());
         let component =
             Component::new(&self.wasmtime, bytes).map_err(|e| ModuleError::Invalid(format!("{e:#}")))?;
+        let from_disk = self.disk_hits() > disk_hits;
+        if from_disk {
+            crate::metrics::metrics().module_disk_cache_hits.inc();
+        }
+        tracing::info!(
+            module = %digest,
+            size = bytes.len(),
+            "{} in {:.2?}",
+            if from_disk { "loaded compiled code from the compile cache" } else { "compiled" },
+            started.elapsed()
+        );
         validate::check_imports(&self.wasmtime, &component)?;
         validate::check_exports(&self.wasmtime, &component)?;
         let pre = self
@@ -139,9 +196,21 @@ impl Engine {
         Ok(guest)
     }
 
-    /// How many loads were served from the compile cache.
+    /// How many loads were served from the in-memory cache of compiled modules.
     pub fn cache_hits(&self) -> u64 {
         self.cache_hits.load(Ordering::Relaxed)
+    }
+
+    /// How many compilations the on-disk compile cache answered (0 without one).
+    pub fn disk_hits(&self) -> usize {
+        self.disk.as_ref().map_or(0, wasmtime::Cache::cache_hits)
+    }
+
+    fn cached(&self, digest: &str) -> Option<Arc<Module>> {
+        let module = self.cache_lock().get(digest).cloned()?;
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::metrics().module_cache_hits.inc();
+        Some(module)
     }
 
     fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Module>>> {

@@ -3,6 +3,7 @@
 //! repository.
 
 mod cli_run;
+mod compile_cache;
 mod dev;
 mod hostile;
 mod languages;
