@@ -11,8 +11,8 @@
 //! Before benchmarking, the three variants are checked to produce the same counts, and a
 //! per-call breakdown (time in map, reduce, finish and in the host pipeline) is printed.
 //!
-//! `cargo bench -p weir --bench engine`. Environment: `WEIR_BENCH_RECORDS` (default 100000)
-//! changes the input size; `WEIR_BENCH_SKIP_CHECKS=1` skips the check and the breakdown (for
+//! `cargo bench -p weir --bench engine`. Environment: `WEIR_BENCH_RECORDS` (default 100000; 5000 under
+//! `cargo test`) changes the input size; `WEIR_BENCH_SKIP_CHECKS=1` skips the check and the breakdown (for
 //! profiling with `--profile-time`).
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
@@ -35,6 +35,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Default number of input records.
 const RECORDS: usize = 100_000;
+/// Default number of input records when `cargo test` runs the benchmark once.
+const TEST_RECORDS: usize = 5_000;
 /// Records per `Pipeline::process` call, as `weir run` batches them.
 const BATCH: usize = 1024;
 /// The tumbling window size, in ms.
@@ -622,10 +624,13 @@ fn benches(c: &mut Criterion, engine: &Engine, module: &Module, records: &[Input
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` runs this binary without it, to check that it
+    // works: then a small input keeps the checks and the breakdown quick in a debug build.
+    let benchmarking = std::env::args().any(|arg| arg == "--bench");
     let n = std::env::var("WEIR_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(RECORDS);
+        .unwrap_or(if benchmarking { RECORDS } else { TEST_RECORDS });
     let records = records(n);
     let engine = Engine::new().expect("the engine starts");
     let module = engine

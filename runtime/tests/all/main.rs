@@ -1,12 +1,14 @@
 //! Integration tests of the Weir core: one binary, a module per feature (wasmtime's `tests/all`
-//! layout). The guest components come from `weir-guest-artifacts`, built from sources in this
-//! repository.
+//! layout: the runtime is linked once, which keeps CI's build short). The guest components
+//! come from `weir-guest-artifacts`, built from sources in this repository.
 
 mod cli_run;
 mod compile_cache;
 mod dev;
 mod hostile;
 mod languages;
+mod shuffle_prop;
 mod support;
 mod untrusted;
 mod upload;
+mod windows_prop;
