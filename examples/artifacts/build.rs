@@ -62,6 +62,9 @@ fn main() {
         "CARGO_BUILD_TARGET",
         "CARGO_TARGET_DIR",
         "CARGO_MAKEFLAGS",
+        // `cargo clippy` sets it: the guests would be rebuilt by clippy-driver, rewriting the
+        // components while tests read them (scripts/test runs clippy beside the e2e tests).
+        "RUSTC_WORKSPACE_WRAPPER",
     ] {
         cmd.env_remove(var);
     }
