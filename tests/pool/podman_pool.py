@@ -146,17 +146,22 @@ class Runtime:
                         _truthy(fields.get("lost", False))))
         return out
 
-    def assignment(self, stage: str, until: float | None = None) -> set[int]:
-        """The partitions of `stage` this runtime holds (at `until`), from its log."""
-        held: set[int] = set()
-        for _, s, _, partition, kind, _ in self.events(until):
+    def held_since(self, stage: str, until: float | None = None) -> dict[int, float]:
+        """The partitions of `stage` this runtime holds (at `until`), from its log, each with
+        the time it was assigned."""
+        held: dict[int, float] = {}
+        for when, s, _, partition, kind, _ in self.events(until):
             if s != stage:
                 continue
             if kind == "assigned":
-                held.add(partition)
+                held.setdefault(partition, when)
             else:
-                held.discard(partition)
+                held.pop(partition, None)
         return held
+
+    def assignment(self, stage: str, until: float | None = None) -> set[int]:
+        """The partitions of `stage` this runtime holds (at `until`), from its log."""
+        return set(self.held_since(stage, until))
 
     def state(self) -> dict:
         return json.loads(podman("inspect", "--format", "{{json .State}}", self.name))
@@ -354,17 +359,10 @@ class Pool:
         while True:
             taken = {}
             for runtime in survivors:
-                held_since = {}
-                for when, s, _, partition, kind, _ in runtime.events():
-                    if s != stage or partition not in lost:
-                        continue
-                    if kind == "assigned":
-                        held_since.setdefault(partition, when)
-                    else:
-                        held_since.pop(partition, None)
-                for partition, since in held_since.items():
-                    when = max(since, fault_at)
-                    taken[partition] = min(taken.get(partition, when), when)
+                for partition, since in runtime.held_since(stage).items():
+                    if partition in lost:
+                        when = max(since, fault_at)
+                        taken[partition] = min(taken.get(partition, when), when)
             if set(taken) == lost:
                 return max(taken.values()) - fault_at, sorted(lost)
             if time.monotonic() - start > deadline:
