@@ -305,6 +305,8 @@ class Pool:
 
     def down(self):
         names = [r.name for r in self.runtimes] + [self.proxy_name, self.broker_name]
+        for name in names:  # kept with the test's tmp_path (pytest keeps the last 3 runs)
+            (self.workdir / f"{name}.log").write_text(podman_status("logs", "-t", name)[1])
         podman("rm", "-f", "-v", "--ignore", "--time", 0, *names, check=False)
         podman("volume", "rm", "-f", self.volume, check=False)
         podman("network", "rm", "-f", self.network, check=False)
@@ -325,8 +327,12 @@ class Pool:
                 state = runtime.state()
             except (RuntimeError, json.JSONDecodeError):
                 state = {}
+            moves = [f"{dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime('%H:%M:%S.%f')[:-3]}Z "
+                     f"{stage} {partition} {kind}{' (lost)' if lost else ''}"
+                     for when, stage, _, partition, kind, lost in runtime.events()]
             parts.append(f"--- {runtime.name} ({state.get('Status')}, exit {state.get('ExitCode')}) ---\n"
-                         + self.container_logs(runtime.name))
+                         + "partition events: " + "; ".join(moves) + "\n"
+                         + self.container_logs(runtime.name, 30))
         parts.append(f"--- {self.broker_name} ---\n" + self.container_logs(self.broker_name, 20))
         return "\n".join(parts)
 
@@ -345,14 +351,19 @@ class Pool:
                                      f"{len(runtimes)} runtimes: {held}\n{self.report()}")
             time.sleep(0.3)
 
-    def time_to_move(self, victim: Runtime, survivors, fault_at: float, stage: str, deadline=90.0):
+    def time_to_move(self, victim: Runtime, survivors, fault_at: float, stage: str, deadline=90.0,
+                     strict=True):
         """Seconds from `fault_at` until every partition `victim` held of `stage` was held by
-        one of `survivors` (the last one counts). Returns (seconds, the partitions).
+        one of `survivors` (the last one counts). Returns (seconds, the partitions, those that
+        did not move); seconds is None when some did not move within `deadline`, which fails
+        the test if `strict`.
 
-        A survivor may have held one all along: tansu 0.6's cooperative-sticky rounds sometimes
-        hand a partition to a new member before the old owner revokes it (both process it; the
-        output stays exact, results being keyed by (window, key) and commits never passing a
-        checkpoint). Such a partition is taken at `fault_at`."""
+        tansu 0.6 answers each JoinGroup at once, without waiting for the other members, so a
+        leader assigns from the metadata the others sent at their last join (docs/kafka.md,
+        "tansu's group coordinator"). Two effects: a survivor may hold a partition before the
+        old owner revoked it (both process it; the output stays exact, results being keyed by
+        (window, key) and commits never passing a checkpoint), taken here at `fault_at`; and,
+        rarely, a partition nobody holds until the next rebalance."""
         lost = victim.assignment(stage, until=fault_at)
         assert lost, f"{victim.name} held no {stage} partition when the fault began\n{self.report()}"
         start = time.monotonic()
@@ -364,8 +375,11 @@ class Pool:
                         when = max(since, fault_at)
                         taken[partition] = min(taken.get(partition, when), when)
             if set(taken) == lost:
-                return max(taken.values()) - fault_at, sorted(lost)
+                return max(taken.values()) - fault_at, sorted(lost), []
             if time.monotonic() - start > deadline:
-                raise AssertionError(f"{victim.name}'s {stage} partitions {sorted(lost)} did not "
-                                     f"move within {deadline} s (moved: {sorted(taken)})\n{self.report()}")
+                message = (f"{victim.name}'s {stage} partitions {sorted(lost)} did not move within "
+                           f"{deadline} s (moved: {sorted(taken)})")
+                assert not strict, f"{message}\n{self.report()}"
+                self.step(message)
+                return None, sorted(lost), sorted(lost - set(taken))
             time.sleep(0.3)

@@ -72,13 +72,20 @@ def start_three(pool: Pool):
     return runtimes
 
 
-def moves(pool, victim, survivors, fault_at):
-    """Rebalance time of both stages after a fault: {stage: seconds}, and the partitions."""
-    times, lost = {}, {}
+def moves(pool, victim, survivors, fault_at, strict=True):
+    """Rebalance time of both stages after a fault: {stage: seconds}, the partitions, and
+    {stage: those that did not move}. Unless `strict`, a partition that does not move is a
+    figure, not a failure (see Pool.time_to_move)."""
+    times, lost, stuck = {}, {}, {}
     for stage in ("map", "reduce"):
-        times[stage], lost[stage] = pool.time_to_move(victim, survivors, fault_at, stage)
+        times[stage], lost[stage], stuck[stage] = pool.time_to_move(
+            victim, survivors, fault_at, stage, strict=strict)
     pool.step(f"the victim's partitions moved: {times}")
-    return times, lost
+    return times, lost, stuck
+
+
+def rounded(seconds):
+    return None if seconds is None else round(seconds, 2)
 
 
 def test_a_podman_kill_of_one_runtime_mid_window_loses_no_window(pool, figures):
@@ -93,7 +100,7 @@ def test_a_podman_kill_of_one_runtime_mid_window_loses_no_window(pool, figures):
     publish(pool, stream, rest)
     stream.close_windows(pool.bootstrap, pool.lines)
     pool.step("published the closing records")
-    times, lost = moves(pool, victim, survivors, fault_at)
+    times, lost, _ = moves(pool, victim, survivors, fault_at)
     repeats = expect_counts(pool, stream)
     wait_for_lag(pool)
     assert victim.state()["ExitCode"] == 137, "the victim was killed, not stopped"
@@ -114,7 +121,7 @@ def test_b_podman_stop_hands_partitions_over_quickly(pool, figures):
     publish(pool, stream, rest)
     stream.close_windows(pool.bootstrap, pool.lines)
     pool.step("published the closing records")
-    times, lost = moves(pool, victim, survivors, fault_at)
+    times, lost, _ = moves(pool, victim, survivors, fault_at)
     repeats = expect_counts(pool, stream)
     wait_for_lag(pool)
     state = victim.state()
@@ -137,7 +144,10 @@ def test_c_a_runtime_cut_off_past_its_session_timeout_changes_no_count(pool, fig
     victim.disconnect()
     pool.step(f"disconnected {victim.name}")
     publish(pool, stream, rest[:quarter])
-    times, lost = moves(pool, victim, survivors, fault_at)
+    # The one scenario where a partition left unassigned by tansu's group coordinator (see
+    # Pool.time_to_move) is not a failure by itself: the victim's return is the next rebalance,
+    # and the exact counts below show whether anything was lost.
+    times, lost, stuck = moves(pool, victim, survivors, fault_at, strict=False)
     # Stay cut off for longer than the session timeout whatever the rebalance took.
     time.sleep(max(0.0, fault_at + SESSION_TIMEOUT_S + 4 - time.time()))
     cut_for = time.time() - fault_at
@@ -156,10 +166,11 @@ def test_c_a_runtime_cut_off_past_its_session_timeout_changes_no_count(pool, fig
     lost_events = [e for e in victim.events() if e[4] == "revoked" and e[0] > fault_at and e[5]]
     assert lost_events, f"the cut-off runtime noticed it had lost its partitions\n{pool.report()}"
     assert victim.state()["Running"], "the cut-off runtime kept running"
-    figures(scenario="c: podman network disconnect", map_s=round(times["map"], 2),
-            reduce_s=round(times["reduce"], 2), disconnected_s=round(cut_for, 1),
+    figures(scenario="c: podman network disconnect", map_s=rounded(times["map"]),
+            reduce_s=rounded(times["reduce"]), disconnected_s=round(cut_for, 1),
             rejoined_after_reconnect_s=round(min(rejoined) - reconnected_at, 2) if rejoined else None,
-            moved=lost, repeated_results=repeats, session_timeout_s=SESSION_TIMEOUT_S)
+            moved=lost, not_moved={k: v for k, v in stuck.items() if v} or None,
+            repeated_results=repeats, session_timeout_s=SESSION_TIMEOUT_S)
 
 
 def test_d_a_fourth_runtime_added_mid_stream_takes_partitions_and_nothing_is_lost(pool, figures):
