@@ -203,13 +203,6 @@ fn words(line: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-fn rejected(index: usize, message: impl std::fmt::Display) -> GuestError {
-    GuestError::Rejected {
-        index: u32::try_from(index).unwrap_or(u32::MAX),
-        message: message.to_string(),
-    }
-}
-
 /// Word count as a native [`Guest`], step for step like the SDK: `Emitter::emit` postcard-encodes
 /// the key and the value into the batch's one buffer; reduce decodes, sums and re-encodes;
 /// finish writes `Output::window_json`.
@@ -225,14 +218,14 @@ impl Guest for NativeWordCount {
         for (index, record) in records.iter().enumerate() {
             let source = u32::try_from(index).unwrap_or(u32::MAX);
             let text = std::str::from_utf8(record.value.as_deref().unwrap_or_default())
-                .map_err(|e| rejected(index, e))?;
+                .map_err(|e| GuestError::rejected(index, e))?;
             for word in words(text) {
                 // As the SDK's Emitter: encode key then value straight into the batch buffer.
                 let start = out.data.len();
                 let data = postcard::to_extend(&word, std::mem::take(&mut out.data))
-                    .map_err(|e| rejected(index, e))?;
+                    .map_err(|e| GuestError::rejected(index, e))?;
                 let key_len = data.len() - start;
-                out.data = postcard::to_extend(&1u64, data).map_err(|e| rejected(index, e))?;
+                out.data = postcard::to_extend(&1u64, data).map_err(|e| GuestError::rejected(index, e))?;
                 out.pairs.push(Pair {
                     source,
                     key_len: key_len as u32,
@@ -250,13 +243,14 @@ impl Guest for NativeWordCount {
             .into_iter()
             .enumerate()
             .map(|(index, values)| {
-                let decode =
-                    |bytes: &[u8]| postcard::from_bytes::<u64>(bytes).map_err(|e| rejected(index, e));
+                let decode = |bytes: &[u8]| {
+                    postcard::from_bytes::<u64>(bytes).map_err(|e| GuestError::rejected(index, e))
+                };
                 let mut acc = 0;
                 for value in values {
                     acc += decode(value)?;
                 }
-                postcard::to_allocvec(&acc).map_err(|e| rejected(index, e))
+                postcard::to_allocvec(&acc).map_err(|e| GuestError::rejected(index, e))
             })
             .collect()
     }
@@ -279,21 +273,23 @@ impl Guest for NativeWordCount {
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let key: String = postcard::from_bytes(&item.key).map_err(|e| rejected(index, e))?;
-                let value: u64 = postcard::from_bytes(&item.acc).map_err(|e| rejected(index, e))?;
+                let key: String =
+                    postcard::from_bytes(&item.key).map_err(|e| GuestError::rejected(index, e))?;
+                let value: u64 =
+                    postcard::from_bytes(&item.acc).map_err(|e| GuestError::rejected(index, e))?;
                 let record_key = serde_json::to_vec(&WindowKey {
                     window_start: item.window.start,
                     window_end: item.window.end,
                     key: &key,
                 })
-                .map_err(|e| rejected(index, e))?;
+                .map_err(|e| GuestError::rejected(index, e))?;
                 let record_value = serde_json::to_vec(&WindowValue {
                     window_start: item.window.start,
                     window_end: item.window.end,
                     key: &key,
                     value: &value,
                 })
-                .map_err(|e| rejected(index, e))?;
+                .map_err(|e| GuestError::rejected(index, e))?;
                 Ok(GuestOutput {
                     key: Some(record_key),
                     value: record_value,

@@ -76,6 +76,17 @@ impl FailureKind {
     }
 }
 
+impl GuestError {
+    /// The guest refuses element `index` of the batch (an index past `u32::MAX` saturates):
+    /// what a native [`Guest`] returns where the SDK's glue would return an item error.
+    pub fn rejected(index: usize, message: impl fmt::Display) -> Self {
+        GuestError::Rejected {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            message: message.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for GuestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -98,5 +109,24 @@ pub(crate) fn expect_len<T>(what: &str, got: Vec<T>, want: usize) -> Result<Vec<
             kind: FailureKind::Contract,
             message: format!("{what} returned {} results for {want} inputs", got.len()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_names_the_element_and_saturates_an_index_past_u32() {
+        let err = GuestError::rejected(7, "not a number");
+        assert_eq!(
+            err.to_string(),
+            "the module refused element 7 of the batch: not a number"
+        );
+        let far = usize::try_from(u64::from(u32::MAX) + 1).unwrap_or(usize::MAX);
+        assert!(matches!(
+            GuestError::rejected(far, "x"),
+            GuestError::Rejected { index: u32::MAX, .. }
+        ));
     }
 }

@@ -20,13 +20,6 @@ use weir::window::WindowSpec;
 /// Word count natively: the value is one key, counted as a little-endian u64.
 struct Count;
 
-fn rejected(index: usize, message: impl std::fmt::Display) -> GuestError {
-    GuestError::Rejected {
-        index: u32::try_from(index).unwrap_or(u32::MAX),
-        message: message.to_string(),
-    }
-}
-
 fn number(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.try_into().ok()?))
 }
@@ -39,7 +32,7 @@ impl Guest for Count {
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
         let mut out = Emitted::default();
         for (index, record) in records.iter().enumerate() {
-            let source = u32::try_from(index).map_err(|e| rejected(index, e))?;
+            let source = u32::try_from(index).map_err(|e| GuestError::rejected(index, e))?;
             out.push(
                 source,
                 record.value.as_deref().unwrap_or_default(),
@@ -58,7 +51,7 @@ impl Guest for Count {
             .map(|(index, values)| {
                 let sum: Option<u64> = values.into_iter().map(number).sum();
                 Ok(sum
-                    .ok_or_else(|| rejected(index, "not a count"))?
+                    .ok_or_else(|| GuestError::rejected(index, "not a count"))?
                     .to_le_bytes()
                     .to_vec())
             })
@@ -70,7 +63,7 @@ impl Guest for Count {
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let n = number(&item.acc).ok_or_else(|| rejected(index, "not a count"))?;
+                let n = number(&item.acc).ok_or_else(|| GuestError::rejected(index, "not a count"))?;
                 Ok(GuestOutput {
                     key: Some(item.key.clone()),
                     value: n.to_string().into_bytes(),

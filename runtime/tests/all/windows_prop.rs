@@ -118,13 +118,6 @@ fn join(text: &mut String, more: &str) {
     }
 }
 
-fn rejected(index: usize, message: impl std::fmt::Display) -> GuestError {
-    GuestError::Rejected {
-        index: u32::try_from(index).unwrap_or(u32::MAX),
-        message: message.to_string(),
-    }
-}
-
 /// Sum and concatenate, natively.
 struct SumConcat;
 
@@ -136,18 +129,18 @@ impl Guest for SumConcat {
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
         let mut out = Emitted::default();
         for (index, record) in records.iter().enumerate() {
-            let source = u32::try_from(index).map_err(|e| rejected(index, e))?;
+            let source = u32::try_from(index).map_err(|e| GuestError::rejected(index, e))?;
             let text = std::str::from_utf8(record.value.as_deref().unwrap_or_default())
-                .map_err(|e| rejected(index, e))?;
+                .map_err(|e| GuestError::rejected(index, e))?;
             for item in text.split(';').filter(|item| !item.is_empty()) {
                 let fields: Vec<&str> = item.split(' ').collect();
                 let [key, amount, token, time] = fields[..] else {
-                    return Err(rejected(index, format!("bad pair `{item}`")));
+                    return Err(GuestError::rejected(index, format!("bad pair `{item}`")));
                 };
-                let amount: u64 = amount.parse().map_err(|e| rejected(index, e))?;
+                let amount: u64 = amount.parse().map_err(|e| GuestError::rejected(index, e))?;
                 let timestamp = match time {
                     "-" => None,
-                    t => Some(t.parse::<i64>().map_err(|e| rejected(index, e))?),
+                    t => Some(t.parse::<i64>().map_err(|e| GuestError::rejected(index, e))?),
                 };
                 out.push(source, key.as_bytes(), &encode(amount, token), timestamp);
             }
@@ -164,7 +157,7 @@ impl Guest for SumConcat {
                 // The first value may be the accumulator so far: it has the same encoding.
                 let (mut sum, mut text) = (0, String::new());
                 for value in values {
-                    let (n, t) = decode(value).map_err(|e| rejected(index, e))?;
+                    let (n, t) = decode(value).map_err(|e| GuestError::rejected(index, e))?;
                     sum += n;
                     join(&mut text, &t);
                 }
@@ -178,8 +171,8 @@ impl Guest for SumConcat {
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let (sum, text) = decode(&item.acc).map_err(|e| rejected(index, e))?;
-                let key = String::from_utf8(item.key.clone()).map_err(|e| rejected(index, e))?;
+                let (sum, text) = decode(&item.acc).map_err(|e| GuestError::rejected(index, e))?;
+                let key = String::from_utf8(item.key.clone()).map_err(|e| GuestError::rejected(index, e))?;
                 let value = serde_json::json!({
                     "start": item.window.start,
                     "end": item.window.end,
