@@ -116,6 +116,11 @@ def _parse_time(stamp: str) -> float:
     return when.timestamp() + (float("0." + frac) if frac else 0.0)
 
 
+def _clock(when: float) -> str:
+    """A UTC wall-clock time to the millisecond, as the reports print it: 18:30:50.067Z."""
+    return dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3] + "Z"
+
+
 def _truthy(value) -> bool:
     return value is True or str(value).lower() == "true"
 
@@ -326,15 +331,13 @@ class Pool:
     def report(self) -> str:
         parts = ["--- the test's steps ---"]
         for when, what in self.steps:
-            stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-            parts.append(f"{stamp}Z  +{when - self.started:6.1f} s  {what}")
+            parts.append(f"{_clock(when)}  +{when - self.started:6.1f} s  {what}")
         for runtime in self.runtimes:
             try:
                 state = runtime.state()
             except (RuntimeError, json.JSONDecodeError):
                 state = {}
-            moves = [f"{dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime('%H:%M:%S.%f')[:-3]}Z "
-                     f"{stage} {partition} {kind}{' (lost)' if lost else ''}"
+            moves = [f"{_clock(when)} {stage} {partition} {kind}{' (lost)' if lost else ''}"
                      for when, stage, _, partition, kind, lost in runtime.events()]
             parts.append(f"--- {runtime.name} ({state.get('Status')}, exit {state.get('ExitCode')}) ---\n"
                          + "partition events: " + "; ".join(moves) + "\n"
