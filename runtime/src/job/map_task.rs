@@ -8,7 +8,7 @@ use super::task::{Task, TaskFactory};
 use crate::kafka::sink::Outgoing;
 use crate::pipeline::{Checkpoint, Outcome, Pipeline};
 use crate::record::InputRecord;
-use crate::shuffle::{marker_records, partial_record, upstream_name};
+use crate::shuffle::{MarkerInfo, marker_records, partial_record, upstream_name};
 use anyhow::Context;
 use std::sync::Arc;
 
@@ -18,7 +18,8 @@ pub struct MapTask {
     topic: String,
     upstream: String,
     pipeline: Pipeline<MeteredGuest>,
-    marker_sent: i64,
+    epoch: i64,
+    marker_sent: Option<MarkerInfo>,
     fired: u64,
 }
 
@@ -27,12 +28,40 @@ impl MapTask {
         self.fired += super::distinct_windows(outcome.outputs.iter().filter_map(|o| o.window));
         for record in outcome.outputs {
             out.push(match &self.job.repartition {
-                Some(shuffle) => partial_record(&shuffle.topic, shuffle.partitions, &self.upstream, record),
+                Some(shuffle) => partial_record(
+                    &shuffle.topic,
+                    shuffle.partitions,
+                    &self.upstream,
+                    self.epoch,
+                    record,
+                ),
                 None => self.job.output_record(record),
             });
         }
         for dead in &outcome.dead_letters {
             out.push(self.job.dead_letters.record(&self.topic, dead));
+        }
+    }
+
+    /// Writes a marker to every repartition partition if it says something new: the
+    /// watermark (every partial of the windows it closes was written before), the earliest
+    /// open session, and the epoch.
+    fn send_marker(&mut self, out: &mut Vec<Outgoing>) {
+        let info = MarkerInfo {
+            epoch: self.epoch,
+            watermark: self.pipeline.watermark(),
+            open_session: self.pipeline.earliest_open_session().unwrap_or(i64::MAX),
+        };
+        if let Some(shuffle) = &self.job.repartition
+            && self.marker_sent != Some(info)
+        {
+            out.extend(marker_records(
+                &shuffle.topic,
+                shuffle.partitions,
+                &self.upstream,
+                info,
+            ));
+            self.marker_sent = Some(info);
         }
     }
 }
@@ -46,24 +75,18 @@ impl Task for MapTask {
     fn tick(&mut self, out: &mut Vec<Outgoing>) {
         let outcome = self.pipeline.tick();
         self.emit(outcome, out);
-    }
-
-    fn before_commit(&mut self, out: &mut Vec<Outgoing>) {
-        let watermark = self.pipeline.watermark();
-        if let Some(shuffle) = &self.job.repartition
-            && watermark > self.marker_sent
-        {
-            out.extend(marker_records(
-                &shuffle.topic,
-                shuffle.partitions,
-                &self.upstream,
-                watermark,
-            ));
-            self.marker_sent = watermark;
+        if self.marker_sent.is_none() {
+            // A new owner announces its epoch at once: from then on, stage 2 ignores whatever
+            // an earlier owner that has not noticed it lost the partition still writes.
+            self.send_marker(out);
         }
     }
 
-    fn checkpoint(&self) -> Option<(i64, Vec<u8>)> {
+    fn before_commit(&mut self, out: &mut Vec<Outgoing>) {
+        self.send_marker(out);
+    }
+
+    fn checkpoint(&mut self) -> Option<(i64, Vec<u8>)> {
         let checkpoint = self.pipeline.checkpoint()?;
         Some((checkpoint.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
     }
@@ -83,7 +106,13 @@ pub struct MapTasks(pub Arc<JobContext>);
 impl TaskFactory for MapTasks {
     type Task = MapTask;
 
-    fn create(&self, topic: &str, partition: i32, checkpoint: Option<&[u8]>) -> anyhow::Result<MapTask> {
+    fn create(
+        &self,
+        topic: &str,
+        partition: i32,
+        checkpoint: Option<&[u8]>,
+        epoch: i64,
+    ) -> anyhow::Result<MapTask> {
         let job = &self.0;
         let guest = job.instantiate()?;
         let config = job.config.pipeline();
@@ -105,7 +134,8 @@ impl TaskFactory for MapTasks {
             topic: topic.to_string(),
             upstream: upstream_name(topic, partition),
             pipeline,
-            marker_sent: i64::MIN,
+            epoch,
+            marker_sent: None,
             fired: 0,
         })
     }

@@ -1,13 +1,13 @@
-//! [`ReduceTask`]: stage 2 for one repartition partition: merges the partials of every input
-//! partition ([`MergeState`]), folds them with the guest's reduce, finishes and writes output.
+//! [`ReduceTask`]: stage 2 for one repartition partition: the [`Reducer`] (merge the partials
+//! of every input partition, fold them with the guest's reduce, finish), writing its output and
+//! dead letters.
 
 use super::JobContext;
 use super::metered::MeteredGuest;
 use super::task::{Task, TaskFactory};
 use crate::kafka::sink::Outgoing;
-use crate::pipeline::{Outcome, finish};
 use crate::record::InputRecord;
-use crate::shuffle::{MergeCheckpoint, MergeState, ShuffleMessage, decode, fold};
+use crate::shuffle::{MergeCheckpoint, Reducer};
 use anyhow::Context;
 use std::sync::Arc;
 
@@ -15,46 +15,18 @@ use std::sync::Arc;
 pub struct ReduceTask {
     job: Arc<JobContext>,
     topic: String,
-    state: MergeState,
-    guest: MeteredGuest,
+    reducer: Reducer<MeteredGuest>,
     fired: u64,
 }
 
 impl Task for ReduceTask {
     fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>) {
-        for record in records {
-            match decode(record) {
-                Ok(ShuffleMessage::Partial {
-                    upstream,
-                    window,
-                    key,
-                    acc,
-                }) => {
-                    self.state.partial(upstream, window, key, acc, record.offset);
-                }
-                Ok(ShuffleMessage::Marker { upstream, watermark }) => {
-                    self.state.advance(record.offset);
-                    self.state.marker(upstream, watermark);
-                }
-                Err(reason) => {
-                    self.state.advance(record.offset);
-                    let message = format!("not a record of Weir's shuffle: {reason}");
-                    out.push(
-                        self.job
-                            .dead_letters
-                            .undecodable(&self.topic, "shuffle", &message, record),
-                    );
-                }
-            }
-        }
-        let groups = self.state.take_closed();
-        if groups.is_empty() {
-            return;
-        }
-        self.fired += super::distinct_windows(groups.iter().map(|g| g.window));
-        let mut outcome = Outcome::default();
-        let items = fold(&mut self.guest, groups, &mut outcome);
-        finish(&mut self.guest, &items, &mut outcome);
+        let (job, topic) = (&self.job, &self.topic);
+        let outcome = self.reducer.process(records, |record, reason| {
+            let message = format!("not a record of Weir's shuffle: {reason}");
+            out.push(job.dead_letters.undecodable(topic, "shuffle", &message, record));
+        });
+        self.fired += super::distinct_windows(outcome.outputs.iter().filter_map(|o| o.window));
         out.extend(outcome.outputs.into_iter().map(|o| self.job.output_record(o)));
         out.extend(
             outcome
@@ -64,8 +36,8 @@ impl Task for ReduceTask {
         );
     }
 
-    fn checkpoint(&self) -> Option<(i64, Vec<u8>)> {
-        let checkpoint = self.state.checkpoint()?;
+    fn checkpoint(&mut self) -> Option<(i64, Vec<u8>)> {
+        let checkpoint = self.reducer.checkpoint()?;
         Some((checkpoint.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
     }
 
@@ -74,7 +46,7 @@ impl Task for ReduceTask {
     }
 
     fn holding(&self) -> (usize, usize) {
-        self.state.open_groups()
+        self.reducer.state().open_groups()
     }
 }
 
@@ -84,9 +56,16 @@ pub struct ReduceTasks(pub Arc<JobContext>);
 impl TaskFactory for ReduceTasks {
     type Task = ReduceTask;
 
-    fn create(&self, topic: &str, partition: i32, checkpoint: Option<&[u8]>) -> anyhow::Result<ReduceTask> {
+    fn create(
+        &self,
+        topic: &str,
+        partition: i32,
+        checkpoint: Option<&[u8]>,
+        _epoch: i64,
+    ) -> anyhow::Result<ReduceTask> {
         let job = &self.0;
-        let mut state = MergeState::new(
+        let mut reducer = Reducer::new(
+            job.instantiate()?,
             job.config.window,
             job.lateness_ms(),
             job.upstreams.iter().cloned(),
@@ -94,13 +73,12 @@ impl TaskFactory for ReduceTasks {
         if let Some(bytes) = checkpoint {
             let checkpoint: MergeCheckpoint = serde_json::from_slice(bytes)
                 .with_context(|| format!("the checkpoint of {topic}/{partition} is not readable"))?;
-            state.resume(&checkpoint);
+            reducer = reducer.resume(&checkpoint);
         }
         Ok(ReduceTask {
             job: job.clone(),
             topic: topic.to_string(),
-            state,
-            guest: job.instantiate()?,
+            reducer,
             fired: 0,
         })
     }

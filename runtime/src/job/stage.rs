@@ -242,9 +242,12 @@ impl<F: TaskFactory> Stage<'_, F> {
                     topic,
                     partition,
                     checkpoint,
+                    epoch,
                 } => {
                     self.observer.rebalanced("assigned", &topic, partition);
-                    let task = self.factory.create(&topic, partition, checkpoint.as_deref())?;
+                    let task = self
+                        .factory
+                        .create(&topic, partition, checkpoint.as_deref(), epoch)?;
                     self.tasks.insert((topic, partition), task);
                 }
                 Rebalanced::Revoked {
@@ -296,7 +299,7 @@ impl<F: TaskFactory> Stage<'_, F> {
         let mut offsets = TopicPartitionList::new();
         let mut progress = Vec::new();
         let mut attempted = Vec::new();
-        for ((topic, partition), task) in &self.tasks {
+        for ((topic, partition), task) in &mut self.tasks {
             let Some((offset, checkpoint)) = task.checkpoint() else {
                 continue;
             };

@@ -18,7 +18,7 @@ pub trait Task {
 
     /// The offset to commit and the checkpoint (JSON) to persist first; `None` before the
     /// first record.
-    fn checkpoint(&self) -> Option<(i64, Vec<u8>)>;
+    fn checkpoint(&mut self) -> Option<(i64, Vec<u8>)>;
 
     /// Windows fired since the last call.
     fn take_fired(&mut self) -> u64;
@@ -32,6 +32,13 @@ pub trait TaskFactory: Send + 'static {
     /// The task type.
     type Task: Task;
 
-    /// A task for `topic`/`partition`, resuming from `checkpoint` when there is one.
-    fn create(&self, topic: &str, partition: i32, checkpoint: Option<&[u8]>) -> anyhow::Result<Self::Task>;
+    /// A task for `topic`/`partition`, resuming from `checkpoint` when there is one. `epoch`
+    /// is this owner's fencing token for the partition: larger than any earlier owner's.
+    fn create(
+        &self,
+        topic: &str,
+        partition: i32,
+        checkpoint: Option<&[u8]>,
+        epoch: i64,
+    ) -> anyhow::Result<Self::Task>;
 }

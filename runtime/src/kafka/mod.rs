@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub mod admin;
+pub mod claim;
 pub mod dead_letter;
 pub mod progress;
 pub mod sink;

@@ -11,6 +11,7 @@
 //! partials, markers) has been acknowledged, so any checkpoint is a valid place to resume, even
 //! one written by a runtime that has just lost its partitions: the restore takes the newest.
 
+use super::claim::Claims;
 use super::consumer_config;
 use super::sink::Outgoing;
 use anyhow::{Context, Result};
@@ -27,6 +28,7 @@ pub struct ProgressStore {
     topic: String,
     partitions: i32,
     reader: BaseConsumer,
+    claims: Claims,
     timeout: Duration,
 }
 
@@ -40,6 +42,7 @@ impl ProgressStore {
             topic: topic.to_string(),
             partitions: partitions.max(1),
             reader,
+            claims: Claims::new(brokers, topic)?,
             timeout: Duration::from_secs(10),
         })
     }
@@ -51,6 +54,13 @@ impl ProgressStore {
 
     fn home(&self, partition: i32) -> i32 {
         partition.rem_euclid(self.partitions)
+    }
+
+    /// Claims `stage`'s `topic`/`partition` for this owner and returns its fencing epoch,
+    /// larger than that of every earlier owner (see [`Claims`]).
+    pub fn claim(&self, stage: &str, topic: &str, partition: i32) -> Result<i64> {
+        let key = format!("claim/{}", Self::key(stage, topic, partition));
+        self.claims.claim(&key, self.home(partition))
     }
 
     /// The record that stores `checkpoint` (JSON) for `key`.

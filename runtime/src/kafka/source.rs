@@ -27,6 +27,8 @@ pub enum Rebalanced {
         partition: i32,
         /// The checkpoint's JSON.
         checkpoint: Option<Vec<u8>>,
+        /// This owner's fencing epoch for the partition (see [`ProgressStore::claim`]).
+        epoch: i64,
     },
     /// No longer ours.
     Revoked {
@@ -115,6 +117,15 @@ impl StageContext {
                     None
                 }
             };
+            let epoch = match self.progress.claim(self.stage, topic, partition) {
+                Ok(epoch) => epoch,
+                Err(err) => {
+                    self.push(Rebalanced::Failed(format!(
+                        "cannot claim {topic}/{partition}: {err:#}"
+                    )));
+                    0
+                }
+            };
             let offset = checkpoint
                 .as_deref()
                 .and_then(Self::resume_offset)
@@ -124,6 +135,7 @@ impl StageContext {
                 topic,
                 partition,
                 ?offset,
+                epoch,
                 "partition assigned"
             );
             if let Err(err) = start.add_partition_offset(topic, partition, offset) {
@@ -133,6 +145,7 @@ impl StageContext {
                 topic: topic.to_string(),
                 partition,
                 checkpoint,
+                epoch,
             });
         }
         let result = match consumer.rebalance_protocol() {

@@ -184,12 +184,30 @@ impl<G: Guest> Pipeline<G> {
             watermark: self.watermark.current(),
         };
         let commit = self.store.oldest_open().map_or(now, |open| open.earlier(now));
+        // Checkpoints only move forward. While a resumed pipeline replays, its watermark and
+        // position trail the checkpoint it resumed from: reporting them would let the next
+        // resume fire again, with only the replayed records, windows that had fired before
+        // (the ones that straddle this resume's commit offset). The commit point is exact
+        // either way, since the replay rebuilds the watermark as it was.
+        let (position, watermark) = match self.replay {
+            Some(replay) => (
+                position.max(replay.until_offset),
+                now.watermark.max(replay.fired_through),
+            ),
+            None => (position, now.watermark),
+        };
         Some(Checkpoint {
             commit_offset: commit.offset,
             commit_watermark: commit.watermark,
             position,
-            watermark: now.watermark,
+            watermark,
         })
+    }
+
+    /// The earliest start of an open session window (`None` for fixed windows or none open):
+    /// with the shuffle, stage 2 waits for it before firing a merged session it could join.
+    pub fn earliest_open_session(&self) -> Option<i64> {
+        self.store.earliest_open_session()
     }
 
     /// Processes one batch of records.

@@ -2,22 +2,35 @@
 //!
 //! It keeps the **latest partial accumulator per (upstream partition, window, key)**: a partial
 //! that arrives again (stage 1 replaying after a crash or a rebalance) overwrites the one before,
-//! so it never counts twice. Its watermark is the **minimum of the upstream partitions'
-//! watermarks** (each upstream's largest marker: markers only move forward), and a (window, key)
-//! fires once that watermark passes `end + lateness`, merging the partials of every upstream.
-//! For session windows the partials of one key that overlap or touch merge into one session.
+//! so it never counts twice. Each upstream's progress is its **mark**: the newest fencing epoch
+//! seen, and that epoch's largest watermark and open-session start. Records of an older epoch
+//! than the mark's are ignored (a zombie owner); a newer epoch starts the mark afresh, so
+//! nothing fires on the new owner's behalf until its first marker.
+//!
+//! The **frontier** is the event time up to which every result is final: the minimum of the
+//! upstream watermarks less the lateness, and for sessions also just before the earliest start
+//! of a session still open upstream (such a session may yet join one of ours: a merged session
+//! fires only when no upstream can still send a partial that overlaps or touches it). A (merged)
+//! window fires when its end reaches the frontier. Firing is decided after each marker, so the
+//! result does not depend on how records are batched.
+//!
+//! A partial whose window ends at or before the highest frontier fired so far is a replayed
+//! duplicate of one that fired, and is dropped: a partial sent for the first time always ends
+//! after its upstream's previous marker, and so after the frontier.
 //!
 //! The offset rule holds here too: [`MergeState::checkpoint`] commits the earliest offset that
-//! an unfired partial came from. Partials of windows that have already closed at the current
-//! watermark are dropped as stale, which also makes a replay from the commit exact.
+//! an unfired partial came from, with the marks and frontier **as they were just before that
+//! offset**. A resume from it replays the partition exactly as it went the first time; what
+//! fired before the checkpoint's position fires again only into [`MergeState::replaying`]
+//! results, which the caller does not write again.
 
 use crate::record::Window;
-use crate::window::{WindowSpec, is_closed};
+use crate::window::WindowSpec;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-/// A partial accumulator and the repartition offset it was read at.
+/// A partial accumulator, the repartition offset it was read at, and its writer's epoch.
 struct Partial {
     acc: Vec<u8>,
     offset: i64,
@@ -38,15 +51,54 @@ pub struct MergedGroup {
     pub partials: Vec<Vec<u8>>,
 }
 
+/// What stage 2 knows of one upstream partition's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamMark {
+    /// The newest fencing epoch seen for it.
+    pub epoch: i64,
+    /// That epoch's largest watermark (`i64::MIN` before its first marker).
+    pub watermark: i64,
+    /// The earliest start of a session still open upstream, at that marker.
+    pub open_session: i64,
+}
+
+impl UpstreamMark {
+    /// Nothing heard from this upstream (at `epoch`): holds every window back.
+    fn unheard(epoch: i64) -> Self {
+        UpstreamMark {
+            epoch,
+            watermark: i64::MIN,
+            open_session: i64::MIN,
+        }
+    }
+}
+
 /// What stage 2 persists before committing a repartition partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeCheckpoint {
     /// The offset to commit: the earliest partial that an unfired window needs.
     pub commit_offset: i64,
-    /// The offset after the last record processed.
+    /// The offset after the last record processed: what fires on a replay before it was
+    /// written before.
     pub position: i64,
-    /// Each upstream partition's watermark (`topic/partition` → ms) at `position`.
+    /// Each upstream partition's watermark (`topic/partition` → ms) at `position`, for people.
     pub watermarks: BTreeMap<String, i64>,
+    /// Each upstream's mark just before `commit_offset`, to replay from there exactly.
+    #[serde(default)]
+    pub marks: BTreeMap<String, UpstreamMark>,
+    /// The frontier fired through just before `commit_offset`; `None` in checkpoints of the
+    /// first format (resumed from `watermarks`, as they were written).
+    #[serde(default)]
+    pub fired_through: Option<i64>,
+}
+
+/// A change of the marks or the frontier, kept until the commit offset passes it, so that the
+/// checkpoint can say what they were at the commit offset.
+struct Undo {
+    offset: i64,
+    upstream: u32,
+    mark: UpstreamMark,
+    fired_through: i64,
 }
 
 /// Stage-2 state of one repartition partition.
@@ -55,11 +107,14 @@ pub struct MergeState {
     lateness: i64,
     names: Vec<String>,
     index: HashMap<String, u32>,
-    watermarks: Vec<i64>,
+    marks: Vec<UpstreamMark>,
     keys: HashMap<Vec<u8>, KeyPartials>,
     position: Option<i64>,
-    fired_at: i64,
+    fired_through: i64,
+    undo: VecDeque<Undo>,
+    replay_until: i64,
     stale: u64,
+    fenced: u64,
 }
 
 impl MergeState {
@@ -71,11 +126,14 @@ impl MergeState {
             lateness,
             names: Vec::new(),
             index: HashMap::default(),
-            watermarks: Vec::new(),
+            marks: Vec::new(),
             keys: HashMap::default(),
             position: None,
-            fired_at: i64::MIN,
+            fired_through: i64::MIN,
+            undo: VecDeque::new(),
+            replay_until: i64::MIN,
             stale: 0,
+            fenced: 0,
         };
         for name in upstreams {
             state.upstream(&name);
@@ -83,14 +141,31 @@ impl MergeState {
         state
     }
 
-    /// Restores the upstream watermarks of a checkpoint; feed the partition from its
-    /// `commit_offset` on.
+    /// Restores a checkpoint; feed the partition from its `commit_offset` on.
     pub fn resume(&mut self, checkpoint: &MergeCheckpoint) {
-        for (name, &watermark) in &checkpoint.watermarks {
-            self.marker(name, watermark);
+        match checkpoint.fired_through {
+            Some(fired_through) => {
+                for (name, mark) in &checkpoint.marks {
+                    let up = self.upstream(name) as usize;
+                    self.marks[up] = *mark;
+                }
+                self.fired_through = fired_through;
+            }
+            None => {
+                // The first format kept the watermarks at `position` only.
+                for (name, &watermark) in &checkpoint.watermarks {
+                    let up = self.upstream(name) as usize;
+                    self.marks[up] = UpstreamMark {
+                        epoch: 0,
+                        watermark,
+                        open_session: i64::MAX,
+                    };
+                }
+                self.fired_through = self.frontier();
+            }
         }
-        self.fired_at = self.watermark();
         self.position = Some(checkpoint.commit_offset);
+        self.replay_until = checkpoint.position;
     }
 
     fn upstream(&mut self, name: &str) -> u32 {
@@ -100,25 +175,66 @@ impl MergeState {
         let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         self.names.push(name.to_string());
         self.index.insert(name.to_string(), i);
-        self.watermarks.push(i64::MIN);
+        self.marks.push(UpstreamMark::unheard(i64::MIN));
         i
     }
 
-    /// Notes the offset of a record read (partial or marker).
+    /// Notes the offset of a record read (partial, marker, or one that is neither).
     pub fn advance(&mut self, offset: i64) {
         let next = offset.saturating_add(1);
         self.position = Some(self.position.map_or(next, |p| p.max(next)));
     }
 
-    /// Takes a partial from `upstream`; returns false when its window has already closed here
-    /// (a replayed duplicate of a partial that has fired), in which case it is dropped.
-    pub fn partial(&mut self, upstream: &str, window: Window, key: &[u8], acc: &[u8], offset: i64) -> bool {
+    /// Whether the record last read comes before the position of the checkpoint this state
+    /// resumed from: what fires now was written before.
+    pub fn replaying(&self) -> bool {
+        self.position.is_some_and(|p| p <= self.replay_until)
+    }
+
+    /// Takes `upstream`'s epoch into account; false when it is older than the newest seen
+    /// (the record comes from a fenced owner and is ignored).
+    fn fence(&mut self, up: u32, epoch: i64, offset: i64) -> bool {
+        let mark = self.marks[up as usize];
+        if epoch < mark.epoch {
+            self.fenced += 1;
+            return false;
+        }
+        if epoch > mark.epoch {
+            self.remember(up, offset);
+            self.marks[up as usize] = UpstreamMark::unheard(epoch);
+        }
+        true
+    }
+
+    fn remember(&mut self, upstream: u32, offset: i64) {
+        self.undo.push_back(Undo {
+            offset,
+            upstream,
+            mark: self.marks[upstream as usize],
+            fired_through: self.fired_through,
+        });
+    }
+
+    /// Takes a partial from `upstream` (written at `epoch`), read at `offset`; returns false
+    /// when it is dropped: a replayed duplicate of a partial that fired, or a fenced owner's.
+    pub fn partial(
+        &mut self,
+        upstream: &str,
+        epoch: i64,
+        window: Window,
+        key: &[u8],
+        acc: &[u8],
+        offset: i64,
+    ) -> bool {
         self.advance(offset);
-        if is_closed(window, self.fired_at, self.lateness) {
+        let up = self.upstream(upstream);
+        if !self.fence(up, epoch, offset) {
+            return false;
+        }
+        if window.end <= self.fired_through {
             self.stale += 1;
             return false;
         }
-        let up = self.upstream(upstream);
         let partial = Partial {
             acc: acc.to_vec(),
             offset,
@@ -135,20 +251,72 @@ impl MergeState {
         true
     }
 
-    /// Takes a marker: `upstream` has sent every partial of the windows closed at `watermark`.
-    pub fn marker(&mut self, upstream: &str, watermark: i64) {
-        let up = self.upstream(upstream) as usize;
-        self.watermarks[up] = self.watermarks[up].max(watermark);
+    /// Takes a marker of `upstream` read at `offset`: at `epoch`, it has sent every partial of
+    /// the windows closed at `watermark`, and its earliest open session starts at
+    /// `open_session`. Returns false when a fenced owner sent it.
+    pub fn marker(
+        &mut self,
+        upstream: &str,
+        epoch: i64,
+        watermark: i64,
+        open_session: i64,
+        offset: i64,
+    ) -> bool {
+        self.advance(offset);
+        let up = self.upstream(upstream);
+        if !self.fence(up, epoch, offset) {
+            return false;
+        }
+        let mark = self.marks[up as usize];
+        let next = UpstreamMark {
+            epoch,
+            watermark: mark.watermark.max(watermark),
+            open_session: if watermark >= mark.watermark {
+                open_session
+            } else {
+                mark.open_session
+            },
+        };
+        if next != mark {
+            self.remember(up, offset);
+            self.marks[up as usize] = next;
+        }
+        true
     }
 
     /// The minimum of the upstream watermarks (`i64::MIN` until each has sent a marker).
     pub fn watermark(&self) -> i64 {
-        self.watermarks.iter().copied().min().unwrap_or(i64::MIN)
+        self.marks.iter().map(|m| m.watermark).min().unwrap_or(i64::MIN)
+    }
+
+    /// The event time through which every (merged) window is final; see the module doc.
+    fn frontier(&self) -> i64 {
+        let watermark = self.watermark();
+        let mut frontier = if watermark == i64::MAX {
+            i64::MAX
+        } else {
+            watermark.saturating_sub(self.lateness)
+        };
+        if self.sessions {
+            let open = self
+                .marks
+                .iter()
+                .map(|m| m.open_session)
+                .min()
+                .unwrap_or(i64::MIN);
+            frontier = frontier.min(open.saturating_sub(1));
+        }
+        frontier
     }
 
     /// Partials dropped because their window had already fired.
     pub fn stale_partials(&self) -> u64 {
         self.stale
+    }
+
+    /// Records ignored because an owner with a newer epoch had written before.
+    pub fn fenced_records(&self) -> u64 {
+        self.fenced
     }
 
     /// Open (window, key, upstream) partials.
@@ -173,61 +341,74 @@ impl MergeState {
         (windows.len(), groups)
     }
 
-    /// Removes and returns every (window, key) that closed at the current watermark, in closing
-    /// order (window end, start, key).
+    /// Removes and returns every (window, key) that the frontier has reached, in closing order
+    /// (window end, start, key). Call it after every marker.
     pub fn take_closed(&mut self) -> Vec<MergedGroup> {
-        let watermark = self.watermark();
-        if watermark <= self.fired_at {
+        let frontier = self.frontier();
+        if frontier <= self.fired_through {
             return Vec::new();
         }
-        self.fired_at = watermark;
-        let (sessions, lateness) = (self.sessions, self.lateness);
+        self.fired_through = frontier;
+        let sessions = self.sessions;
         let mut fired = Vec::new();
         self.keys.retain(|key, partials| {
             if sessions {
-                take_sessions(key, partials, watermark, lateness, &mut fired);
+                take_sessions(key, partials, frontier, &mut fired);
             } else {
-                take_fixed(key, partials, watermark, lateness, &mut fired);
+                take_fixed(key, partials, frontier, &mut fired);
             }
             !partials.is_empty()
         });
-        fired.sort_by(|a, b| (a.window, &a.key).cmp(&(b.window, &b.key)));
+        fired.sort_by(|a, b| {
+            (a.window.end, a.window.start, &a.key).cmp(&(b.window.end, b.window.start, &b.key))
+        });
         fired
     }
 
-    /// The progress to persist before committing; `None` before the first record.
-    pub fn checkpoint(&self) -> Option<MergeCheckpoint> {
+    /// The progress to persist before committing; `None` before the first record. Forgets
+    /// what no later checkpoint can need.
+    pub fn checkpoint(&mut self) -> Option<MergeCheckpoint> {
         let position = self.position?;
         let oldest = self
             .keys
             .values()
             .flat_map(|partials| partials.values().map(|p| p.offset))
             .min();
+        let commit_offset = oldest.map_or(position, |o| o.min(position));
+        while self.undo.front().is_some_and(|u| u.offset < commit_offset) {
+            self.undo.pop_front();
+        }
+        let mut marks = self.marks.clone();
+        let mut fired_through = self.fired_through;
+        for undo in self.undo.iter().rev() {
+            marks[undo.upstream as usize] = undo.mark;
+            fired_through = undo.fired_through;
+        }
+        let named = |marks: &[UpstreamMark]| -> Vec<(String, UpstreamMark)> {
+            self.names.iter().cloned().zip(marks.iter().copied()).collect()
+        };
         Some(MergeCheckpoint {
-            commit_offset: oldest.map_or(position, |o| o.min(position)),
-            position,
-            watermarks: self
-                .names
-                .iter()
-                .cloned()
-                .zip(self.watermarks.iter().copied())
-                .filter(|&(_, w)| w > i64::MIN)
+            commit_offset,
+            position: position.max(self.replay_until),
+            watermarks: named(&self.marks)
+                .into_iter()
+                .filter(|(_, m)| m.watermark > i64::MIN)
+                .map(|(name, m)| (name, m.watermark))
                 .collect(),
+            marks: named(&marks)
+                .into_iter()
+                .filter(|(_, m)| *m != UpstreamMark::unheard(i64::MIN))
+                .collect(),
+            fired_through: Some(fired_through),
         })
     }
 }
 
 /// Fixed windows: the closed windows are a prefix of the (window, upstream) order.
-fn take_fixed(
-    key: &[u8],
-    partials: &mut KeyPartials,
-    watermark: i64,
-    lateness: i64,
-    fired: &mut Vec<MergedGroup>,
-) {
+fn take_fixed(key: &[u8], partials: &mut KeyPartials, frontier: i64, fired: &mut Vec<MergedGroup>) {
     while let Some(entry) = partials.first_entry() {
         let window = entry.key().0;
-        if !is_closed(window, watermark, lateness) {
+        if window.end > frontier {
             break;
         }
         let mut group = MergedGroup {
@@ -246,14 +427,8 @@ fn take_fixed(
 }
 
 /// Session windows: partials of the key that overlap or touch merge; a merged session fires
-/// when its end has closed.
-fn take_sessions(
-    key: &[u8],
-    partials: &mut KeyPartials,
-    watermark: i64,
-    lateness: i64,
-    fired: &mut Vec<MergedGroup>,
-) {
+/// when its end has reached the frontier.
+fn take_sessions(key: &[u8], partials: &mut KeyPartials, frontier: i64, fired: &mut Vec<MergedGroup>) {
     let mut by_start: Vec<(Window, u32)> = partials.keys().copied().collect();
     by_start.sort_by_key(|&(w, up)| (w.start, w.end, up));
     let mut i = 0;
@@ -264,7 +439,7 @@ fn take_sessions(
             merged.end = merged.end.max(by_start[j].0.end);
             j += 1;
         }
-        if is_closed(merged, watermark, lateness) {
+        if merged.end <= frontier {
             let members = &by_start[i..j];
             fired.push(MergedGroup {
                 window: merged,
@@ -295,17 +470,26 @@ mod tests {
         )
     }
 
+    /// A marker without session information, at epoch 1.
+    fn mark(state: &mut MergeState, upstream: &str, watermark: i64, offset: i64) -> Vec<MergedGroup> {
+        state.marker(upstream, 1, watermark, i64::MAX, offset);
+        state.take_closed()
+    }
+
     #[test]
     fn fires_when_every_upstream_has_passed_the_window() {
         let mut state = tumbling();
-        assert!(state.partial("in/0", w(0, 10), b"a", b"1", 0));
-        state.marker("in/0", 10);
-        assert!(state.take_closed().is_empty(), "in/1 has not said anything yet");
-        assert!(state.partial("in/1", w(0, 10), b"a", b"2", 1));
-        state.marker("in/1", 9);
-        assert!(state.take_closed().is_empty(), "in/1 has not closed [0, 10)");
-        state.marker("in/1", 12);
-        let fired = state.take_closed();
+        assert!(state.partial("in/0", 1, w(0, 10), b"a", b"1", 0));
+        assert!(
+            mark(&mut state, "in/0", 10, 1).is_empty(),
+            "in/1 has not said anything yet"
+        );
+        assert!(state.partial("in/1", 1, w(0, 10), b"a", b"2", 2));
+        assert!(
+            mark(&mut state, "in/1", 9, 3).is_empty(),
+            "in/1 has not closed [0, 10)"
+        );
+        let fired = mark(&mut state, "in/1", 12, 4);
         assert_eq!(
             fired,
             [MergedGroup {
@@ -320,17 +504,13 @@ mod tests {
     #[test]
     fn a_partial_sent_again_overwrites_and_a_fired_one_is_dropped() {
         let mut state = tumbling();
-        state.partial("in/0", w(0, 10), b"a", b"1", 0);
-        state.partial("in/0", w(0, 10), b"a", b"1", 1);
-        state.marker("in/0", 10);
-        state.marker("in/1", 10);
-        assert_eq!(
-            state.take_closed()[0].partials.len(),
-            1,
-            "the duplicate overwrote"
-        );
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 1);
+        mark(&mut state, "in/0", 10, 2);
+        let fired = mark(&mut state, "in/1", 10, 3);
+        assert_eq!(fired[0].partials.len(), 1, "the duplicate overwrote");
         assert!(
-            !state.partial("in/0", w(0, 10), b"a", b"1", 5),
+            !state.partial("in/0", 1, w(0, 10), b"a", b"1", 5),
             "[0, 10) has fired"
         );
         assert_eq!(state.stale_partials(), 1);
@@ -338,27 +518,52 @@ mod tests {
     }
 
     #[test]
-    fn checkpoint_commits_the_oldest_unfired_partial_and_resume_skips_what_fired() {
+    fn checkpoint_commits_the_oldest_unfired_partial_and_resume_replays_it_exactly() {
         let mut state = tumbling();
-        state.partial("in/0", w(0, 10), b"a", b"1", 0);
-        state.partial("in/0", w(10, 20), b"a", b"1", 1);
-        state.marker("in/0", 10);
-        state.marker("in/1", 10);
-        state.advance(2);
-        state.take_closed();
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        state.partial("in/0", 1, w(10, 20), b"a", b"1", 1);
+        mark(&mut state, "in/0", 10, 2);
+        assert_eq!(mark(&mut state, "in/1", 10, 3).len(), 1);
         let checkpoint = state.checkpoint().expect("records were read");
         assert_eq!(checkpoint.commit_offset, 1);
-        assert_eq!(checkpoint.position, 3);
+        assert_eq!(checkpoint.position, 4);
+        assert_eq!(
+            checkpoint.marks.get("in/1"),
+            None,
+            "in/1 had sent nothing before offset 1"
+        );
 
         let mut resumed = tumbling();
         resumed.resume(&checkpoint);
-        assert!(!resumed.partial("in/0", w(0, 10), b"a", b"1", 0), "fired before");
-        assert!(resumed.partial("in/0", w(10, 20), b"a", b"1", 1));
-        resumed.marker("in/0", 20);
-        resumed.marker("in/1", 20);
-        let fired = resumed.take_closed();
+        assert!(resumed.partial("in/0", 1, w(10, 20), b"a", b"1", 1));
+        mark(&mut resumed, "in/0", 10, 2);
+        assert!(resumed.replaying());
+        let again = mark(&mut resumed, "in/1", 10, 3);
+        assert!(
+            again.is_empty(),
+            "[0, 10) fired before offset 1: its partial is not here"
+        );
+        mark(&mut resumed, "in/0", 20, 4);
+        assert!(!resumed.replaying());
+        let fired = mark(&mut resumed, "in/1", 20, 5);
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].window, w(10, 20));
+    }
+
+    #[test]
+    fn a_fenced_owner_is_ignored_once_a_newer_epoch_has_written() {
+        let mut state = tumbling();
+        mark(&mut state, "in/1", 100, 0);
+        // The zombie (epoch 1) and the new owner (epoch 2) of in/0 both send [0, 10).
+        state.partial("in/0", 1, w(0, 10), b"a", b"short", 1);
+        state.partial("in/0", 2, w(0, 10), b"a", b"full", 2);
+        assert!(!state.partial("in/0", 1, w(0, 10), b"a", b"short", 3));
+        assert!(!state.marker("in/0", 1, 50, i64::MAX, 4), "the zombie's marker");
+        assert!(state.take_closed().is_empty(), "epoch 2 has sent no marker yet");
+        state.marker("in/0", 2, 10, i64::MAX, 5);
+        let fired = state.take_closed();
+        assert_eq!(fired[0].partials, [b"full".to_vec()]);
+        assert_eq!(state.fenced_records(), 2);
     }
 
     #[test]
@@ -368,15 +573,34 @@ mod tests {
             0,
             ["in/0".to_string(), "in/1".to_string()],
         );
-        state.partial("in/0", w(0, 6), b"k", b"1", 0);
-        state.partial("in/1", w(6, 12), b"k", b"2", 1);
-        state.partial("in/1", w(30, 35), b"k", b"3", 2);
-        state.marker("in/0", 40);
-        state.marker("in/1", 20);
+        state.partial("in/0", 1, w(0, 6), b"k", b"1", 0);
+        state.partial("in/1", 1, w(6, 12), b"k", b"2", 1);
+        state.partial("in/1", 1, w(30, 35), b"k", b"3", 2);
+        state.marker("in/0", 1, 40, i64::MAX, 3);
+        state.marker("in/1", 1, 20, i64::MAX, 4);
         let fired = state.take_closed();
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].window, w(0, 12));
         assert_eq!(fired[0].partials, [b"1".to_vec(), b"2".to_vec()]);
         assert_eq!(state.open_partials(), 1);
+    }
+
+    #[test]
+    fn a_session_waits_for_an_open_upstream_session_that_could_join_it() {
+        let mut state = MergeState::new(
+            WindowSpec::Session { gap: 5 },
+            0,
+            ["in/0".to_string(), "in/1".to_string()],
+        );
+        state.partial("in/0", 1, w(0, 6), b"k", b"1", 0);
+        state.marker("in/0", 1, 40, i64::MAX, 1);
+        // in/1 has passed 20, but a session of its own that started at 4 is still open.
+        state.marker("in/1", 1, 20, 4, 2);
+        assert!(state.take_closed().is_empty());
+        state.partial("in/1", 1, w(4, 30), b"k", b"2", 3);
+        state.marker("in/1", 1, 40, i64::MAX, 4);
+        let fired = state.take_closed();
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].window, w(0, 30));
     }
 }

@@ -12,26 +12,39 @@
 //! On the wire (records of the repartition topic), everything Weir needs is in the value, so
 //! the records stay small and carry no headers (tansu 0.6 stores each header as a row of its own
 //! and reads them back with a scan: headers made the broker, not Weir, the bottleneck):
-//! - a partial: key = encoded reduce key; value = `P`, the upstream (`u16` length + UTF-8),
-//!   the window's start and end (`i64` big-endian each), then the encoded accumulator. It goes
-//!   to partition `fnv1a(key) mod N`, chosen by Weir so that it does not depend on a client's
-//!   partitioner;
-//! - a marker: no key; value = `M`, the upstream, the watermark (`i64` big-endian); one to every
-//!   partition.
+//! - a partial: key = encoded reduce key; value = `p`, the upstream (`u16` length + UTF-8),
+//!   the writer's epoch, the window's start and end (`i64` big-endian each), then the encoded
+//!   accumulator. It goes to partition `fnv1a(key) mod N`, chosen by Weir so that it does not
+//!   depend on a client's partitioner;
+//! - a marker: no key; value = `m`, the upstream, the epoch, the watermark and the earliest
+//!   start of an open session window (`i64::MAX` when none; `i64` big-endian each); one to
+//!   every partition.
+//!
+//! The **epoch** fences owners: each owner of an input partition writes with the epoch it
+//! claimed when the partition was assigned to it (see `kafka::progress`), and stage 2 ignores
+//! the records of an older epoch once it has seen a newer one, the way Kafka fences a zombie
+//! producer. Records of the first format (`P`, `M`: no epoch, no session start) still decode,
+//! with epoch 0.
 
 mod fold;
 mod merge;
+mod reducer;
 
 pub use fold::fold;
-pub use merge::{MergeCheckpoint, MergeState, MergedGroup};
+pub use merge::{MergeCheckpoint, MergeState, MergedGroup, UpstreamMark};
+pub use reducer::Reducer;
 
 use crate::kafka::sink::Outgoing;
 use crate::record::{InputRecord, OutputRecord, Window};
 
 /// First byte of a partial's value.
-const PARTIAL: u8 = b'P';
+const PARTIAL: u8 = b'p';
 /// First byte of a marker's value.
-const MARKER: u8 = b'M';
+const MARKER: u8 = b'm';
+/// First byte of a partial of the first format (no epoch).
+const PARTIAL_V1: u8 = b'P';
+/// First byte of a marker of the first format (no epoch, no session start).
+const MARKER_V1: u8 = b'M';
 
 /// The name of an upstream partition in the shuffle's records and in checkpoints.
 pub fn upstream_name(topic: &str, partition: i32) -> String {
@@ -45,6 +58,8 @@ pub enum ShuffleMessage<'a> {
     Partial {
         /// `topic/partition` of the input it came from.
         upstream: &'a str,
+        /// The writer's fencing epoch for that input partition.
+        epoch: i64,
         /// The window.
         window: Window,
         /// Encoded reduce key.
@@ -52,12 +67,17 @@ pub enum ShuffleMessage<'a> {
         /// Encoded accumulator.
         acc: &'a [u8],
     },
-    /// The upstream partition's watermark: every partial of the windows it closes was sent.
+    /// The upstream partition's progress: every partial of the windows it closes was sent.
     Marker {
         /// `topic/partition` of the input.
         upstream: &'a str,
+        /// The writer's fencing epoch for that input partition.
+        epoch: i64,
         /// The watermark, in ms.
         watermark: i64,
+        /// The earliest start of a session window still open upstream (`i64::MAX` if none):
+        /// a merged session that ends before it can fire.
+        open_session: i64,
     },
 }
 
@@ -80,11 +100,18 @@ fn envelope(tag: u8, upstream: &str, extra: usize) -> Vec<u8> {
 }
 
 /// Stage 1's output for the repartition topic (`partitions` partitions): a fired window's
-/// partial accumulator.
-pub fn partial_record(topic: &str, partitions: i32, upstream: &str, partial: OutputRecord) -> Outgoing {
+/// partial accumulator, written by the owner of `upstream` at `epoch`.
+pub fn partial_record(
+    topic: &str,
+    partitions: i32,
+    upstream: &str,
+    epoch: i64,
+    partial: OutputRecord,
+) -> Outgoing {
     let window = partial.window.unwrap_or(Window { start: 0, end: 0 });
     let key = partial.key.unwrap_or_default();
-    let mut value = envelope(PARTIAL, upstream, 16 + partial.value.len());
+    let mut value = envelope(PARTIAL, upstream, 24 + partial.value.len());
+    value.extend_from_slice(&epoch.to_be_bytes());
     value.extend_from_slice(&window.start.to_be_bytes());
     value.extend_from_slice(&window.end.to_be_bytes());
     value.extend_from_slice(&partial.value);
@@ -98,10 +125,23 @@ pub fn partial_record(topic: &str, partitions: i32, upstream: &str, partial: Out
     }
 }
 
-/// Stage 1's watermark marker, one per repartition partition.
-pub fn marker_records(topic: &str, partitions: i32, upstream: &str, watermark: i64) -> Vec<Outgoing> {
-    let mut value = envelope(MARKER, upstream, 8);
-    value.extend_from_slice(&watermark.to_be_bytes());
+/// What a stage-1 marker says about its upstream partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkerInfo {
+    /// The writer's fencing epoch.
+    pub epoch: i64,
+    /// The upstream's watermark.
+    pub watermark: i64,
+    /// The earliest start of a session window still open upstream (`i64::MAX` if none).
+    pub open_session: i64,
+}
+
+/// Stage 1's marker, one per repartition partition.
+pub fn marker_records(topic: &str, partitions: i32, upstream: &str, info: MarkerInfo) -> Vec<Outgoing> {
+    let mut value = envelope(MARKER, upstream, 24);
+    value.extend_from_slice(&info.epoch.to_be_bytes());
+    value.extend_from_slice(&info.watermark.to_be_bytes());
+    value.extend_from_slice(&info.open_session.to_be_bytes());
     (0..partitions)
         .map(|partition| Outgoing {
             topic: topic.to_string(),
@@ -140,24 +180,43 @@ pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
     let upstream = std::str::from_utf8(take(&mut rest, len, "upstream")?)
         .map_err(|_| "the upstream is not UTF-8".to_string())?;
     match tag {
-        MARKER => {
-            let watermark = take_i64(&mut rest, "watermark")?;
+        MARKER | MARKER_V1 => {
+            let (epoch, watermark, open_session) = if tag == MARKER {
+                (
+                    take_i64(&mut rest, "epoch")?,
+                    take_i64(&mut rest, "watermark")?,
+                    take_i64(&mut rest, "open session start")?,
+                )
+            } else {
+                (0, take_i64(&mut rest, "watermark")?, i64::MAX)
+            };
             if !rest.is_empty() {
                 return Err(format!("{} bytes after the marker", rest.len()));
             }
-            Ok(ShuffleMessage::Marker { upstream, watermark })
+            Ok(ShuffleMessage::Marker {
+                upstream,
+                epoch,
+                watermark,
+                open_session,
+            })
         }
-        PARTIAL => {
+        PARTIAL | PARTIAL_V1 => {
+            let epoch = if tag == PARTIAL {
+                take_i64(&mut rest, "epoch")?
+            } else {
+                0
+            };
             let start = take_i64(&mut rest, "window start")?;
             let end = take_i64(&mut rest, "window end")?;
             Ok(ShuffleMessage::Partial {
                 upstream,
+                epoch,
                 window: Window { start, end },
                 key: record.key.as_deref().unwrap_or_default(),
                 acc: rest,
             })
         }
-        other => Err(format!("unknown tag 0x{other:02x} (expected P or M)")),
+        other => Err(format!("unknown tag 0x{other:02x} (expected p or m)")),
     }
 }
 
@@ -187,6 +246,7 @@ mod tests {
             "r",
             4,
             "lines/3",
+            7,
             OutputRecord {
                 key: Some(b"k".to_vec()),
                 value: b"acc".to_vec(),
@@ -200,12 +260,18 @@ mod tests {
             decode(&record)?,
             ShuffleMessage::Partial {
                 upstream: "lines/3",
+                epoch: 7,
                 window: Window { start: -10, end: 10 },
                 key: b"k",
                 acc: b"acc"
             }
         );
-        let markers = marker_records("r", 3, "lines/3", i64::MIN + 1);
+        let info = MarkerInfo {
+            epoch: 8,
+            watermark: i64::MIN + 1,
+            open_session: 42,
+        };
+        let markers = marker_records("r", 3, "lines/3", info);
         assert_eq!(
             markers.iter().map(|m| m.partition).collect::<Vec<_>>(),
             [Some(0), Some(1), Some(2)]
@@ -215,7 +281,33 @@ mod tests {
             decode(&record)?,
             ShuffleMessage::Marker {
                 upstream: "lines/3",
-                watermark: i64::MIN + 1
+                epoch: 8,
+                watermark: i64::MIN + 1,
+                open_session: 42,
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn records_of_the_first_format_decode_with_epoch_zero() -> Result<(), String> {
+        let mut value = envelope(MARKER_V1, "in/0", 8);
+        value.extend_from_slice(&5i64.to_be_bytes());
+        let record = InputRecord {
+            key: None,
+            value: Some(value),
+            timestamp: 0,
+            headers: Vec::new(),
+            partition: 0,
+            offset: 0,
+        };
+        assert_eq!(
+            decode(&record)?,
+            ShuffleMessage::Marker {
+                upstream: "in/0",
+                epoch: 0,
+                watermark: 5,
+                open_session: i64::MAX,
             }
         );
         Ok(())
@@ -223,15 +315,23 @@ mod tests {
 
     #[test]
     fn foreign_records_are_refused_with_a_reason() {
-        let mut record = as_input(marker_records("r", 1, "x/0", 5).remove(0));
+        let info = MarkerInfo {
+            epoch: 1,
+            watermark: 5,
+            open_session: i64::MAX,
+        };
+        let mut record = as_input(marker_records("r", 1, "x/0", info).remove(0));
         if let Some(value) = record.value.as_mut() {
             value.pop();
         }
-        assert_eq!(decode(&record), Err("the value ends inside the watermark".into()));
+        assert_eq!(
+            decode(&record),
+            Err("the value ends inside the open session start".into())
+        );
         record.value = Some(b"hello".to_vec());
         assert_eq!(decode(&record), Err("the value ends inside the upstream".into()));
         record.value = Some(b"X\x00\x00".to_vec());
-        assert_eq!(decode(&record), Err("unknown tag 0x58 (expected P or M)".into()));
+        assert_eq!(decode(&record), Err("unknown tag 0x58 (expected p or m)".into()));
         record.value = None;
         assert_eq!(decode(&record), Err("no value".into()));
     }

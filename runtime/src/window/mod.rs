@@ -131,6 +131,16 @@ impl WindowStore {
         }
     }
 
+    /// The earliest start of an open session (`None` for fixed windows, or with none open).
+    /// Stage 2 of the shuffle must not fire a merged session that an upstream's open session
+    /// could still join.
+    pub fn earliest_open_session(&self) -> Option<i64> {
+        match self {
+            WindowStore::Fixed(_) => None,
+            WindowStore::Session(w) => w.earliest_open_start(),
+        }
+    }
+
     /// Number of open (window, key) accumulators.
     pub fn open_keys(&self) -> usize {
         match self {

@@ -205,6 +205,12 @@ impl SessionWindows {
         self.closing.len()
     }
 
+    /// The earliest start of an open session: no session this state fires later can start
+    /// before it (a pair that is not late opens `[t, t + gap)` with `t` past the watermark).
+    pub(super) fn earliest_open_start(&self) -> Option<i64> {
+        self.closing.iter().map(|&(_, _, start)| start).min()
+    }
+
     /// The earliest record any open session depends on.
     pub(super) fn oldest_open(&self) -> Option<Origin> {
         self.by_key

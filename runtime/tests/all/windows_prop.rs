@@ -33,11 +33,13 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 use weir::guest::{Guest, GuestError};
-use weir::pipeline::{DeadLetter, Outcome, Pipeline, PipelineConfig, Reason, Stage, TimeMode};
+use weir::pipeline::{Checkpoint, DeadLetter, Outcome, Pipeline, PipelineConfig, Reason, Stage, TimeMode};
 use weir::record::{
     Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, ReduceInput, Window,
 };
 use weir::window::WindowSpec;
+
+mod resume_chain;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.

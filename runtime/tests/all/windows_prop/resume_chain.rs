@@ -1,0 +1,130 @@
+//! Resumes within resumes: a pipeline resumed from a checkpoint takes checkpoints of its own
+//! (some while it is still replaying), crashes, and the next one resumes from those, several
+//! times in a row. Everything written by every generation, de-duplicated by (window, key), must
+//! be exactly the uninterrupted run's output, every written result a final one, the dead letters
+//! the same set, and each checkpoint's position and fired frontier at least the previous one's.
+
+use super::*;
+
+#[derive(Debug, Clone)]
+struct ChainCase {
+    case: Case,
+    /// Per crash: the batch after which the generation checkpoints, and how many batches it
+    /// processes after that before it crashes.
+    crashes: Vec<(prop::sample::Index, usize)>,
+    /// Batch size of the resumed generations.
+    resume_batch: usize,
+}
+
+fn chain_case(window: impl Strategy<Value = WindowSpec>) -> impl Strategy<Value = ChainCase> {
+    (
+        case(window),
+        prop::collection::vec((any::<prop::sample::Index>(), 0usize..4), 2..6),
+        1usize..30,
+    )
+        .prop_map(|(case, crashes, resume_batch)| ChainCase {
+            case,
+            crashes,
+            resume_batch,
+        })
+}
+
+fn check_chain(chain: &ChainCase) -> Result<(), TestCaseError> {
+    let case = &chain.case;
+    let config = PipelineConfig {
+        window: case.config.window,
+        out_of_orderness: ms(case.config.out_of_orderness),
+        lateness: ms(case.config.lateness),
+        time: TimeMode::Event,
+    };
+    let inputs: Vec<InputRecord> = case
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| input_record(i, r))
+        .collect();
+    let n = inputs.len();
+    if n == 0 {
+        return Ok(());
+    }
+
+    let mut full = Pipeline::new(SumConcat, &config);
+    let mut want = Written::default();
+    for range in batch_ranges(n, &case.batch_sizes) {
+        want.take(full.process(&inputs[range]));
+    }
+    want.take(full.close());
+    let want_results: BTreeMap<ResultKey, Vec<u8>> = want.outputs.iter().cloned().collect();
+
+    let mut got = Written::default();
+    let mut pipeline = Pipeline::new(SumConcat, &config);
+    let mut batches = batch_ranges(n, &case.batch_sizes);
+    let mut last: Option<Checkpoint> = None;
+    for &(checkpoint_at, after) in &chain.crashes {
+        if batches.is_empty() {
+            break;
+        }
+        let checkpoint_at = checkpoint_at.index(batches.len());
+        let crash_after = (checkpoint_at + after).min(batches.len() - 1);
+        let mut checkpoint = None;
+        for (b, range) in batches.iter().enumerate().take(crash_after + 1) {
+            got.take(pipeline.process(&inputs[range.clone()]));
+            if b == checkpoint_at {
+                checkpoint = pipeline.checkpoint();
+            }
+        }
+        let checkpoint = checkpoint.expect("a pipeline that processed records has a checkpoint");
+        if let Some(before) = last {
+            prop_assert!(
+                checkpoint.position >= before.position && checkpoint.watermark >= before.watermark,
+                "a checkpoint moved back: {:?} after {:?}",
+                checkpoint,
+                before
+            );
+        }
+        last = Some(checkpoint);
+        pipeline = Pipeline::resume(SumConcat, &config, &checkpoint);
+        let from = usize::try_from(checkpoint.commit_offset).expect("an offset of this input");
+        batches = (from..n)
+            .step_by(chain.resume_batch)
+            .map(|start| start..(start + chain.resume_batch).min(n))
+            .collect();
+    }
+    for range in batches {
+        got.take(pipeline.process(&inputs[range]));
+    }
+    got.take(pipeline.close());
+
+    for (key, value) in &got.outputs {
+        prop_assert_eq!(
+            want_results.get(key),
+            Some(value),
+            "a written result is a final one: {:?}",
+            key
+        );
+    }
+    let got_keys: std::collections::BTreeSet<&ResultKey> = got.outputs.iter().map(|(k, _)| k).collect();
+    let want_keys: std::collections::BTreeSet<&ResultKey> = want_results.keys().collect();
+    prop_assert_eq!(got_keys, want_keys, "every result is written");
+    prop_assert_eq!(&got.dead, &want.dead, "the same dead letters");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn tumbling_resumes_within_resumes_lose_nothing(chain in chain_case(tumbling_spec())) {
+        check_chain(&chain)?;
+    }
+
+    #[test]
+    fn hopping_resumes_within_resumes_lose_nothing(chain in chain_case(hopping_spec())) {
+        check_chain(&chain)?;
+    }
+
+    #[test]
+    fn session_resumes_within_resumes_lose_nothing(chain in chain_case(session_spec())) {
+        check_chain(&chain)?;
+    }
+}
