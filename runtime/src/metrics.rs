@@ -37,6 +37,12 @@ pub struct Metrics {
     pub guest_traps: IntCounterVec,
     /// `weir_dead_letters_total{job,reason}`: records set aside.
     pub dead_letters: IntCounterVec,
+    /// `weir_dead_letters_truncated_total{job}`: dead letters cut to fit the producer's size
+    /// limit (their `weir.truncated` header says what was cut).
+    pub dead_letters_truncated: IntCounterVec,
+    /// `weir_records_dropped_total{job}`: records the broker kept refusing as too large, even
+    /// cut down, and that were given up so that the job goes on (each is logged).
+    pub records_dropped: IntCounterVec,
     /// `weir_late_records_total{job}`: records whose windows had all closed.
     pub late_records: IntCounterVec,
     /// `weir_windows_fired_total{job,stage}`: windows closed and written.
@@ -115,6 +121,16 @@ impl Metrics {
                 "weir_dead_letters_total",
                 "Records set aside to the dead-letter topic, by reason.",
                 &["job", "reason"],
+            ),
+            dead_letters_truncated: r.counters(
+                "weir_dead_letters_truncated_total",
+                "Dead letters cut to fit the producer's size limit.",
+                &["job"],
+            ),
+            records_dropped: r.counters(
+                "weir_records_dropped_total",
+                "Records given up after the broker refused them as too large, even cut down.",
+                &["job"],
             ),
             late_records: r.counters(
                 "weir_late_records_total",
@@ -244,6 +260,8 @@ mod tests {
             .with_label_values(&["wc", "map", "lines", "0"])
             .set(7);
         m.module_cache_hits.inc();
+        m.dead_letters_truncated.with_label_values(&["wc"]).inc();
+        m.records_dropped.with_label_values(&["wc"]).inc();
         let text = render();
         for name in [
             "weir_records_in_total{job=\"wc\",stage=\"map\"} 3",
@@ -252,6 +270,8 @@ mod tests {
             "weir_build_info{version=",
             "# TYPE weir_module_cache_misses_total counter",
             "# TYPE weir_registry_caught_up gauge",
+            "weir_dead_letters_truncated_total{job=\"wc\"}",
+            "weir_records_dropped_total{job=\"wc\"}",
         ] {
             assert!(text.contains(name), "missing {name} in:\n{text}");
         }

@@ -139,9 +139,11 @@ def committed_lag(broker, group, topic, partitions):
 
 
 class Weir:
-    """`weir serve` processes running one word-count job."""
+    """`weir serve` processes running one job (word count unless `module` names another bundled
+    module)."""
 
-    def __init__(self, binary, broker, workdir, job, inputs, output, window="tumbling:10s", extra=""):
+    def __init__(self, binary, broker, workdir, job, inputs, output, window="tumbling:10s", extra="",
+                 module="word-count"):
         self.binary, self.broker, self.workdir = binary, broker, workdir
         self.job = job
         self.config = workdir / f"{job}.toml"
@@ -149,7 +151,7 @@ class Weir:
             # A registry of its own: API jobs of other tests must not run in these runtimes.
             f'brokers = "{broker}"\nsession_timeout = "6s"\nregistry_topic = "weir.{job}.registry"\n'
             f'status_topic = "weir.{job}.status"\n\n[[job]]\nname = "{job}"\n'
-            f'module = "word-count"\ninput = {json.dumps(inputs)}\noutput = "{output}"\n'
+            f'module = "{module}"\ninput = {json.dumps(inputs)}\noutput = "{output}"\n'
             f'window = "{window}"\ncommit_interval = "200ms"\n{extra}\n')
         self.procs = []
         self.ports = []

@@ -224,6 +224,18 @@ pub fn start(
     Ok(handles)
 }
 
+impl task::DeadLetters for MapTasks {
+    fn dead_letters(&self) -> &DeadLetterTopic {
+        &self.0.dead_letters
+    }
+}
+
+impl task::DeadLetters for ReduceTasks {
+    fn dead_letters(&self) -> &DeadLetterTopic {
+        &self.0.dead_letters
+    }
+}
+
 fn spawn<F: task::TaskFactory>(
     spec: StageSpec,
     factory: F,

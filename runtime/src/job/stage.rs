@@ -140,7 +140,7 @@ fn run_once<F: TaskFactory>(
     consumer
         .subscribe(&topics)
         .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
-    let sink = Sink::new(&spec.brokers, FLUSH_TIMEOUT)
+    let sink = Sink::for_job(&spec.brokers, FLUSH_TIMEOUT, factory.dead_letters().clone())
         .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
     let mut stage = Stage {
         spec,

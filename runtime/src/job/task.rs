@@ -1,5 +1,6 @@
 //! [`Task`]: what a stage runs for each partition it is assigned, and how a stage makes one.
 
+use crate::kafka::dead_letter::DeadLetterTopic;
 use crate::kafka::sink::Outgoing;
 use crate::record::InputRecord;
 
@@ -27,8 +28,16 @@ pub trait Task {
     fn holding(&self) -> (usize, usize);
 }
 
+/// Where a stage sets aside what it cannot write: its job's dead-letter topic. A supertrait of
+/// [`TaskFactory`], so that a stage can hand it to its sink (`Sink::for_job`), which turns a
+/// record too large to write into a dead letter instead of failing on it.
+pub trait DeadLetters {
+    /// The job's dead-letter topic and the headers of its dead letters.
+    fn dead_letters(&self) -> &DeadLetterTopic;
+}
+
 /// Makes the tasks of one stage.
-pub trait TaskFactory: Send + 'static {
+pub trait TaskFactory: DeadLetters + Send + 'static {
     /// The task type.
     type Task: Task;
 

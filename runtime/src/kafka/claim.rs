@@ -91,8 +91,7 @@ impl Claims {
                     )
                 }
                 None if Instant::now() >= deadline => {
-                    let _ = self
-                        .producer
+                    self.producer
                         .purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
                     bail!(
                         "the claim {key} was not acknowledged by {}/{home} within {:?}",

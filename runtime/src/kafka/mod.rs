@@ -16,9 +16,12 @@ pub mod admin;
 pub mod claim;
 pub mod dead_letter;
 pub mod progress;
+pub mod record_size;
+pub mod refused;
 pub mod sink;
 pub mod source;
 pub mod tail;
+pub mod truncation;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
 pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
@@ -37,14 +40,16 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
     config
 }
 
-/// An idempotent producer config for `brokers`, `acks=all`.
+/// An idempotent producer config for `brokers`, `acks=all`, whose largest record (and record
+/// batch) is [`record_size::MESSAGE_MAX_BYTES`].
 pub fn producer_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "5");
+        .set("linger.ms", "5")
+        .set("message.max.bytes", record_size::MESSAGE_MAX_BYTES.to_string());
     config
 }
 
