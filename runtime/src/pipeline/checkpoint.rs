@@ -7,9 +7,10 @@
 //! watermark just before that record): the watermark then moves exactly as it did the first
 //! time, so every window and late decision comes out the same. Windows that had already fired
 //! (`end + lateness <= watermark`) are rebuilt but not fired again, and dead letters of records
-//! before `position` are not reported twice. Output written after the checkpoint may be written
-//! again: at-least-once, keyed by (window, key), so a compacted topic or a reader that keeps the
-//! last value per key sees each result once.
+//! before `position` are not reported twice (except failures that depend on the clock or on
+//! batching, such as a timeout: see [`super::Reason::is_deterministic`]). Output written after
+//! the checkpoint may be written again: at-least-once, keyed by (window, key), so a compacted
+//! topic or a reader that keeps the last value per key sees each result once.
 
 use serde::{Deserialize, Serialize};
 

@@ -25,6 +25,17 @@ impl Reason {
             Reason::Failed(kind) => kind.as_str(),
         }
     }
+
+    /// Whether the same record gets the same verdict every time. A deadline, the memory limit
+    /// and the output limit depend on the clock, on how records were batched into a call and
+    /// on what the instance did before, so a replay may fail where the first run did not (or
+    /// the other way round).
+    pub fn is_deterministic(self) -> bool {
+        !matches!(
+            self,
+            Reason::Failed(FailureKind::Timeout | FailureKind::MemoryLimit | FailureKind::OutputLimit)
+        )
+    }
 }
 
 /// Which step failed.

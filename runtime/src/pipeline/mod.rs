@@ -284,11 +284,16 @@ impl<G: Guest> Pipeline<G> {
 
     fn count(&mut self, out: &mut Outcome) {
         if let Some(replay) = self.replay {
-            // Records before the checkpoint's position were set aside (and reported) before.
+            // Records before the checkpoint's position were set aside (and reported) before,
+            // unless the verdict may differ this time: a record that timed out now but not then
+            // is missing from its window, and must not vanish unreported (it may be reported
+            // twice instead).
             out.dead_letters.retain(|dead| {
-                dead.record
-                    .as_ref()
-                    .is_none_or(|r| r.offset >= replay.until_offset)
+                !dead.reason.is_deterministic()
+                    || dead
+                        .record
+                        .as_ref()
+                        .is_none_or(|r| r.offset >= replay.until_offset)
             });
         }
         self.stats.outputs += out.outputs.len() as u64;

@@ -128,3 +128,64 @@ proptest! {
         check_chain(&chain)?;
     }
 }
+
+/// [`SumConcat`], except that a map call over the record at `offset` times out.
+struct TimesOutAt {
+    offset: i64,
+}
+
+impl Guest for TimesOutAt {
+    fn kind(&self) -> ModuleKind {
+        ModuleKind::MapReduce
+    }
+
+    fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
+        if records.iter().any(|r| r.offset == self.offset) {
+            return Err(GuestError::Failed {
+                kind: weir::guest::FailureKind::Timeout,
+                message: "the call ran past its deadline".into(),
+            });
+        }
+        SumConcat.map_batch(records)
+    }
+
+    fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
+        SumConcat.reduce_batch(input)
+    }
+
+    fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {
+        SumConcat.finish_batch(items)
+    }
+}
+
+#[test]
+fn a_record_that_times_out_only_in_the_replay_is_reported_not_lost_silently() {
+    let config = PipelineConfig {
+        window: WindowSpec::Tumbling { size: 10 },
+        out_of_orderness: Duration::ZERO,
+        lateness: Duration::ZERO,
+        time: TimeMode::Event,
+    };
+    let inputs: Vec<InputRecord> = [one(1, "a"), one(2, "a"), one(3, "a")]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| input_record(i, r))
+        .collect();
+    let mut first = Pipeline::new(SumConcat, &config);
+    let outcome = first.process(&inputs);
+    assert!(outcome.outputs.is_empty() && outcome.dead_letters.is_empty());
+    let checkpoint = first.checkpoint().expect("records were processed");
+    assert_eq!((checkpoint.commit_offset, checkpoint.position), (0, 3));
+
+    // The replay's call over offset 1 times out, where the first run's did not: the record is
+    // missing from [0, 10), so its dead letter must be written, although it is before the
+    // checkpoint's position.
+    let mut replay = Pipeline::resume(TimesOutAt { offset: 1 }, &config, &checkpoint);
+    let outcome = replay.process(&inputs);
+    let dead: Vec<(i64, &str)> = outcome
+        .dead_letters
+        .iter()
+        .map(|d| (d.record.as_ref().map_or(-1, |r| r.offset), d.reason.as_str()))
+        .collect();
+    assert_eq!(dead, [(1, "timeout")]);
+}
