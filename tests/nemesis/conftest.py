@@ -12,6 +12,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -19,6 +20,7 @@ from nemesis import DEFAULT_FAULTS, FAULT_KINDS, WINDOWS, e2e
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LINES: list[str] = []
+BINARY: list[str] = []  # which weir the session ran, for the summary
 
 
 def pytest_addoption(parser):
@@ -89,6 +91,8 @@ def weir(tmp_path_factory):
     assert path.exists(), f"{path} is missing: run `cargo build -p weir` first"
     copy = tmp_path_factory.mktemp("bin") / "weir"
     shutil.copy2(path, copy)
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    BINARY.append(f"weir: {path} (built {built}), run from a copy at {copy}")
     # Compiled modules in the build tree, not in ~/.cache: each restarted runtime reuses them.
     os.environ.setdefault("WEIR_COMPILE_CACHE", str(ROOT / "target" / "weir-compile-cache"))
     return copy
@@ -102,8 +106,13 @@ def broker(tmp_path):
     script = ROOT / "scripts" / "test-broker"
 
     def control(command):
-        args = [script, "start", data, str(port)] if command == "start" else [script, "stop", data]
-        subprocess.run(args, check=True)
+        if command == "start":
+            log = data / "tansu.log"
+            if log.exists():  # the script starts a fresh log: keep the one of before the restart
+                log.rename(data / f"tansu.log.{len(list(data.glob('tansu.log.*')))}")
+            subprocess.run([script, "start", data, str(port)], check=True)
+        else:
+            subprocess.run([script, "stop", data], check=True)
 
     control("start")
     yield f"127.0.0.1:{port}", control
@@ -127,6 +136,8 @@ def pytest_terminal_summary(terminalreporter, config):
     if not LINES or hasattr(config, "workerinput"):
         return
     terminalreporter.section("nemesis: one line per run")
+    for line in BINARY:
+        terminalreporter.write_line(line)
     for line in LINES:
         terminalreporter.write_line(line)
     path = os.environ.get("WEIR_NEMESIS_REPORT")

@@ -17,8 +17,9 @@ The input is built so that the reference is a plain computation:
   does) that all their windows are closed: they must go to the dead-letter topic and count
   nowhere, whatever the window kind.
 
-Reused from tests/e2e/pool.py: the `weir serve` launcher (`Weir`), topic creation, the module's
-tokenizer (`words`), and `read_topic` for the dead letters.
+Reused from tests/e2e/pool.py: the `weir serve` launcher (`Weir`: config file, log file per
+process, /metrics probe of assigned partitions), topic creation and the module's tokenizer
+(`words`). The output is read by a tail of our own, which notes when each result arrived.
 """
 
 import dataclasses
@@ -27,6 +28,7 @@ import pathlib
 import random
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -316,9 +318,10 @@ class Pool:
 class Nemesis(threading.Thread):
     """Runs the planned actions at their times (relative to `t0`, a monotonic time)."""
 
-    def __init__(self, pool, actions, t0, broker_ctl):
+    def __init__(self, pool, actions, t0, broker_ctl, publishing):
         super().__init__(daemon=True)
         self.pool, self.actions, self.t0, self.broker_ctl = pool, actions, t0, broker_ctl
+        self.publishing = publishing  # held while the broker is down: no chunk spans a restart
         self.errors = []
 
     def now(self):
@@ -360,9 +363,13 @@ class Nemesis(threading.Thread):
                     action.note = f"previous process exited with {old.returncode}"
             pool.start(action.slot)
         elif action.do == "broker-stop":
+            self.publishing.acquire()
             self.broker_ctl("stop")
         elif action.do == "broker-start":
-            self.broker_ctl("start")
+            try:
+                self.broker_ctl("start")
+            finally:
+                self.publishing.release()
         else:
             raise ValueError(action.do)
 
@@ -419,6 +426,94 @@ class Tail(threading.Thread):
             return list(self.records)
 
 
+def read_to_end(broker, topic, deadline=60.0):
+    """Every record of `topic` (none if it does not exist), read up to the end offsets it had
+    when the read began: (key, value, headers, partition, offset)."""
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": f"nemesis-read-{uuid.uuid4().hex[:8]}",
+                         "enable.auto.commit": False})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            return []
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}
+        todo = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
+        records, stop = [], time.monotonic() + deadline
+        while todo and time.monotonic() < stop:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            p = message.partition()
+            if message.offset() < ends[p]:
+                records.append((message.key(), message.value(), dict(message.headers() or []), p, message.offset()))
+            if message.offset() >= ends[p] - 1:
+                todo.discard(p)
+        assert not todo, f"could not read {topic} to its end within {deadline:.0f}s"
+        return records
+    finally:
+        consumer.close()
+
+
+def decode_shuffle(value):
+    """A repartition record's value, as runtime/src/shuffle/mod.rs writes it: `m`/`p`, u16
+    length + upstream, then i64 big-endian epoch and (watermark, earliest open session) for a
+    marker or (window start, end) for a partial. Raises ValueError on any other format."""
+    try:
+        kind = value[:1]
+        n = struct.unpack(">H", value[1:3])[0]
+        upstream = value[3:3 + n].decode()
+        epoch, a, b = struct.unpack(">qqq", value[3 + n:3 + n + 24])
+    except (struct.error, UnicodeDecodeError, TypeError) as err:
+        raise ValueError(f"not a shuffle record: {err}") from err
+    if kind == b"m":
+        return "marker", upstream, epoch, a, b
+    if kind == b"p":
+        return "partial", upstream, epoch, a, b
+    raise ValueError(f"unknown shuffle record kind {kind!r}")
+
+
+def last_markers(records):
+    """(upstream, epoch) -> (offset, watermark, earliest open session, markers, partials) of
+    repartition records (key, value, headers, partition, offset) of one partition, and how many
+    records did not decode."""
+    out, undecoded = {}, 0
+    for _, value, _, _, offset in records:
+        try:
+            kind, upstream, epoch, a, b = decode_shuffle(value)
+        except ValueError:
+            undecoded += 1
+            continue
+        o, wm, session, markers, partials = out.get((upstream, epoch), (None, None, None, 0, 0))
+        if kind == "marker":
+            out[(upstream, epoch)] = (offset, a, b, markers + 1, partials)
+        else:
+            out[(upstream, epoch)] = (o, wm, session, markers, partials + 1)
+    return out, undecoded
+
+
+def shuffle_diagnosis(broker, topic):
+    """Per upstream, the epochs seen in repartition partition 0 (every marker goes to every
+    partition) with their last watermark; flags an upstream whose newest epoch stopped short of
+    an older one: stage 2 keeps the newest epoch, so its windows wait (or fire) without the
+    owner that went on."""
+    records = [r for r in read_to_end(broker, topic) if r[3] == 0]
+    if not records:
+        return []
+    markers, undecoded = last_markers(records)
+    lines = [f"shuffle markers in {topic}/0 ({len(records)} records, {undecoded} not decoded):"]
+    for upstream in sorted({u for u, _ in markers}):
+        epochs = sorted((e, v) for (u, e), v in markers.items() if u == upstream)
+        text = ", ".join(f"epoch {e}: wm {v[1]} (offset {v[0]}, {v[3]} markers, {v[4]} partials)"
+                         for e, v in epochs)
+        furthest = max((v[1] for _, v in epochs if v[1] is not None), default=None)
+        newest = epochs[-1][1][1]
+        flag = ""
+        if furthest is not None and newest is not None and newest < furthest:
+            flag = f"  <- newest epoch {epochs[-1][0]} stopped at wm {newest}, an older epoch reached {furthest}"
+        lines.append(f"  {upstream}: {text}{flag}")
+    return lines
+
+
 def parse_results(records):
     """ident -> list of values in the order written, and the records that did not parse."""
     values, bad = {}, []
@@ -468,6 +563,8 @@ class Run:
         self.job = f"nem{seed}-{opts.window[:4]}-{uuid.uuid4().hex[:6]}"
         self.topic_in, self.topic_out = f"{self.job}-in", f"{self.job}-out"
         self.notes = []
+        self.diagnosis = []
+        self.publishing = threading.Lock()  # held by a chunk of the publication, and by a broker fault
         self.timeline = []  # (s, what): publication milestones, for the report
 
     def job_extra(self):
@@ -509,7 +606,7 @@ class Run:
         t0 = time.monotonic()
         self.t0 = t0
         self.tail.t0 = t0  # arrival times from here on (earlier ones come out negative)
-        nemesis = Nemesis(self.pool, self.actions, t0, self.broker_ctl)
+        nemesis = Nemesis(self.pool, self.actions, t0, self.broker_ctl, self.publishing)
         nemesis.start()
         self.publish(self.input.records, t0, opts.publish_s)
         nemesis.join()
@@ -538,37 +635,58 @@ class Run:
         else:
             self.notes.append(f"not every result came within {opts.settle_s:.0f}s of the closing records")
         self.records = self.tail.snapshot()
+        assert self.tail.error is None and self.tail.is_alive(), f"the output reader failed: {self.tail.error}"
         self.verdict = judge(reference, self.records)
         self.last_result = max((r[0] for r in self.records), default=None)
         self.dead_letters = self.read_dead_letters()
+        self.diagnosis = []
+        if self.failed():
+            self.save()
+            if self.opts.shuffle:
+                try:
+                    self.diagnosis = shuffle_diagnosis(self.broker, f"weir.{self.job}.repartition")
+                except Exception as err:  # noqa: BLE001: a diagnosis must not hide the verdict
+                    self.diagnosis = [f"shuffle diagnosis failed: {err!r}"]
 
     def publish(self, records, t0, seconds):
-        """Publishes in chunks spread over `seconds` (all at once when 0), in order."""
-        producer = Producer({"bootstrap.servers": self.broker, "enable.idempotence": True, "linger.ms": 5,
-                             "message.timeout.ms": 120_000})
+        """Publishes in chunks spread over `seconds` (all at once when 0), in order. Each chunk
+        has an idempotent producer of its own and holds `publishing` until it is delivered, so
+        that no produce request of ours spans a broker restart (tansu 0.6 on SQLite panics in
+        its idempotence check when a producer of before the restart sends again)."""
         chunks = max(1, int(seconds * 2))
         per = -(-len(records) // chunks)
         for c in range(chunks):
-            for r in records[c * per:(c + 1) * per]:
-                producer.produce(self.topic_in, value=r.line.encode(), partition=r.partition, timestamp=r.ts)
-            remaining = producer.flush(120)
-            assert remaining == 0, f"the test's producer could not deliver {remaining} records"
+            with self.publishing:
+                producer = Producer({"bootstrap.servers": self.broker, "enable.idempotence": True,
+                                     "linger.ms": 5, "message.timeout.ms": 120_000})
+                for r in records[c * per:(c + 1) * per]:
+                    producer.produce(self.topic_in, value=r.line.encode(), partition=r.partition, timestamp=r.ts)
+                remaining = producer.flush(120)
+                assert remaining == 0, f"the test's producer could not deliver {remaining} records"
             if t0 is not None:
                 pause = t0 + (c + 1) * seconds / chunks - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
 
     def read_dead_letters(self):
-        topic = f"{self.job}.dead-letters"
-        probe = Consumer({"bootstrap.servers": self.broker, "group.id": f"probe-{uuid.uuid4().hex[:8]}"})
-        try:
-            exists = topic in probe.list_topics(timeout=10).topics
-        finally:
-            probe.close()
-        if not exists:
-            return []
-        want = len(self.input.late_records())
-        return e2e.read_topic(self.broker, topic, idle=2.0, deadline=30.0, until=lambda rs: len(rs) >= want)
+        """Every record of the job's dead-letter topic, as (key, value, headers)."""
+        return [(k, v, h) for k, v, h, _, _ in read_to_end(self.broker, f"{self.job}.dead-letters")]
+
+    def save(self):
+        """Keeps what a failed run needs for later study beside the logs: the results as read
+        (arrival time, partition, offset, key, value) and the plan."""
+        with open(self.workdir / "results.jsonl", "w") as out:
+            for at, key, value, partition, offset in self.records:
+                out.write(json.dumps({"at": round(at, 3), "partition": partition, "offset": offset,
+                                      "key": key.decode(errors="replace") if key else None,
+                                      "value": value.decode(errors="replace") if value else None}) + "\n")
+        with open(self.workdir / "run.json", "w") as out:
+            json.dump({"seed": self.seed, "options": dataclasses.asdict(self.opts), "job": self.job,
+                       "t0_event_ms": self.input.t0, "span_ms": self.input.span,
+                       "faults": [f.label() for f in self.faults],
+                       "actions": [dataclasses.asdict(a) for a in self.actions],
+                       "logs": {f"r{s}": [str(p) for p in ps] for s, ps in self.pool.log_paths().items()}},
+                      out, indent=1)
 
     # --- the report ---
 
@@ -604,8 +722,8 @@ class Run:
 
     def failed(self):
         v = self.verdict
-        dead_missing, _ = self.dead_letter_check()
-        return bool(v.wrong or v.missing or v.extra or v.changed or v.bad or dead_missing)
+        dead_missing, dead_other = self.dead_letter_check()
+        return bool(v.wrong or v.missing or v.extra or v.changed or v.bad or dead_missing or dead_other)
 
     def details(self):
         """What a failed run needs to be debugged."""
@@ -650,6 +768,10 @@ class Run:
             out.append(f"  late records missing from the dead letters ({len(dead_missing)}): {dead_missing[:10]}")
         if dead_other:
             out.append(f"  dead letters that are not late records ({len(dead_other)}): {dead_other[:10]}")
+        out.extend(f"  {line}" for line in self.diagnosis)
+        out.append(f"  kept: {self.workdir / 'results.jsonl'} (results as read, with arrival times), "
+                   f"{self.workdir / 'run.json'}; broker data {self.workdir / 'broker'} "
+                   f"(scripts/test-broker start DIR PORT; python tests/nemesis/inspect_run.py)")
         out.append("  runtime logs:")
         for slot, paths in sorted(self.pool.log_paths().items(), key=lambda kv: (kv[0] is None, kv[0])):
             for path in paths:

@@ -5,8 +5,8 @@
 //! - stage 1 owners crash and a new owner (a larger epoch) resumes from the last checkpoint,
 //!   several times in a row, some checkpoints taken while still replaying; the replay re-sends
 //!   partials and markers;
-//! - a zombie (the old owner) goes on writing after the new owner has written, with values of
-//!   its own (as a divergent owner would): they must be ignored;
+//! - a zombie (the old owner) goes on processing after the new owner has written, its partials
+//!   and markers interleaved with its successor's;
 //! - the repartition streams reach stage 2 interleaved at random (each upstream's order kept);
 //! - stage 2 runs in random batch sizes, crashes, and resumes from its checkpoints, again
 //!   resumes within resumes.
@@ -19,9 +19,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use weir::guest::{Guest, GuestError};
 use weir::pipeline::{Checkpoint, Outcome, Pipeline, PipelineConfig, TimeMode};
-use weir::record::{
-    Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, ReduceInput, Window,
-};
+use weir::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput, Window};
 use weir::shuffle::{MarkerInfo, Reducer, marker_records, partial_record};
 use weir::window::WindowSpec;
 
@@ -291,14 +289,14 @@ fn stage_one(case: &Case, p: usize) -> Streams {
         let checkpoint_at = checkpoint_at.index(batches.len());
         let crash_after = (checkpoint_at + after).min(batches.len() - 1);
         let mut checkpoint: Option<Checkpoint> = None;
-        let mut zombie_from = None;
         for (b, range) in batches.iter().enumerate().take(crash_after + 1) {
             owner.step(&records[range.clone()], &mut streams);
             if b == checkpoint_at {
                 checkpoint = owner.pipeline.checkpoint();
-                zombie_from = Some(b + 1);
             }
         }
+        // What the old owner would process next, had it not been replaced.
+        let unprocessed: Vec<_> = batches[crash_after + 1..].iter().take(3).cloned().collect();
         let Some(checkpoint) = checkpoint else { break };
         let epoch = owner.epoch + 1 + i64::from(case.choices[0] % 3);
         let successor = Owner {
@@ -308,20 +306,22 @@ fn stage_one(case: &Case, p: usize) -> Streams {
             pipeline: Pipeline::resume(Count, &config, &checkpoint).emit_partials(),
             sent: None,
         };
-        let old = std::mem::replace(&mut owner, successor);
+        let mut old = std::mem::replace(&mut owner, successor);
         let from = usize::try_from(checkpoint.commit_offset).unwrap_or(0);
         batches = (from..n)
             .step_by(case.batch)
             .map(|s| s..(s + case.batch).min(n))
             .collect();
-        // The new owner writes its first batch; then the zombie, which has not noticed, writes
-        // more, with accumulators of its own and a watermark far ahead.
+        // The new owner writes its first batch; then the zombie, which has not noticed, goes
+        // on processing where it was, its partials and markers after its successor's.
         if case.zombies
-            && let (Some(first), Some(_)) = (batches.first().cloned(), zombie_from)
+            && let Some(first) = batches.first().cloned()
         {
             owner.step(&records[first], &mut streams);
             batches.remove(0);
-            zombie_writes(case, &old, &mut streams);
+            for range in unprocessed {
+                old.step(&records[range], &mut streams);
+            }
         }
     }
     for range in batches {
@@ -329,32 +329,6 @@ fn stage_one(case: &Case, p: usize) -> Streams {
     }
     owner.close(&mut streams);
     streams
-}
-
-/// A zombie's late writes: a wrong partial for a window of every key, and a marker far ahead.
-fn zombie_writes(case: &Case, zombie: &Owner<'_>, streams: &mut Streams) {
-    for key in 0..5u8 {
-        let bogus = OutputRecord {
-            key: Some(key_name(key)),
-            value: 1000u64.to_le_bytes().to_vec(),
-            timestamp: 0,
-            window: Some(Window { start: 100, end: 200 }),
-        };
-        let out = partial_record("r", case.reduce_partitions, &zombie.name, zombie.epoch, bogus);
-        let r = usize::try_from(out.partition.unwrap_or(0)).unwrap_or(0);
-        streams[r].push(as_input(out));
-    }
-    let info = MarkerInfo {
-        epoch: zombie.epoch,
-        watermark: i64::MAX - 1,
-        open_session: i64::MAX,
-    };
-    for (r, marker) in marker_records("r", case.reduce_partitions, &zombie.name, info)
-        .into_iter()
-        .enumerate()
-    {
-        streams[r].push(as_input(marker));
-    }
 }
 
 /// One repartition partition's log: the upstreams' streams interleaved by `choices`, each
