@@ -476,6 +476,7 @@ fn word_count_job(name: &str, input: &str, output: &str) -> Result<JobConfig> {
         window: "tumbling:10s".parse()?,
         out_of_orderness: Duration::from_secs(1),
         lateness: Duration::ZERO,
+        idle_timeout: Duration::ZERO,
         time: TimeConfig::Event,
         shuffle: true,
         reduce_partitions: None,

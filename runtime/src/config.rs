@@ -104,6 +104,12 @@ pub struct JobConfig {
     /// How long after its end a window still accepts records.
     #[serde(default, with = "duration")]
     pub lateness: Duration,
+    /// With the shuffle: an input partition that gets no record for this long stops holding
+    /// the job's event time back, until it gets records again (Flink's `withIdleness`). Its
+    /// records that arrive behind the other partitions then miss windows that have fired.
+    /// `0s` (the default) waits for every partition.
+    #[serde(default, with = "duration")]
+    pub idle_timeout: Duration,
     /// Event time (record or map timestamps) or processing time (wall clock; replays after a
     /// crash may then put records in other windows than the first time).
     #[serde(default)]
@@ -409,6 +415,7 @@ mod tests {
             output = "counts"
             window = "hopping:10s,5s"
             lateness = "2s"
+            idle_timeout = "30s"
             limits = { memory = "32MiB" }
             "#,
         )?;
@@ -422,6 +429,7 @@ mod tests {
             }
         );
         assert_eq!(job.lateness, Duration::from_secs(2));
+        assert_eq!(job.idle_timeout, Duration::from_secs(30));
         assert_eq!(job.limits.memory, 32 << 20);
         assert_eq!(job.limits.timeout, Duration::from_secs(1));
         assert!(job.shuffle);

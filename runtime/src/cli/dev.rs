@@ -173,6 +173,7 @@ fn job(window: WindowSpec) -> JobConfig {
         window,
         out_of_orderness: Duration::ZERO,
         lateness: Duration::ZERO,
+        idle_timeout: Duration::ZERO,
         time: TimeConfig::Processing,
         shuffle: true,
         reduce_partitions: None,

@@ -11,6 +11,7 @@ use crate::record::InputRecord;
 use crate::shuffle::{MarkerInfo, marker_records, partial_record, upstream_name};
 use anyhow::Context;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Stage 1 of one input partition.
 pub struct MapTask {
@@ -20,6 +21,8 @@ pub struct MapTask {
     pipeline: Pipeline<MeteredGuest>,
     epoch: i64,
     marker_sent: Option<MarkerInfo>,
+    /// When the partition last had records (or the task started).
+    last_record: Instant,
     fired: u64,
 }
 
@@ -43,6 +46,13 @@ impl MapTask {
         }
     }
 
+    /// Whether the partition has had no record for the job's `idle_timeout` (never, when it
+    /// is zero).
+    fn idle(&self) -> bool {
+        let timeout = self.job.config.idle_timeout;
+        !timeout.is_zero() && self.last_record.elapsed() >= timeout
+    }
+
     /// Writes a marker to every repartition partition if it says something new: the
     /// watermark (every partial of the windows it closes was written before), the earliest
     /// open session, and the epoch.
@@ -51,6 +61,7 @@ impl MapTask {
             epoch: self.epoch,
             watermark: self.pipeline.watermark(),
             open_session: self.pipeline.earliest_open_session().unwrap_or(i64::MAX),
+            idle: self.idle(),
         };
         if let Some(shuffle) = &self.job.repartition
             && self.marker_sent != Some(info)
@@ -68,6 +79,9 @@ impl MapTask {
 
 impl Task for MapTask {
     fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>) {
+        if !records.is_empty() {
+            self.last_record = Instant::now();
+        }
         let outcome = self.pipeline.process(records);
         self.emit(outcome, out);
     }
@@ -75,9 +89,9 @@ impl Task for MapTask {
     fn tick(&mut self, out: &mut Vec<Outgoing>) {
         let outcome = self.pipeline.tick();
         self.emit(outcome, out);
-        if self.marker_sent.is_none() {
-            // A new owner announces its epoch at once: from then on, stage 2 ignores whatever
-            // an earlier owner that has not noticed it lost the partition still writes.
+        if self.marker_sent.is_none() || self.marker_sent.is_some_and(|m| m.idle != self.idle()) {
+            // A new owner announces itself at once, and a partition that has just become idle
+            // says so at once, so that the reduce stage stops waiting for it.
             self.send_marker(out);
         }
     }
@@ -136,6 +150,7 @@ impl TaskFactory for MapTasks {
             pipeline,
             epoch,
             marker_sent: None,
+            last_record: Instant::now(),
             fired: 0,
         })
     }

@@ -15,7 +15,8 @@
 //! again first; until then epochs are carried and counted, not enforced.
 //!
 //! The **frontier** is the event time up to which every result is final: the minimum of the
-//! upstream watermarks less the lateness, and for sessions also just before the earliest start
+//! upstream watermarks less the lateness (an upstream that said it is idle is left out until
+//! its next plain marker, unless every upstream is idle), and for sessions also just before the earliest start
 //! of a session still open upstream (such a session may yet join one of ours: a merged session
 //! fires only when no upstream can still send a partial that overlaps or touches it). A (merged)
 //! window fires when its end reaches the frontier. Firing is decided after each marker, so the
@@ -67,6 +68,10 @@ pub struct UpstreamMark {
     pub watermark: i64,
     /// The earliest start of a session still open upstream, at that marker.
     pub open_session: i64,
+    /// The upstream said it is idle (no record for the job's `idle_timeout`) and has not
+    /// sent a plain marker since: it does not hold the frontier back.
+    #[serde(default)]
+    pub idle: bool,
 }
 
 impl UpstreamMark {
@@ -76,6 +81,7 @@ impl UpstreamMark {
             epoch,
             watermark: i64::MIN,
             open_session: i64::MIN,
+            idle: false,
         }
     }
 }
@@ -166,6 +172,7 @@ impl MergeState {
                         epoch: 0,
                         watermark,
                         open_session: i64::MAX,
+                        idle: false,
                     };
                 }
                 self.fired_through = self.frontier();
@@ -252,9 +259,17 @@ impl MergeState {
 
     /// Takes a marker of `upstream` read at `offset`: at `epoch`, it has sent every partial of
     /// the windows closed at `watermark`, and its earliest open session starts at
-    /// `open_session`. Markers only move an upstream's mark forward, whichever owner wrote
-    /// them.
-    pub fn marker(&mut self, upstream: &str, epoch: i64, watermark: i64, open_session: i64, offset: i64) {
+    /// `open_session`; `idle` when it has had no record for the job's idle timeout. Markers
+    /// only move an upstream's watermark forward, whichever owner wrote them.
+    pub fn marker(
+        &mut self,
+        upstream: &str,
+        epoch: i64,
+        watermark: i64,
+        open_session: i64,
+        idle: bool,
+        offset: i64,
+    ) {
         self.advance(offset);
         let up = self.upstream(upstream);
         self.note_epoch(up, epoch);
@@ -267,6 +282,7 @@ impl MergeState {
             } else {
                 mark.open_session
             },
+            idle,
         };
         if next != mark {
             self.remember(up, offset);
@@ -274,9 +290,17 @@ impl MergeState {
         }
     }
 
-    /// The minimum of the upstream watermarks (`i64::MIN` until each has sent a marker).
+    /// The upstreams that hold the frontier back: the active ones, or all of them when every
+    /// one is idle (then nothing moves on until one gets records again).
+    fn holding_back(&self) -> impl Iterator<Item = &UpstreamMark> {
+        let all_idle = self.marks.iter().all(|m| m.idle);
+        self.marks.iter().filter(move |m| all_idle || !m.idle)
+    }
+
+    /// The minimum of the watermarks of the upstreams that hold the frontier back
+    /// (`i64::MIN` until each has sent a marker).
     pub fn watermark(&self) -> i64 {
-        self.marks.iter().map(|m| m.watermark).min().unwrap_or(i64::MIN)
+        self.holding_back().map(|m| m.watermark).min().unwrap_or(i64::MIN)
     }
 
     /// The event time through which every (merged) window is final; see the module doc.
@@ -289,8 +313,7 @@ impl MergeState {
         };
         if self.sessions {
             let open = self
-                .marks
-                .iter()
+                .holding_back()
                 .map(|m| m.open_session)
                 .min()
                 .unwrap_or(i64::MIN);
@@ -463,7 +486,7 @@ mod tests {
 
     /// A marker without session information, at epoch 1.
     fn mark(state: &mut MergeState, upstream: &str, watermark: i64, offset: i64) -> Vec<MergedGroup> {
-        state.marker(upstream, 1, watermark, i64::MAX, offset);
+        state.marker(upstream, 1, watermark, i64::MAX, false, offset);
         state.take_closed()
     }
 
@@ -547,16 +570,16 @@ mod tests {
         mark(&mut state, "in/1", 100, 0);
         // The owner of in/0 at epoch 1 is ahead; the one at epoch 2 replays behind it.
         state.partial("in/0", 1, w(0, 10), b"a", b"1", 1);
-        state.marker("in/0", 1, 30, i64::MAX, 2);
+        state.marker("in/0", 1, 30, i64::MAX, false, 2);
         let fired = state.take_closed();
         assert_eq!(fired.len(), 1);
         assert!(
             !state.partial("in/0", 2, w(0, 10), b"a", b"1", 3),
             "fired already"
         );
-        state.marker("in/0", 2, 5, i64::MAX, 4);
+        state.marker("in/0", 2, 5, i64::MAX, false, 4);
         assert_eq!(state.watermark(), 30, "a marker never moves a mark back");
-        state.marker("in/0", 1, 40, i64::MAX, 5);
+        state.marker("in/0", 1, 40, i64::MAX, false, 5);
         assert_eq!(state.watermark(), 40, "the older owner still counts");
         assert_eq!(state.older_owner_records(), 1);
     }
@@ -571,8 +594,8 @@ mod tests {
         state.partial("in/0", 1, w(0, 6), b"k", b"1", 0);
         state.partial("in/1", 1, w(6, 12), b"k", b"2", 1);
         state.partial("in/1", 1, w(30, 35), b"k", b"3", 2);
-        state.marker("in/0", 1, 40, i64::MAX, 3);
-        state.marker("in/1", 1, 20, i64::MAX, 4);
+        state.marker("in/0", 1, 40, i64::MAX, false, 3);
+        state.marker("in/1", 1, 20, i64::MAX, false, 4);
         let fired = state.take_closed();
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].window, w(0, 12));
@@ -588,14 +611,46 @@ mod tests {
             ["in/0".to_string(), "in/1".to_string()],
         );
         state.partial("in/0", 1, w(0, 6), b"k", b"1", 0);
-        state.marker("in/0", 1, 40, i64::MAX, 1);
+        state.marker("in/0", 1, 40, i64::MAX, false, 1);
         // in/1 has passed 20, but a session of its own that started at 4 is still open.
-        state.marker("in/1", 1, 20, 4, 2);
+        state.marker("in/1", 1, 20, 4, false, 2);
         assert!(state.take_closed().is_empty());
         state.partial("in/1", 1, w(4, 30), b"k", b"2", 3);
-        state.marker("in/1", 1, 40, i64::MAX, 4);
+        state.marker("in/1", 1, 40, i64::MAX, false, 4);
         let fired = state.take_closed();
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].window, w(0, 30));
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_upstream_stops_holding_windows_back_until_it_has_records_again() {
+        let w = |start, end| Window { start, end };
+        let mut state = MergeState::new(
+            WindowSpec::Tumbling { size: 10 },
+            0,
+            ["in/0".to_string(), "in/1".to_string()],
+        );
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        state.marker("in/0", 1, 25, i64::MAX, false, 1);
+        assert!(state.take_closed().is_empty(), "in/1 has said nothing");
+        state.marker("in/1", 1, i64::MIN, i64::MAX, true, 2);
+        assert_eq!(state.take_closed().len(), 1, "in/1 is idle: [0, 10) fires");
+        // in/1 has records again, behind in/0: it holds the frontier back from now on.
+        state.marker("in/1", 1, 12, i64::MAX, false, 3);
+        state.partial("in/0", 1, w(20, 30), b"a", b"1", 4);
+        state.marker("in/0", 1, 40, i64::MAX, false, 5);
+        assert!(state.take_closed().is_empty(), "in/1 is at 12");
+        state.marker("in/1", 1, 30, i64::MAX, false, 6);
+        assert_eq!(state.take_closed()[0].window, w(20, 30));
+        // Every upstream idle: nothing moves on.
+        let mut idle = MergeState::new(WindowSpec::Tumbling { size: 10 }, 0, ["in/0".to_string()]);
+        idle.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        idle.marker("in/0", 1, 5, i64::MAX, true, 1);
+        assert!(idle.take_closed().is_empty());
     }
 }

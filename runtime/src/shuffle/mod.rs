@@ -18,7 +18,9 @@
 //!   depend on a client's partitioner;
 //! - a marker: no key; value = `m`, the upstream, the epoch, the watermark and the earliest
 //!   start of an open session window (`i64::MAX` when none; `i64` big-endian each); one to
-//!   every partition.
+//!   every partition. An *idle* marker is the same with the tag `i`: the upstream has had no
+//!   record for the job's `idle_timeout`, and stops holding the reduce stage back until its
+//!   next plain marker.
 //!
 //! The **epoch** fences owners: each owner of an input partition writes with the epoch it
 //! claimed when the partition was assigned to it (see `kafka::progress`), and stage 2 ignores
@@ -41,6 +43,8 @@ use crate::record::{InputRecord, OutputRecord, Window};
 const PARTIAL: u8 = b'p';
 /// First byte of a marker's value.
 const MARKER: u8 = b'm';
+/// First byte of an idle marker's value.
+const IDLE_MARKER: u8 = b'i';
 /// First byte of a partial of the first format (no epoch).
 const PARTIAL_V1: u8 = b'P';
 /// First byte of a marker of the first format (no epoch, no session start).
@@ -78,6 +82,8 @@ pub enum ShuffleMessage<'a> {
         /// The earliest start of a session window still open upstream (`i64::MAX` if none):
         /// a merged session that ends before it can fire.
         open_session: i64,
+        /// The upstream has been idle for the job's `idle_timeout`.
+        idle: bool,
     },
 }
 
@@ -134,11 +140,14 @@ pub struct MarkerInfo {
     pub watermark: i64,
     /// The earliest start of a session window still open upstream (`i64::MAX` if none).
     pub open_session: i64,
+    /// No record for the job's `idle_timeout`: stop waiting for this upstream.
+    pub idle: bool,
 }
 
 /// Stage 1's marker, one per repartition partition.
 pub fn marker_records(topic: &str, partitions: i32, upstream: &str, info: MarkerInfo) -> Vec<Outgoing> {
-    let mut value = envelope(MARKER, upstream, 24);
+    let tag = if info.idle { IDLE_MARKER } else { MARKER };
+    let mut value = envelope(tag, upstream, 24);
     value.extend_from_slice(&info.epoch.to_be_bytes());
     value.extend_from_slice(&info.watermark.to_be_bytes());
     value.extend_from_slice(&info.open_session.to_be_bytes());
@@ -180,8 +189,8 @@ pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
     let upstream = std::str::from_utf8(take(&mut rest, len, "upstream")?)
         .map_err(|_| "the upstream is not UTF-8".to_string())?;
     match tag {
-        MARKER | MARKER_V1 => {
-            let (epoch, watermark, open_session) = if tag == MARKER {
+        MARKER | IDLE_MARKER | MARKER_V1 => {
+            let (epoch, watermark, open_session) = if tag != MARKER_V1 {
                 (
                     take_i64(&mut rest, "epoch")?,
                     take_i64(&mut rest, "watermark")?,
@@ -198,6 +207,7 @@ pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
                 epoch,
                 watermark,
                 open_session,
+                idle: tag == IDLE_MARKER,
             })
         }
         PARTIAL | PARTIAL_V1 => {
@@ -216,7 +226,7 @@ pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
                 acc: rest,
             })
         }
-        other => Err(format!("unknown tag 0x{other:02x} (expected p or m)")),
+        other => Err(format!("unknown tag 0x{other:02x} (expected p, m or i)")),
     }
 }
 
@@ -270,6 +280,7 @@ mod tests {
             epoch: 8,
             watermark: i64::MIN + 1,
             open_session: 42,
+            idle: true,
         };
         let markers = marker_records("r", 3, "lines/3", info);
         assert_eq!(
@@ -284,6 +295,7 @@ mod tests {
                 epoch: 8,
                 watermark: i64::MIN + 1,
                 open_session: 42,
+                idle: true,
             }
         );
         Ok(())
@@ -308,6 +320,7 @@ mod tests {
                 epoch: 0,
                 watermark: 5,
                 open_session: i64::MAX,
+                idle: false,
             }
         );
         Ok(())
@@ -319,6 +332,7 @@ mod tests {
             epoch: 1,
             watermark: 5,
             open_session: i64::MAX,
+            idle: false,
         };
         let mut record = as_input(marker_records("r", 1, "x/0", info).remove(0));
         if let Some(value) = record.value.as_mut() {
@@ -331,7 +345,10 @@ mod tests {
         record.value = Some(b"hello".to_vec());
         assert_eq!(decode(&record), Err("the value ends inside the upstream".into()));
         record.value = Some(b"X\x00\x00".to_vec());
-        assert_eq!(decode(&record), Err("unknown tag 0x58 (expected p or m)".into()));
+        assert_eq!(
+            decode(&record),
+            Err("unknown tag 0x58 (expected p, m or i)".into())
+        );
         record.value = None;
         assert_eq!(decode(&record), Err("no value".into()));
     }

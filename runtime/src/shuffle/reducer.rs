@@ -63,9 +63,10 @@ impl<G: Guest> Reducer<G> {
                     epoch,
                     watermark,
                     open_session,
+                    idle,
                 }) => {
                     self.state
-                        .marker(upstream, epoch, watermark, open_session, record.offset);
+                        .marker(upstream, epoch, watermark, open_session, idle, record.offset);
                     let closed = self.state.take_closed();
                     if self.state.replaying() {
                         self.replayed += closed.len() as u64;

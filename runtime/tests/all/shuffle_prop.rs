@@ -230,6 +230,7 @@ impl Owner<'_> {
             epoch: self.epoch,
             watermark: self.pipeline.watermark(),
             open_session: self.pipeline.earliest_open_session().unwrap_or(i64::MAX),
+            idle: false,
         };
         if self.sent != Some(info) {
             for (r, marker) in marker_records("r", self.case.reduce_partitions, &self.name, info)
