@@ -288,6 +288,39 @@ impl ServeConfig {
 }
 
 impl JobConfig {
+    /// What `new` changes that the job's checkpoints cannot follow, each as a sentence; empty
+    /// when the update is safe. A checkpoint says which windows have fired by their bounds and
+    /// the watermark: a new window, lateness, out-of-orderness or time mode would fire again,
+    /// with only the replayed records, windows that fired before (or never fire some). Turning
+    /// the shuffle off abandons the partials waiting in the reduce stage, turning it on starts
+    /// the reduce stage without the partials of windows already open; an input topic removed
+    /// keeps its last watermark in the reduce stage, which then waits for it forever.
+    pub fn incompatible_changes(&self, new: &JobConfig) -> Vec<String> {
+        let mut changes = Vec::new();
+        let mut changed = |what: &str, old: String, new: String| {
+            if old != new {
+                changes.push(format!("{what} from {old} to {new}"));
+            }
+        };
+        changed("window", self.window.to_string(), new.window.to_string());
+        changed(
+            "lateness",
+            humantime::format_duration(self.lateness).to_string(),
+            humantime::format_duration(new.lateness).to_string(),
+        );
+        changed(
+            "out_of_orderness",
+            humantime::format_duration(self.out_of_orderness).to_string(),
+            humantime::format_duration(new.out_of_orderness).to_string(),
+        );
+        changed("time", format!("{:?}", self.time), format!("{:?}", new.time));
+        changed("shuffle", self.shuffle.to_string(), new.shuffle.to_string());
+        for topic in self.input.iter().filter(|t| !new.input.contains(t)) {
+            changes.push(format!("input topic `{topic}` removed"));
+        }
+        changes
+    }
+
     /// Checks the job on its own.
     pub fn validate(&self) -> anyhow::Result<()> {
         let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
@@ -401,6 +434,44 @@ mod tests {
         let path = dir.path().join("weir.toml");
         std::fs::write(&path, text)?;
         ServeConfig::load(Some(&path))
+    }
+
+    #[test]
+    fn updates_the_checkpoints_cannot_follow_are_named() -> anyhow::Result<()> {
+        let config = parse(
+            r#"
+            [[job]]
+            name = "wc"
+            module = "word-count"
+            input = ["a", "b"]
+            output = "counts"
+            window = "tumbling:10s"
+            "#,
+        )?;
+        let old = &config.jobs[0];
+        let mut new = old.clone();
+        new.module = "other.wasm".into();
+        new.batch_size = 7;
+        new.idle_timeout = Duration::from_secs(5);
+        new.input.push("c".into());
+        assert!(
+            old.incompatible_changes(&new).is_empty(),
+            "a module update is safe"
+        );
+        new.window = WindowSpec::Tumbling { size: 20_000 };
+        new.lateness = Duration::from_secs(1);
+        new.shuffle = false;
+        new.input = vec!["b".into()];
+        assert_eq!(
+            old.incompatible_changes(&new),
+            [
+                "window from tumbling:10s to tumbling:20s",
+                "lateness from 0s to 1s",
+                "shuffle from true to false",
+                "input topic `a` removed",
+            ]
+        );
+        Ok(())
     }
 
     #[test]

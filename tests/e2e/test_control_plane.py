@@ -178,6 +178,10 @@ def test_b_bad_job_requests_get_their_status_and_code(broker, runtimes, tmp_path
         ("a window that does not parse", "PUT", f"/v1/jobs/{name}", dict(good, window="tumbling:soon"), 400,
          "invalid_job"),
         ("an unknown field", "PUT", f"/v1/jobs/{name}", dict(good, windw="tumbling:10s"), 400, "invalid_job"),
+        ("changing the window in place (checkpoints would refire windows)", "PUT", f"/v1/jobs/{name}",
+         dict(good, window="tumbling:20s"), 409, "incompatible_update"),
+        ("turning the shuffle off in place", "PUT", f"/v1/jobs/{name}", dict(good, shuffle=False), 409,
+         "incompatible_update"),
         ("no output topic", "POST", "/v1/jobs", {k: v for k, v in dict(good, name=unique("x")).items()
                                                  if k != "output"}, 400, "invalid_job"),
         ("a module nobody uploaded", "POST", "/v1/jobs", dict(good, name=unique("x"), module="f" * 64), 404,

@@ -422,6 +422,21 @@ pub async fn update(
                 ),
             ));
         }
+        let incompatible = record.spec.incompatible_changes(&spec);
+        if !incompatible.is_empty() {
+            return Err(ApiError::conflict(
+                "incompatible_update",
+                format!(
+                    "job `{name}` cannot change {} in place: its checkpoints record which windows \
+                     have fired under the old settings, and resuming from them would fire some \
+                     windows again with part of their records. Create the job under a new name \
+                     (it starts from the input topics' beginning, with fresh state), then delete \
+                     this one; the module, limits, batch size, commit interval, idle timeout and \
+                     output can be updated in place",
+                    incompatible.join(", ")
+                ),
+            ));
+        }
         let unchanged = serde_json::to_value(&spec).ok() == serde_json::to_value(&record.spec).ok();
         if unchanged {
             return Ok(false);
