@@ -234,14 +234,6 @@ mod tests {
         }
     }
 
-    fn header(out: &Outgoing, name: &str) -> Option<String> {
-        out.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    }
-
     fn rejected(value: Vec<u8>) -> (InputRecord, Outgoing) {
         let record = input(value);
         let dead = DeadLetter::for_record(
@@ -264,18 +256,18 @@ mod tests {
         let (_, out) = rejected(value.clone());
         assert!(wire_size(&out) <= RECORD_LIMIT, "{} bytes", wire_size(&out));
         assert_eq!(
-            header(&out, "weir.truncated"),
+            out.header("weir.truncated"),
             Some(format!("value:999800>{}", kept(&out)))
         );
         assert_eq!(out.value.as_deref(), Some(&value[..kept(&out)]));
         assert_eq!(out.key.as_deref(), Some(&b"c1"[..]));
-        assert_eq!(header(&out, "weir.reason").as_deref(), Some("rejected"));
+        assert_eq!(out.header("weir.reason").as_deref(), Some("rejected"));
         assert_eq!(
-            header(&out, "weir.error").as_deref(),
+            out.header("weir.error").as_deref(),
             Some("expected value at line 1 column 1")
         );
-        assert_eq!(header(&out, "weir.source.offset").as_deref(), Some("7"));
-        assert_eq!(header(&out, "trace").as_deref(), Some("t1"));
+        assert_eq!(out.header("weir.source.offset").as_deref(), Some("7"));
+        assert_eq!(out.header("trace").as_deref(), Some("t1"));
     }
 
     #[test]
@@ -284,7 +276,7 @@ mod tests {
         assert!(wire_size(&out) <= RECORD_LIMIT);
         assert!(kept(&out) > 998_000);
         assert_eq!(
-            header(&out, "weir.truncated"),
+            out.header("weir.truncated"),
             Some(format!("value:5000000>{}", kept(&out)))
         );
     }
@@ -295,7 +287,7 @@ mod tests {
         let (record, out) = rejected(value.clone());
         assert_eq!(out.value, Some(value));
         assert_eq!(out.key, record.key);
-        assert_eq!(header(&out, "weir.truncated"), None);
+        assert_eq!(out.header("weir.truncated"), None);
         assert_eq!(
             out.headers.last().map(|(k, _)| k.as_str()),
             Some("weir.source.timestamp")
@@ -316,20 +308,20 @@ mod tests {
         let out = orders().too_large(&output, size, RECORD_LIMIT);
         assert_eq!(out.topic, "orders.dead-letters");
         assert!(wire_size(&out) <= RECORD_LIMIT);
-        assert_eq!(header(&out, "weir.reason").as_deref(), Some("too_large"));
-        assert_eq!(header(&out, "weir.stage").as_deref(), Some("sink"));
-        let error = header(&out, "weir.error").unwrap_or_default();
+        assert_eq!(out.header("weir.reason").as_deref(), Some("too_large"));
+        assert_eq!(out.header("weir.stage").as_deref(), Some("sink"));
+        let error = out.header("weir.error").unwrap_or_default();
         assert!(
             error.contains("big-orders") && error.contains(&size.to_string()),
             "{error}"
         );
         assert!(error.contains(&RECORD_LIMIT.to_string()), "{error}");
-        assert_eq!(header(&out, "weir.sink.topic").as_deref(), Some("big-orders"));
-        assert_eq!(header(&out, "weir.sink.partition").as_deref(), Some("2"));
-        assert_eq!(header(&out, "weir.job").as_deref(), Some("orders"));
-        assert_eq!(header(&out, "trace").as_deref(), Some("t1"));
+        assert_eq!(out.header("weir.sink.topic").as_deref(), Some("big-orders"));
+        assert_eq!(out.header("weir.sink.partition").as_deref(), Some("2"));
+        assert_eq!(out.header("weir.job").as_deref(), Some("orders"));
+        assert_eq!(out.header("trace").as_deref(), Some("t1"));
         assert_eq!(
-            header(&out, "weir.truncated"),
+            out.header("weir.truncated"),
             Some(format!("value:2000000>{}", kept(&out)))
         );
         let value = output.value.as_deref().unwrap_or_default();

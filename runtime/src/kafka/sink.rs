@@ -67,6 +67,17 @@ pub struct Outgoing {
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
+impl Outgoing {
+    /// The value of the last header named `name`, as text (invalid UTF-8 replaced).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
 /// Why records may not have been written.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -322,15 +333,7 @@ impl Sink {
     /// Drops `record` so that the job goes on; logs where it came from and counts it.
     fn give_up(&self, record: &Outgoing, why: &str) {
         let job = self.dead_letters.as_ref().map_or("", |d| d.job.as_str());
-        let header = |name: &str| {
-            record
-                .headers
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_default()
-        };
+        let header = |name: &str| record.header(name).unwrap_or_default();
         tracing::error!(
             job,
             topic = record.topic,

@@ -180,15 +180,6 @@ mod tests {
         }
     }
 
-    fn header(record: &Outgoing, name: &str) -> Option<String> {
-        record
-            .headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    }
-
     /// The `(field, original, kept)` entries of a `weir.truncated` header.
     fn entries(notes: &str) -> Vec<(String, usize, usize)> {
         notes
@@ -219,7 +210,7 @@ mod tests {
         let mut record = original.clone();
         assert_eq!(fit(&mut record, RECORD_LIMIT), Fit::Truncated);
         assert!(wire_size(&record) <= RECORD_LIMIT);
-        let notes = header(&record, TRUNCATED).expect("a weir.truncated header");
+        let notes = record.header(TRUNCATED).expect("a weir.truncated header");
         let kept = record.value.as_ref().map_or(0, Vec::len);
         assert_eq!(notes, format!("value:999800>{kept}"));
         assert!(kept > 998_000, "only what the headers need is cut: kept {kept}");
@@ -236,13 +227,13 @@ mod tests {
         let mut record = dead_letter(16, 5_000_000, 2, "boom");
         assert_eq!(fit(&mut record, RECORD_LIMIT), Fit::Truncated);
         assert!(wire_size(&record) <= RECORD_LIMIT);
-        let notes = entries(&header(&record, TRUNCATED).unwrap_or_default());
+        let notes = entries(&record.header(TRUNCATED).unwrap_or_default());
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].0, "value");
         assert_eq!(notes[0].1, 5_000_000);
         assert_eq!(Some(notes[0].2), record.value.as_ref().map(Vec::len));
         assert_eq!(record.key.as_ref().map(Vec::len), Some(16));
-        assert_eq!(header(&record, "h1").map(|h| h.len()), Some(1000));
+        assert_eq!(record.header("h1").map(|h| h.len()), Some(1000));
     }
 
     #[test]
@@ -250,7 +241,7 @@ mod tests {
         let mut record = dead_letter(2_000_000, 100, 0, "boom");
         assert_eq!(fit(&mut record, RECORD_LIMIT), Fit::Truncated);
         assert!(wire_size(&record) <= RECORD_LIMIT);
-        let notes = entries(&header(&record, TRUNCATED).unwrap_or_default());
+        let notes = entries(&record.header(TRUNCATED).unwrap_or_default());
         let kept = record.key.as_ref().map_or(0, Vec::len);
         assert_eq!(
             notes,
@@ -264,14 +255,14 @@ mod tests {
         let mut record = dead_letter(0, 10, 1500, "boom");
         assert_eq!(fit(&mut record, RECORD_LIMIT), Fit::Truncated);
         assert!(wire_size(&record) <= RECORD_LIMIT);
-        let notes = entries(&header(&record, TRUNCATED).unwrap_or_default());
+        let notes = entries(&record.header(TRUNCATED).unwrap_or_default());
         assert_eq!(notes[0], ("value".into(), 10, 0));
         let (field, before, kept) = notes[1].clone();
         assert_eq!((field.as_str(), before), ("headers", 1500));
-        assert!(header(&record, &format!("h{}", kept - 1)).is_some());
-        assert!(header(&record, &format!("h{kept}")).is_none());
+        assert!(record.header(&format!("h{}", kept - 1)).is_some());
+        assert!(record.header(&format!("h{kept}")).is_none());
         for name in ["weir.reason", "weir.error", "weir.source.offset", "weir.job"] {
-            assert!(header(&record, name).is_some(), "{name} was dropped");
+            assert!(record.header(name).is_some(), "{name} was dropped");
         }
     }
 
@@ -290,7 +281,7 @@ mod tests {
         assert!(std::str::from_utf8(&error).is_ok());
         assert!(error.len() > 99_000);
         assert_eq!(
-            entries(&header(&record, TRUNCATED).unwrap_or_default()),
+            entries(&record.header(TRUNCATED).unwrap_or_default()),
             vec![("weir.error".into(), 1_400_000, error.len())]
         );
     }
@@ -306,7 +297,7 @@ mod tests {
         let truncated: Vec<_> = record.headers.iter().filter(|(k, _)| k == TRUNCATED).collect();
         assert_eq!(truncated.len(), 1);
         assert_eq!(
-            entries(&header(&record, TRUNCATED).unwrap_or_default()),
+            entries(&record.header(TRUNCATED).unwrap_or_default()),
             vec![("value".into(), 999_800, first), ("value".into(), first, second)]
         );
     }
@@ -319,7 +310,7 @@ mod tests {
             .insert(0, (TRUNCATED.into(), b"value:1>0".to_vec()));
         assert_eq!(fit(&mut record, RECORD_LIMIT), Fit::Truncated);
         assert_eq!(record.headers[0], (TRUNCATED.to_string(), b"value:1>0".to_vec()));
-        let notes = entries(&header(&record, TRUNCATED).unwrap_or_default());
+        let notes = entries(&record.header(TRUNCATED).unwrap_or_default());
         assert_eq!(notes[0].1, 999_800);
     }
 }

@@ -79,15 +79,6 @@ fn as_outgoing(message: &OwnedMessage) -> Outgoing {
     }
 }
 
-fn header(record: &Outgoing, name: &str) -> Option<String> {
-    record
-        .headers
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-}
-
 #[test]
 fn a_plain_sink_reports_a_record_over_the_limit() {
     let mut sink = Sink::new("127.0.0.1:1", Duration::from_secs(1)).expect("a producer");
@@ -124,12 +115,12 @@ fn a_job_sink_sets_a_2_mb_record_aside_and_writes_the_others_byte_for_byte() {
     assert_eq!(dead.len(), 1);
     let dead = &dead[0];
     assert!(wire_size(dead) <= RECORD_LIMIT);
-    assert_eq!(header(dead, "weir.reason").as_deref(), Some("too_large"));
-    assert_eq!(header(dead, "weir.stage").as_deref(), Some("sink"));
-    assert_eq!(header(dead, "weir.sink.topic").as_deref(), Some("out"));
+    assert_eq!(dead.header("weir.reason").as_deref(), Some("too_large"));
+    assert_eq!(dead.header("weir.stage").as_deref(), Some("sink"));
+    assert_eq!(dead.header("weir.sink.topic").as_deref(), Some("out"));
     let kept = dead.value.as_ref().map_or(0, Vec::len);
     assert_eq!(
-        header(dead, "weir.truncated"),
+        dead.header("weir.truncated"),
         Some(format!("value:2000000>{kept}"))
     );
     let value = big.value.as_deref().unwrap_or_default();
@@ -150,10 +141,10 @@ fn a_job_sink_cuts_a_dead_letter_over_the_limit() {
     assert!(wire_size(&written[0]) <= RECORD_LIMIT);
     let kept = written[0].value.as_ref().map_or(0, Vec::len);
     assert_eq!(
-        header(&written[0], "weir.truncated"),
+        written[0].header("weir.truncated"),
         Some(format!("value:5000000>{kept}"))
     );
-    assert_eq!(header(&written[0], "weir.reason").as_deref(), Some("rejected"));
+    assert_eq!(written[0].header("weir.reason").as_deref(), Some("rejected"));
 }
 
 #[test]
@@ -176,7 +167,7 @@ fn a_record_the_broker_refuses_as_too_large_is_sent_again_under_a_lower_limit() 
     let dead = read(&brokers, DEAD_LETTERS, 1);
     assert_eq!(dead.len(), 1);
     assert!(wire_size(&dead[0]) <= RECORD_LIMIT);
-    assert_eq!(header(&dead[0], "weir.reason").as_deref(), Some("too_large"));
+    assert_eq!(dead[0].header("weir.reason").as_deref(), Some("too_large"));
     // A small record refused the same way is written again as it was.
     cluster.request_errors(
         RDKafkaApiKey::Produce,
