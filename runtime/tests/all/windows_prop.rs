@@ -1112,32 +1112,71 @@ impl Written {
     }
 }
 
-fn check_crash(crash: &CrashCase) -> Result<(), TestCaseError> {
-    let case = &crash.case;
+/// The pipeline config of a case, and its input records.
+fn crash_setup(case: &Case) -> (PipelineConfig, Vec<InputRecord>) {
     let config = PipelineConfig {
         window: case.config.window,
         out_of_orderness: ms(case.config.out_of_orderness),
         lateness: ms(case.config.lateness),
         time: TimeMode::Event,
     };
-    let inputs: Vec<InputRecord> = case
+    let inputs = case
         .records
         .iter()
         .enumerate()
         .map(|(i, r)| input_record(i, r))
         .collect();
+    (config, inputs)
+}
+
+/// What an uninterrupted run over `batches` writes, and its results by (window, key).
+fn uninterrupted(
+    config: &PipelineConfig,
+    inputs: &[InputRecord],
+    batches: &[Range<usize>],
+) -> (Written, BTreeMap<ResultKey, Vec<u8>>) {
+    let mut full = Pipeline::new(SumConcat, config);
+    let mut want = Written::default();
+    for range in batches {
+        want.take(full.process(&inputs[range.clone()]));
+    }
+    want.take(full.close());
+    let results = want.outputs.iter().cloned().collect();
+    (want, results)
+}
+
+/// What runs interrupted by crashes wrote, de-duplicated by (window, key), against the
+/// uninterrupted run: every written result a final one, every result written, the same dead
+/// letters.
+fn check_written(
+    got: &Written,
+    want: &Written,
+    want_results: &BTreeMap<ResultKey, Vec<u8>>,
+) -> Result<(), TestCaseError> {
+    for (key, value) in &got.outputs {
+        prop_assert_eq!(
+            want_results.get(key),
+            Some(value),
+            "a written result is a final one: {:?}",
+            key
+        );
+    }
+    let got_keys: std::collections::BTreeSet<&ResultKey> = got.outputs.iter().map(|(k, _)| k).collect();
+    let want_keys: std::collections::BTreeSet<&ResultKey> = want_results.keys().collect();
+    prop_assert_eq!(got_keys, want_keys, "every result is written");
+    prop_assert_eq!(&got.dead, &want.dead, "the same dead letters");
+    Ok(())
+}
+
+fn check_crash(crash: &CrashCase) -> Result<(), TestCaseError> {
+    let case = &crash.case;
+    let (config, inputs) = crash_setup(case);
     let batches = batch_ranges(inputs.len(), &case.batch_sizes);
     if batches.is_empty() {
         return Ok(());
     }
 
-    let mut full = Pipeline::new(SumConcat, &config);
-    let mut want = Written::default();
-    for range in &batches {
-        want.take(full.process(&inputs[range.clone()]));
-    }
-    want.take(full.close());
-    let want_results: BTreeMap<ResultKey, Vec<u8>> = want.outputs.iter().cloned().collect();
+    let (want, want_results) = uninterrupted(&config, &inputs, &batches);
     prop_assert_eq!(
         want_results.len(),
         want.outputs.len(),
@@ -1164,18 +1203,5 @@ fn check_crash(crash: &CrashCase) -> Result<(), TestCaseError> {
         got.take(second.process(chunk));
     }
     got.take(second.close());
-
-    for (key, value) in &got.outputs {
-        prop_assert_eq!(
-            want_results.get(key),
-            Some(value),
-            "a written result is a final one: {:?}",
-            key
-        );
-    }
-    let got_keys: std::collections::BTreeSet<&ResultKey> = got.outputs.iter().map(|(k, _)| k).collect();
-    let want_keys: std::collections::BTreeSet<&ResultKey> = want_results.keys().collect();
-    prop_assert_eq!(got_keys, want_keys, "every result is written");
-    prop_assert_eq!(got.dead, want.dead, "the same dead letters");
-    Ok(())
+    check_written(&got, &want, &want_results)
 }

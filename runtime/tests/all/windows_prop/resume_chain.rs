@@ -31,30 +31,12 @@ fn chain_case(window: impl Strategy<Value = WindowSpec>) -> impl Strategy<Value 
 
 fn check_chain(chain: &ChainCase) -> Result<(), TestCaseError> {
     let case = &chain.case;
-    let config = PipelineConfig {
-        window: case.config.window,
-        out_of_orderness: ms(case.config.out_of_orderness),
-        lateness: ms(case.config.lateness),
-        time: TimeMode::Event,
-    };
-    let inputs: Vec<InputRecord> = case
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| input_record(i, r))
-        .collect();
+    let (config, inputs) = crash_setup(case);
     let n = inputs.len();
     if n == 0 {
         return Ok(());
     }
-
-    let mut full = Pipeline::new(SumConcat, &config);
-    let mut want = Written::default();
-    for range in batch_ranges(n, &case.batch_sizes) {
-        want.take(full.process(&inputs[range]));
-    }
-    want.take(full.close());
-    let want_results: BTreeMap<ResultKey, Vec<u8>> = want.outputs.iter().cloned().collect();
+    let (want, want_results) = uninterrupted(&config, &inputs, &batch_ranges(n, &case.batch_sizes));
 
     let mut got = Written::default();
     let mut pipeline = Pipeline::new(SumConcat, &config);
@@ -95,19 +77,7 @@ fn check_chain(chain: &ChainCase) -> Result<(), TestCaseError> {
     }
     got.take(pipeline.close());
 
-    for (key, value) in &got.outputs {
-        prop_assert_eq!(
-            want_results.get(key),
-            Some(value),
-            "a written result is a final one: {:?}",
-            key
-        );
-    }
-    let got_keys: std::collections::BTreeSet<&ResultKey> = got.outputs.iter().map(|(k, _)| k).collect();
-    let want_keys: std::collections::BTreeSet<&ResultKey> = want_results.keys().collect();
-    prop_assert_eq!(got_keys, want_keys, "every result is written");
-    prop_assert_eq!(&got.dead, &want.dead, "the same dead letters");
-    Ok(())
+    check_written(&got, &want, &want_results)
 }
 
 proptest! {
