@@ -89,7 +89,7 @@ impl Task for MapTask {
     fn tick(&mut self, out: &mut Vec<Outgoing>) {
         let outcome = self.pipeline.tick();
         self.emit(outcome, out);
-        if self.marker_sent.is_none() || self.marker_sent.is_some_and(|m| m.idle != self.idle()) {
+        if self.marker_sent.map(|m| m.idle) != Some(self.idle()) {
             // A new owner announces itself at once, and a partition that has just become idle
             // says so at once, so that the reduce stage stops waiting for it.
             self.send_marker(out);
