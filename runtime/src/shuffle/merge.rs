@@ -36,6 +36,7 @@ use crate::record::Window;
 use crate::window::WindowSpec;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 
 /// A partial accumulator, the repartition offset it was read at, and its writer's epoch.
@@ -241,15 +242,28 @@ impl MergeState {
             self.stale += 1;
             return false;
         }
-        let partial = Partial {
-            acc: acc.to_vec(),
-            offset,
-        };
         match self.keys.get_mut(key) {
-            Some(partials) => {
-                partials.insert((window, up), partial);
-            }
+            Some(partials) => match partials.get_mut(&(window, up)) {
+                // Sent again: the value is the later one, but the offset stays the earliest,
+                // so that a replay from the checkpoint has the partial wherever the first run
+                // had it (from a later offset, the partial would be missing until its copy,
+                // and what merges with it could fire without it).
+                Some(partial) => partial.acc = acc.to_vec(),
+                None => {
+                    partials.insert(
+                        (window, up),
+                        Partial {
+                            acc: acc.to_vec(),
+                            offset,
+                        },
+                    );
+                }
+            },
             None => {
+                let partial = Partial {
+                    acc: acc.to_vec(),
+                    offset,
+                };
                 self.keys
                     .insert(key.to_vec(), BTreeMap::from([((window, up), partial)]));
             }
@@ -277,10 +291,10 @@ impl MergeState {
         let next = UpstreamMark {
             epoch: mark.epoch.max(epoch),
             watermark: mark.watermark.max(watermark),
-            open_session: if watermark >= mark.watermark {
-                open_session
-            } else {
-                mark.open_session
+            open_session: match watermark.cmp(&mark.watermark) {
+                Ordering::Greater => open_session,
+                Ordering::Equal => open_session.min(mark.open_session),
+                Ordering::Less => mark.open_session,
             },
             idle,
         };
@@ -601,6 +615,44 @@ mod tests {
         assert_eq!(fired[0].window, w(0, 12));
         assert_eq!(fired[0].partials, [b"1".to_vec(), b"2".to_vec()]);
         assert_eq!(state.open_partials(), 1);
+    }
+
+    #[test]
+    fn a_partial_sent_again_keeps_its_first_offset_for_the_checkpoint() {
+        let mut state = tumbling();
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        state.partial("in/1", 1, w(0, 10), b"b", b"1", 1);
+        state.partial("in/0", 2, w(0, 10), b"a", b"1", 2);
+        let checkpoint = state.checkpoint().expect("records were read");
+        assert_eq!(
+            checkpoint.commit_offset, 0,
+            "from 1, a replay would lack in/0's partial until offset 2"
+        );
+    }
+
+    #[test]
+    fn a_replayed_marker_at_the_same_watermark_does_not_forget_an_open_session() {
+        let mut state = MergeState::new(
+            WindowSpec::Session { gap: 5 },
+            0,
+            ["in/0".to_string(), "in/1".to_string()],
+        );
+        state.partial("in/1", 1, w(10, 16), b"k", b"1", 0);
+        state.marker("in/1", 1, 40, i64::MAX, false, 1);
+        // in/0 is at 20 with a session open since 15; then its replay, not as far on in the
+        // same watermark, has not opened that session yet.
+        state.marker("in/0", 1, 20, 15, false, 2);
+        assert!(state.take_closed().is_empty(), "[15, ..) may join [10, 16)");
+        state.marker("in/0", 2, 20, i64::MAX, false, 3);
+        assert!(
+            state.take_closed().is_empty(),
+            "the session at 15 is still open upstream"
+        );
+        state.partial("in/0", 2, w(15, 24), b"k", b"2", 4);
+        state.marker("in/0", 2, 30, i64::MAX, false, 5);
+        let fired = state.take_closed();
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].window, w(10, 24));
     }
 
     #[test]

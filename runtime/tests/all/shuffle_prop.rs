@@ -91,8 +91,9 @@ struct Case {
     partitions: Vec<Partition>,
     batch: usize,
     reduce_partitions: i32,
-    /// Per input partition: owner crashes, as (checkpoint after batch, batches after it).
-    crashes: Vec<Vec<(prop::sample::Index, usize)>>,
+    /// Per input partition: owner crashes, as (checkpoint after batch, batches after it); the
+    /// batch is a fraction of the batches left, `at / 2^64`.
+    crashes: Vec<Vec<(u64, usize)>>,
     /// Whether the owner before each crash goes on writing as a zombie.
     zombies: bool,
     /// Picks interleavings, stage-2 batch sizes and stage-2 crashes.
@@ -112,10 +113,7 @@ fn window_spec() -> impl Strategy<Value = WindowSpec> {
 
 fn case() -> impl Strategy<Value = Case> {
     let partition = prop::collection::vec((0i64..8, 0i64..6, 0u8..5), 0..50);
-    let crashes = prop::collection::vec(
-        prop::collection::vec((any::<prop::sample::Index>(), 0usize..3), 0..3),
-        4,
-    );
+    let crashes = prop::collection::vec(prop::collection::vec((any::<u64>(), 0usize..3), 0..3), 4);
     (
         window_spec(),
         0i64..4,
@@ -186,6 +184,12 @@ fn inputs(case: &Case, p: usize) -> Vec<InputRecord> {
             }
         })
         .collect()
+}
+
+/// `at / 2^64` of `len`, rounded down.
+fn fraction(at: u64, len: usize) -> usize {
+    let len = u128::try_from(len).unwrap_or(0);
+    usize::try_from((len * u128::from(at)) >> 64).unwrap_or(0)
 }
 
 /// What one owner of an upstream writes, per repartition partition, in order.
@@ -287,7 +291,7 @@ fn stage_one(case: &Case, p: usize) -> Streams {
         if batches.is_empty() {
             break;
         }
-        let checkpoint_at = checkpoint_at.index(batches.len());
+        let checkpoint_at = fraction(checkpoint_at, batches.len());
         let crash_after = (checkpoint_at + after).min(batches.len() - 1);
         let mut checkpoint: Option<Checkpoint> = None;
         for (b, range) in batches.iter().enumerate().take(crash_after + 1) {
@@ -369,7 +373,6 @@ fn stage_two(
         let size = 1 + usize::from(choices.next().unwrap_or(0) % 8);
         let end = (offset + size).min(log.len());
         let outcome = reducer.process(&log[offset..end], |_, reason| panic!("undecodable: {reason}"));
-        prop_assert!(outcome.dead_letters.is_empty());
         for output in outcome.outputs {
             let window = output.window.unwrap_or(Window { start: 0, end: 0 });
             let value = String::from_utf8_lossy(&output.value).into_owned();
@@ -476,15 +479,83 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
+/// 2,048 cases (a few seconds: a rare interleaving is what finds a bug here), unless
+/// `PROPTEST_CASES` says otherwise.
+fn config() -> ProptestConfig {
+    let default = ProptestConfig::default();
+    ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            default.cases
+        } else {
+            2048
+        },
         failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+        ..default
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
 
     #[test]
     fn the_shuffle_is_exact_under_disorder_crashes_zombies_and_resumes(case in case()) {
         check(&case)?;
     }
+}
+
+/// Found by the property test in CI: an upstream's replay sends a session partial again from
+/// a later offset than the first copy, and stage 2 then crashes. Its checkpoint committed the
+/// copy's offset, so the replay lacked the partial between the two: a partial of the other
+/// upstream that merges with it fired alone, and the record it counted was lost.
+#[test]
+fn a_partial_sent_again_is_replayed_from_its_first_copy() {
+    let p = |v: &[(i64, i64, u8)]| v.to_vec();
+    let case = Case {
+        window: WindowSpec::Session { gap: 9 },
+        lateness: 0,
+        disorder: 2,
+        partitions: vec![
+            p(&[
+                (4, 0, 0),
+                (6, 0, 0),
+                (6, 0, 1),
+                (3, 0, 0),
+                (3, 0, 2),
+                (0, 1, 0),
+                (4, 0, 1),
+                (7, 0, 0),
+                (6, 2, 2),
+                (1, 2, 0),
+                (0, 2, 1),
+                (6, 0, 3),
+                (6, 0, 0),
+            ]),
+            p(&[
+                (0, 0, 1),
+                (3, 0, 2),
+                (0, 0, 0),
+                (1, 0, 0),
+                (2, 2, 4),
+                (0, 2, 0),
+                (5, 1, 1),
+                (5, 0, 3),
+                (6, 1, 2),
+                (0, 0, 4),
+                (0, 1, 0),
+                (7, 0, 0),
+                (0, 0, 0),
+                (0, 0, 0),
+                (0, 0, 0),
+            ]),
+        ],
+        batch: 3,
+        reduce_partitions: 1,
+        crashes: vec![vec![(0, 2)], vec![], vec![], vec![]],
+        zombies: false,
+        choices: vec![
+            11, 224, 72, 73, 187, 30, 11, 43, 71, 5, 151, 104, 187, 36, 30, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 66, 26, 0, 51, 43, 6, 21, 41, 0, 0,
+        ],
+    };
+    check(&case).map_err(|e| e.to_string()).expect("exact");
 }
