@@ -64,6 +64,9 @@ pub struct Metrics {
     pub rebalances: IntCounterVec,
     /// `weir_stage_restarts_total{job,stage}`: stages restarted from their checkpoints.
     pub stage_restarts: IntCounterVec,
+    /// `weir_group_rejoins_total{job,stage}`: rejoins of a member left without a partition
+    /// while input partitions went unconsumed.
+    pub group_rejoins: IntCounterVec,
     /// `weir_module_cache_hits_total`: module loads served by the compile cache.
     pub module_cache_hits: IntCounter,
     /// `weir_module_cache_misses_total`: module loads that compiled (or read the disk cache).
@@ -173,6 +176,12 @@ impl Metrics {
             stage_restarts: r.counters(
                 "weir_stage_restarts_total",
                 "Stages restarted from their last checkpoints after an error.",
+                job_stage,
+            ),
+            group_rejoins: r.counters(
+                "weir_group_rejoins_total",
+                "Rejoins of a member the group left without a partition while input partitions \
+                 went unconsumed.",
                 job_stage,
             ),
             module_cache_hits: r.counter(

@@ -206,5 +206,14 @@ class Weir:
                 proc.wait()
 
 
+def metric(port, name, **labels):
+    """The value of the series `name{labels}` on the /metrics of the runtime at `port`, or None."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    found = re.search(rf"^{name}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -7,12 +7,11 @@ fit, say so in `weir.truncated`, and every good order must come out, without a s
 import json
 import re
 import time
-import urllib.request
 
 import pytest
 from confluent_kafka import Producer
 
-from pool import Weir, create_topic, read_topic, unique
+from pool import Weir, create_topic, metric, read_topic, unique
 
 # The producer's message.max.bytes, less the margin Weir keeps for the record batch header.
 RECORD_LIMIT = 1_000_000 - 512
@@ -40,14 +39,6 @@ def wire_size(key, value, headers):
         return size
     return 36 + len(key or b"") + len(value or b"") + sum(
         len(k.encode()) + len(v) + varint(len(k.encode())) + varint(len(v)) for k, v in headers.items())
-
-
-def metric(port, name, **labels):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    found = re.search(rf"^{name}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else None
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@
 mod map_task;
 mod metered;
 pub mod observe;
+pub mod orphans;
 mod reduce_task;
 pub mod stage;
 pub mod status;

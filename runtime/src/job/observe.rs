@@ -31,6 +31,7 @@ pub struct StageObserver {
     commit: Histogram,
     assigned: IntGauge,
     restarts: IntCounter,
+    rejoins: IntCounter,
 }
 
 impl StageObserver {
@@ -51,6 +52,7 @@ impl StageObserver {
             commit: m.commit_duration.with_label_values(&labels),
             assigned: m.assigned_partitions.with_label_values(&labels),
             restarts: m.stage_restarts.with_label_values(&labels),
+            rejoins: m.group_rejoins.with_label_values(&labels),
         }
     }
 
@@ -113,6 +115,15 @@ impl StageObserver {
     pub fn restarted(&self, error: &anyhow::Error) {
         self.restarts.inc();
         self.status.error(format!("{} stage: {error:#}", self.stage));
+    }
+
+    /// The member held nothing while `stalled` went unconsumed, and rejoins its group.
+    pub fn rejoined(&self, stalled: &str) {
+        self.rejoins.inc();
+        self.status.error(format!(
+            "{} stage: no partition here while {stalled} went unconsumed; rejoined the group",
+            self.stage
+        ));
     }
 
     /// The consumer's statistics: the lag of each partition it fetches.

@@ -12,11 +12,12 @@
 //! resuming from the checkpoints. Nothing is committed past what was written.
 
 use super::observe::{Activity, StageObserver};
+use super::orphans::{OrphanWatch, Stalled};
 use super::task::{Task, TaskFactory};
-use crate::kafka::consumer_config;
 use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::{Outgoing, Sink};
 use crate::kafka::source::{Rebalanced, StageContext, input_record};
+use crate::kafka::{consumer_config, group_positions};
 use crate::record::InputRecord;
 use anyhow::{Context, Result, bail};
 use rdkafka::Message;
@@ -160,8 +161,9 @@ impl<F: TaskFactory> Stage<'_, F> {
     fn work(&mut self, shutdown: &AtomicBool) -> Result<()> {
         let mut last_commit = Instant::now();
         let mut out = Vec::new();
-        let (started, mut joined) = (Instant::now(), false);
+        let (mut started, mut joined) = (Instant::now(), false);
         let join_deadline = join_deadline(self.spec.session_timeout);
+        let mut orphans = OrphanWatch::new(join_deadline);
         while !shutdown.load(Ordering::Relaxed) {
             let batch = self.fetch()?;
             // Every member gets an assign callback once the group has rebalanced, an empty one
@@ -180,6 +182,9 @@ impl<F: TaskFactory> Stage<'_, F> {
                         join_deadline.as_secs()
                     );
                 }
+            }
+            if joined && self.unconsumed_elsewhere(&mut orphans)? {
+                (started, joined) = (Instant::now(), false);
             }
             let mut consumed = 0;
             for (at, records) in &batch {
@@ -203,6 +208,47 @@ impl<F: TaskFactory> Stage<'_, F> {
             }
         }
         self.commit()
+    }
+
+    /// Whether this member, holding nothing, found input partitions that nobody consumes and
+    /// rejoined its group (see [`OrphanWatch`]).
+    fn unconsumed_elsewhere(&mut self, orphans: &mut OrphanWatch) -> Result<bool> {
+        let (consumer, spec) = (&self.consumer, self.spec);
+        let found = orphans.check(!self.tasks.is_empty(), Instant::now(), || {
+            group_positions(consumer, &spec.brokers, &spec.topics, Duration::from_secs(5))
+        });
+        let stalled = match found {
+            Ok(stalled) if !stalled.is_empty() => stalled,
+            Ok(_) => return Ok(false),
+            Err(err) => {
+                tracing::warn!(
+                    job = spec.job,
+                    stage = spec.stage,
+                    "cannot tell whether input partitions go unconsumed: {err:#}"
+                );
+                return Ok(false);
+            }
+        };
+        let list = stalled
+            .iter()
+            .map(Stalled::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::warn!(
+            job = spec.job,
+            stage = spec.stage,
+            group = spec.group,
+            "this member holds no partition while {list}; rejoining the group so that it \
+             assigns them again"
+        );
+        self.observer.rejoined(&list);
+        self.consumer.context().rejoining();
+        self.consumer.unsubscribe();
+        let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+        self.consumer
+            .subscribe(&topics)
+            .with_context(|| format!("cannot subscribe to {} again", spec.topics.join(", ")))?;
+        Ok(true)
     }
 
     /// Polls for up to a batch of records (or [`BATCH_WINDOW`]), applying rebalances as they

@@ -107,15 +107,19 @@ impl ProducerContext for DeliveryReport {
     }
 }
 
-/// The lag of consumer group `group` on `topics`: for every partition, its end offset minus
-/// the group's committed offset (or minus its first offset when nothing is committed).
-pub fn group_lag(brokers: &str, group: &str, topics: &[String]) -> anyhow::Result<i64> {
+/// Where each partition of some topics stands for a consumer group: (committed offset, or the
+/// first offset when nothing is committed; end offset), by (topic, partition).
+pub type GroupPositions = std::collections::BTreeMap<(String, i32), (i64, i64)>;
+
+/// Where every partition of `topics` stands for `consumer`'s group.
+pub fn group_positions<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    brokers: &str,
+    topics: &[String],
+    timeout: Duration,
+) -> anyhow::Result<GroupPositions> {
     use anyhow::Context as _;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let timeout = Duration::from_secs(5);
-    let consumer: BaseConsumer = consumer_config(brokers, group)
-        .create()
-        .with_context(|| format!("cannot create a consumer for {brokers}"))?;
+    use rdkafka::consumer::Consumer;
     let mut partitions = rdkafka::TopicPartitionList::new();
     for topic in topics {
         let count = topic_partitions(consumer.client(), brokers, topic, timeout)?;
@@ -125,8 +129,8 @@ pub fn group_lag(brokers: &str, group: &str, topics: &[String]) -> anyhow::Resul
     }
     let committed = consumer
         .committed_offsets(partitions, timeout)
-        .with_context(|| format!("cannot read the offsets of group `{group}`"))?;
-    let mut lag = 0;
+        .context("cannot read the group's committed offsets")?;
+    let mut positions = GroupPositions::new();
     for element in committed.elements() {
         let (low, high) = consumer
             .fetch_watermarks(element.topic(), element.partition(), timeout)
@@ -141,7 +145,20 @@ pub fn group_lag(brokers: &str, group: &str, topics: &[String]) -> anyhow::Resul
             rdkafka::Offset::Offset(offset) => offset,
             _ => low,
         };
-        lag += (high - from).max(0);
+        positions.insert((element.topic().to_string(), element.partition()), (from, high));
     }
-    Ok(lag)
+    Ok(positions)
+}
+
+/// The lag of consumer group `group` on `topics`: for every partition, its end offset minus
+/// the group's committed offset (or minus its first offset when nothing is committed).
+pub fn group_lag(brokers: &str, group: &str, topics: &[String]) -> anyhow::Result<i64> {
+    use anyhow::Context as _;
+    use rdkafka::consumer::BaseConsumer;
+    let consumer: BaseConsumer = consumer_config(brokers, group)
+        .create()
+        .with_context(|| format!("cannot create a consumer for {brokers}"))?;
+    let positions = group_positions(&consumer, brokers, topics, Duration::from_secs(5))
+        .with_context(|| format!("group `{group}`"))?;
+    Ok(positions.values().map(|&(from, high)| (high - from).max(0)).sum())
 }

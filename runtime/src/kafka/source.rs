@@ -83,6 +83,11 @@ impl StageContext {
         self.joined.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The member is about to rejoin its group: it has no assignment until the group says.
+    pub fn rejoining(&self) {
+        self.joined.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Takes the rebalance events since the last call.
     pub fn take_events(&self) -> Vec<Rebalanced> {
         std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
