@@ -34,6 +34,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// restarts from its checkpoints.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How often a stage's consumer refreshes the metadata of its topics, in ms.
+const METADATA_REFRESH_MS: &str = "30000";
+
 /// What a stage consumes and where it keeps its progress.
 #[derive(Debug, Clone)]
 pub struct StageSpec {
@@ -132,6 +135,9 @@ fn run_once<F: TaskFactory>(
         .set("max.poll.interval.ms", max_poll_ms(session_ms).to_string())
         // Lag per partition for the metrics and the job status.
         .set("statistics.interval.ms", "5000")
+        // How soon partitions added to an input topic are seen: the group then rebalances and
+        // their tasks start (librdkafka's default is 5 minutes).
+        .set("topic.metadata.refresh.interval.ms", METADATA_REFRESH_MS)
         .create_with_context(StageContext::new(spec.stage, progress).with_statistics({
             let observer = observer.clone();
             Box::new(move |statistics| observer.statistics(statistics))

@@ -22,9 +22,15 @@
 //! window fires when its end reaches the frontier. Firing is decided after each marker, so the
 //! result does not depend on how records are batched.
 //!
-//! A partial whose window ends at or before the highest frontier fired so far is a replayed
-//! duplicate of one that fired, and is dropped: a partial sent for the first time always ends
-//! after its upstream's previous marker, and so after the frontier.
+//! A partial whose window ends at or before the highest frontier fired so far cannot join its
+//! window any more. Usually it is a replayed duplicate of one that fired, and is dropped: its
+//! upstream sent a marker past it before (stage 1 fires a window when its watermark reaches
+//! `end + lateness`, then sends the marker), so it ends at or before that upstream's mark less
+//! the lateness. A partial sent for the first time ends after its upstream's previous marker;
+//! behind the frontier, its records came after the job's event time had passed them: an
+//! upstream heard of for the first time (a partition added to the topic while the job runs) or
+//! one back from idleness. Such a partial is [`Taken::Late`], for the caller to dead-letter,
+//! never dropped silently.
 //!
 //! The offset rule holds here too: [`MergeState::checkpoint`] commits the earliest offset that
 //! an unfired partial came from, with the marks and frontier **as they were just before that
@@ -58,6 +64,17 @@ pub struct MergedGroup {
     pub key: Vec<u8>,
     /// Encoded partial accumulators.
     pub partials: Vec<Vec<u8>>,
+}
+
+/// What became of a partial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Kept until its window fires.
+    Kept,
+    /// A replayed copy of a partial whose window fired: dropped.
+    Duplicate,
+    /// Sent for the first time after its window fired: its records missed the window.
+    Late,
 }
 
 /// What stage 2 knows of one upstream partition's progress.
@@ -104,6 +121,11 @@ pub struct MergeCheckpoint {
     /// first format (resumed from `watermarks`, as they were written).
     #[serde(default)]
     pub fired_through: Option<i64>,
+    /// Whether `marks` names exactly the upstreams known just before `commit_offset`, heard
+    /// from or not (an upstream first heard of later is left out, as it was then). False in
+    /// older checkpoints, which left out the upstreams never heard from.
+    #[serde(default)]
+    pub all_upstreams: bool,
 }
 
 /// A change of the marks or the frontier, kept until the commit offset passes it, so that the
@@ -111,7 +133,8 @@ pub struct MergeCheckpoint {
 struct Undo {
     offset: i64,
     upstream: u32,
-    mark: UpstreamMark,
+    /// `None`: the upstream was not known yet.
+    mark: Option<UpstreamMark>,
     fired_through: i64,
 }
 
@@ -128,6 +151,7 @@ pub struct MergeState {
     undo: VecDeque<Undo>,
     replay_until: i64,
     stale: u64,
+    late: u64,
     older_owners: u64,
 }
 
@@ -147,20 +171,29 @@ impl MergeState {
             undo: VecDeque::new(),
             replay_until: i64::MIN,
             stale: 0,
+            late: 0,
             older_owners: 0,
         };
         for name in upstreams {
-            state.upstream(&name);
+            state.upstream(&name, None);
         }
         state
     }
 
-    /// Restores a checkpoint; feed the partition from its `commit_offset` on.
+    /// Restores a checkpoint; feed the partition from its `commit_offset` on. The upstreams
+    /// known are the checkpoint's (an upstream given to [`MergeState::new`] that the
+    /// checkpoint does not know, a partition added since, counts from its first record on, as
+    /// it did when the checkpoint was written), so that the replay goes exactly as before.
     pub fn resume(&mut self, checkpoint: &MergeCheckpoint) {
         match checkpoint.fired_through {
             Some(fired_through) => {
+                if checkpoint.all_upstreams {
+                    self.names.clear();
+                    self.index.clear();
+                    self.marks.clear();
+                }
                 for (name, mark) in &checkpoint.marks {
-                    let up = self.upstream(name) as usize;
+                    let up = self.upstream(name, None) as usize;
                     self.marks[up] = *mark;
                 }
                 self.fired_through = fired_through;
@@ -168,7 +201,7 @@ impl MergeState {
             None => {
                 // The first format kept the watermarks at `position` only.
                 for (name, &watermark) in &checkpoint.watermarks {
-                    let up = self.upstream(name) as usize;
+                    let up = self.upstream(name, None) as usize;
                     self.marks[up] = UpstreamMark {
                         epoch: 0,
                         watermark,
@@ -183,7 +216,9 @@ impl MergeState {
         self.replay_until = checkpoint.position;
     }
 
-    fn upstream(&mut self, name: &str) -> u32 {
+    /// The index of upstream `name`; one first heard of in the record at `offset` becomes
+    /// known from that offset on (and holds the frontier back until its first marker).
+    fn upstream(&mut self, name: &str, offset: Option<i64>) -> u32 {
         if let Some(&i) = self.index.get(name) {
             return i;
         }
@@ -191,6 +226,14 @@ impl MergeState {
         self.names.push(name.to_string());
         self.index.insert(name.to_string(), i);
         self.marks.push(UpstreamMark::unheard(i64::MIN));
+        if let Some(offset) = offset {
+            self.undo.push_back(Undo {
+                offset,
+                upstream: i,
+                mark: None,
+                fired_through: self.fired_through,
+            });
+        }
         i
     }
 
@@ -219,13 +262,12 @@ impl MergeState {
         self.undo.push_back(Undo {
             offset,
             upstream,
-            mark: self.marks[upstream as usize],
+            mark: Some(self.marks[upstream as usize]),
             fired_through: self.fired_through,
         });
     }
 
-    /// Takes a partial from `upstream` (written at `epoch`), read at `offset`; returns false
-    /// when it is dropped: a replayed duplicate of a partial that fired.
+    /// Takes a partial from `upstream` (written at `epoch`), read at `offset`; see [`Taken`].
     pub fn partial(
         &mut self,
         upstream: &str,
@@ -234,13 +276,18 @@ impl MergeState {
         key: &[u8],
         acc: &[u8],
         offset: i64,
-    ) -> bool {
+    ) -> Taken {
         self.advance(offset);
-        let up = self.upstream(upstream);
+        let up = self.upstream(upstream, Some(offset));
         self.note_epoch(up, epoch);
         if window.end <= self.fired_through {
-            self.stale += 1;
-            return false;
+            let passed = self.marks[up as usize].watermark.saturating_sub(self.lateness);
+            if window.end <= passed {
+                self.stale += 1;
+                return Taken::Duplicate;
+            }
+            self.late += 1;
+            return Taken::Late;
         }
         match self.keys.get_mut(key) {
             Some(partials) => match partials.get_mut(&(window, up)) {
@@ -268,7 +315,7 @@ impl MergeState {
                     .insert(key.to_vec(), BTreeMap::from([((window, up), partial)]));
             }
         }
-        true
+        Taken::Kept
     }
 
     /// Takes a marker of `upstream` read at `offset`: at `epoch`, it has sent every partial of
@@ -285,7 +332,7 @@ impl MergeState {
         offset: i64,
     ) {
         self.advance(offset);
-        let up = self.upstream(upstream);
+        let up = self.upstream(upstream, Some(offset));
         self.note_epoch(up, epoch);
         let mark = self.marks[up as usize];
         let next = UpstreamMark {
@@ -339,6 +386,11 @@ impl MergeState {
     /// Partials dropped because their window had already fired.
     pub fn stale_partials(&self) -> u64 {
         self.stale
+    }
+
+    /// Partials sent for the first time after their window fired (see [`Taken::Late`]).
+    pub fn late_partials(&self) -> u64 {
+        self.late
     }
 
     /// Records written by an owner after one with a newer epoch had written (two owners of
@@ -406,28 +458,30 @@ impl MergeState {
         while self.undo.front().is_some_and(|u| u.offset < commit_offset) {
             self.undo.pop_front();
         }
-        let mut marks = self.marks.clone();
+        let mut marks: Vec<Option<UpstreamMark>> = self.marks.iter().copied().map(Some).collect();
         let mut fired_through = self.fired_through;
         for undo in self.undo.iter().rev() {
             marks[undo.upstream as usize] = undo.mark;
             fired_through = undo.fired_through;
         }
-        let named = |marks: &[UpstreamMark]| -> Vec<(String, UpstreamMark)> {
-            self.names.iter().cloned().zip(marks.iter().copied()).collect()
-        };
         Some(MergeCheckpoint {
             commit_offset,
             position: position.max(self.replay_until),
-            watermarks: named(&self.marks)
-                .into_iter()
+            watermarks: self
+                .names
+                .iter()
+                .zip(&self.marks)
                 .filter(|(_, m)| m.watermark > i64::MIN)
-                .map(|(name, m)| (name, m.watermark))
+                .map(|(name, m)| (name.clone(), m.watermark))
                 .collect(),
-            marks: named(&marks)
-                .into_iter()
-                .filter(|(_, m)| *m != UpstreamMark::unheard(i64::MIN))
+            marks: self
+                .names
+                .iter()
+                .zip(marks)
+                .filter_map(|(name, mark)| Some((name.clone(), mark?)))
                 .collect(),
             fired_through: Some(fired_through),
+            all_upstreams: true,
         })
     }
 }
@@ -507,12 +561,12 @@ mod tests {
     #[test]
     fn fires_when_every_upstream_has_passed_the_window() {
         let mut state = tumbling();
-        assert!(state.partial("in/0", 1, w(0, 10), b"a", b"1", 0));
+        assert_eq!(state.partial("in/0", 1, w(0, 10), b"a", b"1", 0), Taken::Kept);
         assert!(
             mark(&mut state, "in/0", 10, 1).is_empty(),
             "in/1 has not said anything yet"
         );
-        assert!(state.partial("in/1", 1, w(0, 10), b"a", b"2", 2));
+        assert_eq!(state.partial("in/1", 1, w(0, 10), b"a", b"2", 2), Taken::Kept);
         assert!(
             mark(&mut state, "in/1", 9, 3).is_empty(),
             "in/1 has not closed [0, 10)"
@@ -537,8 +591,9 @@ mod tests {
         mark(&mut state, "in/0", 10, 2);
         let fired = mark(&mut state, "in/1", 10, 3);
         assert_eq!(fired[0].partials.len(), 1, "the duplicate overwrote");
-        assert!(
-            !state.partial("in/0", 1, w(0, 10), b"a", b"1", 5),
+        assert_eq!(
+            state.partial("in/0", 1, w(0, 10), b"a", b"1", 5),
+            Taken::Duplicate,
             "[0, 10) has fired"
         );
         assert_eq!(state.stale_partials(), 1);
@@ -557,13 +612,13 @@ mod tests {
         assert_eq!(checkpoint.position, 4);
         assert_eq!(
             checkpoint.marks.get("in/1"),
-            None,
+            Some(&UpstreamMark::unheard(i64::MIN)),
             "in/1 had sent nothing before offset 1"
         );
 
         let mut resumed = tumbling();
         resumed.resume(&checkpoint);
-        assert!(resumed.partial("in/0", 1, w(10, 20), b"a", b"1", 1));
+        assert_eq!(resumed.partial("in/0", 1, w(10, 20), b"a", b"1", 1), Taken::Kept);
         mark(&mut resumed, "in/0", 10, 2);
         assert!(resumed.replaying());
         let again = mark(&mut resumed, "in/1", 10, 3);
@@ -587,8 +642,9 @@ mod tests {
         state.marker("in/0", 1, 30, i64::MAX, false, 2);
         let fired = state.take_closed();
         assert_eq!(fired.len(), 1);
-        assert!(
-            !state.partial("in/0", 2, w(0, 10), b"a", b"1", 3),
+        assert_eq!(
+            state.partial("in/0", 2, w(0, 10), b"a", b"1", 3),
+            Taken::Duplicate,
             "fired already"
         );
         state.marker("in/0", 2, 5, i64::MAX, false, 4);
@@ -596,6 +652,62 @@ mod tests {
         state.marker("in/0", 1, 40, i64::MAX, false, 5);
         assert_eq!(state.watermark(), 40, "the older owner still counts");
         assert_eq!(state.older_owner_records(), 1);
+    }
+
+    #[test]
+    fn an_upstream_heard_of_mid_stream_holds_windows_back_and_its_late_partials_are_late() {
+        let mut state = tumbling();
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        mark(&mut state, "in/0", 30, 1);
+        assert_eq!(mark(&mut state, "in/1", 30, 2).len(), 1);
+        // in/2 (a partition added to the topic) announces itself: it holds the frontier back.
+        mark(&mut state, "in/2", i64::MIN, 3);
+        state.partial("in/0", 1, w(30, 40), b"a", b"1", 4);
+        mark(&mut state, "in/0", 50, 5);
+        assert!(
+            mark(&mut state, "in/1", 50, 6).is_empty(),
+            "in/2 has said nothing of its time"
+        );
+        // Its first records: one behind the frontier (its window fired), one ahead.
+        assert_eq!(state.partial("in/2", 1, w(0, 10), b"a", b"1", 7), Taken::Late);
+        assert_eq!(state.partial("in/2", 1, w(30, 40), b"a", b"1", 8), Taken::Kept);
+        let fired = mark(&mut state, "in/2", 45, 9);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].partials.len(), 2, "[30, 40) of in/0 and of in/2");
+        // A replay of in/2 sends both again: duplicates now.
+        assert_eq!(
+            state.partial("in/2", 2, w(0, 10), b"a", b"1", 10),
+            Taken::Duplicate
+        );
+        assert_eq!(
+            state.partial("in/2", 2, w(30, 40), b"a", b"1", 11),
+            Taken::Duplicate
+        );
+        assert_eq!((state.late_partials(), state.stale_partials()), (1, 2));
+    }
+
+    #[test]
+    fn a_resume_knows_the_upstreams_its_checkpoint_knew_not_those_of_the_restarted_job() {
+        let mut state = tumbling();
+        state.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        mark(&mut state, "in/2", 5, 1);
+        let checkpoint = state.checkpoint().expect("records were read");
+        assert_eq!(checkpoint.commit_offset, 0);
+        assert!(checkpoint.all_upstreams);
+        assert!(
+            !checkpoint.marks.contains_key("in/2"),
+            "first heard of at offset 1"
+        );
+        // The job restarted after the topic grew to 4 partitions: it starts knowing in/3 too.
+        let four = ["in/0", "in/1", "in/2", "in/3"].map(String::from);
+        let mut resumed = MergeState::new(WindowSpec::Tumbling { size: 10 }, 0, four);
+        resumed.resume(&checkpoint);
+        resumed.partial("in/0", 1, w(0, 10), b"a", b"1", 0);
+        mark(&mut resumed, "in/2", 5, 1);
+        mark(&mut resumed, "in/0", 10, 2);
+        assert!(mark(&mut resumed, "in/1", 10, 3).is_empty(), "in/2 is at 5");
+        let fired = mark(&mut resumed, "in/2", 10, 4);
+        assert_eq!(fired.len(), 1, "in/3, never heard of, holds nothing back");
     }
 
     #[test]

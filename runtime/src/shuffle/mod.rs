@@ -22,18 +22,18 @@
 //!   record for the job's `idle_timeout`, and stops holding the reduce stage back until its
 //!   next plain marker.
 //!
-//! The **epoch** fences owners: each owner of an input partition writes with the epoch it
-//! claimed when the partition was assigned to it (see `kafka::progress`), and stage 2 ignores
-//! the records of an older epoch once it has seen a newer one, the way Kafka fences a zombie
-//! producer. Records of the first format (`P`, `M`: no epoch, no session start) still decode,
-//! with epoch 0.
+//! The **epoch** names the owner: each owner of an input partition writes with the epoch it
+//! claimed when the partition was assigned to it (see `kafka::claim`). Stage 2 counts the
+//! records of an older epoch written after a newer one, but still takes them (see `merge` for
+//! why fencing is not enforced yet). Records of the first format (`P`, `M`: no epoch, no
+//! session start) still decode, with epoch 0.
 
 mod fold;
 mod merge;
 mod reducer;
 
 pub use fold::fold;
-pub use merge::{MergeCheckpoint, MergeState, MergedGroup, UpstreamMark};
+pub use merge::{MergeCheckpoint, MergeState, MergedGroup, Taken, UpstreamMark};
 pub use reducer::Reducer;
 
 use crate::kafka::sink::Outgoing;

@@ -2,9 +2,9 @@
 //! merge ([`MergeState`]) → fold with the guest's reduce → finish. The reduce stage drives it
 //! from Kafka and the property tests from plain vectors, so the two cannot disagree.
 
-use super::{MergeCheckpoint, MergeState, MergedGroup, ShuffleMessage, decode, fold};
+use super::{MergeCheckpoint, MergeState, MergedGroup, ShuffleMessage, Taken, decode, fold};
 use crate::guest::Guest;
-use crate::pipeline::{Outcome, finish};
+use crate::pipeline::{DeadLetter, Outcome, Reason, Stage, finish};
 use crate::record::InputRecord;
 use crate::window::WindowSpec;
 
@@ -40,12 +40,14 @@ impl<G: Guest> Reducer<G> {
     }
 
     /// Processes a batch of repartition records, in offset order. A record that is not Weir's
-    /// is handed to `undecodable` with the reason, and skipped.
+    /// is handed to `undecodable` with the reason, and skipped. A partial that comes after its
+    /// window fired (see [`Taken::Late`]) is a `late` dead letter, once: not again in a replay.
     pub fn process(
         &mut self,
         records: &[InputRecord],
         mut undecodable: impl FnMut(&InputRecord, String),
     ) -> Outcome {
+        let mut late = Vec::new();
         for record in records {
             match decode(record) {
                 Ok(ShuffleMessage::Partial {
@@ -55,8 +57,21 @@ impl<G: Guest> Reducer<G> {
                     key,
                     acc,
                 }) => {
-                    self.state
+                    let taken = self
+                        .state
                         .partial(upstream, epoch, window, key, acc, record.offset);
+                    if taken == Taken::Late && !self.state.replaying() {
+                        let message = format!(
+                            "a partial of {upstream} for [{}, {}) came after that window had \
+                             fired (the job's event time was past it): its records came after \
+                             the other partitions' event time, in a partition added to the topic \
+                             or back from idleness",
+                            window.start, window.end
+                        );
+                        let mut dead = DeadLetter::for_record(Reason::Late, Stage::Window, message, record);
+                        dead.window = Some(window);
+                        late.push(dead);
+                    }
                 }
                 Ok(ShuffleMessage::Marker {
                     upstream,
@@ -80,7 +95,10 @@ impl<G: Guest> Reducer<G> {
                 }
             }
         }
-        let mut outcome = Outcome::default();
+        let mut outcome = Outcome {
+            dead_letters: late,
+            ..Outcome::default()
+        };
         if self.fired.is_empty() {
             return outcome;
         }

@@ -5,6 +5,7 @@
 mod cli_run;
 mod compile_cache;
 mod dev;
+mod growth;
 mod hostile;
 mod languages;
 mod shuffle_prop;
