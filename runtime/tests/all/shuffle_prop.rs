@@ -585,23 +585,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 2,048 cases (a few seconds: a rare interleaving is what finds a bug here), unless
-/// `PROPTEST_CASES` says otherwise.
-fn config() -> ProptestConfig {
-    let default = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            default.cases
-        } else {
-            2048
-        },
-        failure_persistence: None,
-        ..default
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    // Cheap (a few seconds): a rare interleaving is what finds a bug here.
+    #![proptest_config(crate::support::proptest_config(2048))]
 
     #[test]
     fn the_shuffle_is_exact_under_disorder_crashes_zombies_and_resumes(case in case()) {

@@ -64,3 +64,18 @@ pub fn counts(outcome: &Outcome) -> BTreeMap<String, Value> {
         })
         .collect()
 }
+
+/// `cases` property cases, unless `PROPTEST_CASES` says otherwise; no regression files
+/// written into the source tree.
+pub fn proptest_config(cases: u32) -> proptest::prelude::ProptestConfig {
+    let default = proptest::prelude::ProptestConfig::default();
+    proptest::prelude::ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            default.cases
+        } else {
+            cases
+        },
+        failure_persistence: None,
+        ..default
+    }
+}

@@ -28,7 +28,6 @@
 //! the checkpoint writes every result, only final ones, and the same dead letters.
 
 use proptest::prelude::*;
-use proptest::test_runner::Config as ProptestConfig;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
@@ -1010,23 +1009,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 256 cases per property, unless `PROPTEST_CASES` says otherwise.
-fn config() -> ProptestConfig {
-    let default = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            default.cases
-        } else {
-            256
-        },
-        // Do not write regression files into the source tree.
-        failure_persistence: None,
-        ..default
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(crate::support::proptest_config(256))]
 
     #[test]
     fn tumbling_matches_the_reference(case in case(tumbling_spec())) {

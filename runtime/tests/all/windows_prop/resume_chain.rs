@@ -81,7 +81,7 @@ fn check_chain(chain: &ChainCase) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(crate::support::proptest_config(256))]
 
     #[test]
     fn tumbling_resumes_within_resumes_lose_nothing(chain in chain_case(tumbling_spec())) {
