@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from conftest import ROOT, free_port
-from pool import counts_of, read_topic
+from pool import expect_exact
 
 WORD_COUNT = ROOT / "target" / "guests" / "wasm32-wasip2" / "release" / "word_count.wasm"
 TOKEN = "e2e-secret-token"
@@ -244,19 +244,5 @@ def cli_json(binary, runtime, *args):
 # --- checking the output ------------------------------------------------------------------------
 
 def expect_exact_counts(broker, output, stream, logs, deadline=120.0):
-    """Every (window, word) of the reference present with its exact count, nothing else, and
-    no repeated result with another value (repeats are the at-least-once guarantee)."""
-    reference = stream.reference()
-    records = read_topic(broker, output, deadline=deadline,
-                         until=lambda rs: len({r[0] for r in rs}) >= len(reference))
-    got, _repeats, changed = counts_of(records)
-    missing = {k: v for k, v in reference.items() if k not in got}
-    wrong = {k: (got[k], v) for k, v in reference.items() if k in got and got[k] != v}
-    extra = {k: v for k, v in got.items() if k not in reference}
-    windows = {w for w, _ in reference}
-    assert not missing and not wrong and not extra, (
-        f"{len(windows)} windows expected; missing {len(missing)} {sorted(missing.items())[:5]}, "
-        f"wrong (got, want) {len(wrong)} {sorted(wrong.items())[:5]}, extra {len(extra)} "
-        f"{sorted(extra.items())[:5]}\n{logs()}")
-    assert changed == 0, f"{changed} repeated results had another value"
-    return got
+    """`stream`'s reference counts, exactly, in `output` (see `pool.expect_exact`)."""
+    return expect_exact(broker, output, stream.reference(), logs, deadline)[0]

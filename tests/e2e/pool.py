@@ -123,6 +123,26 @@ def counts_of(records):
     return counts, repeats, changed
 
 
+def expect_exact(broker, topic, reference, logs, deadline=120.0):
+    """Reads `topic` until every (window_start, word) of `reference` is there, then checks each
+    has its exact count, nothing else is there, and no repeated result had another value
+    (repeats are the at-least-once guarantee). `logs()` explains a failure. Returns the counts
+    and how many results were repeated."""
+    records = read_topic(broker, topic, deadline=deadline,
+                         until=lambda rs: len({r[0] for r in rs}) >= len(reference))
+    got, repeats, changed = counts_of(records)
+    missing = {k: v for k, v in reference.items() if k not in got}
+    wrong = {k: (got[k], v) for k, v in reference.items() if k in got and got[k] != v}
+    extra = {k: v for k, v in got.items() if k not in reference}
+    windows = {w for w, _ in reference}
+    assert not missing and not wrong and not extra, (
+        f"{len(windows)} windows expected; missing {len(missing)} {sorted(missing.items())[:5]}, "
+        f"wrong (got, want) {len(wrong)} {sorted(wrong.items())[:5]}, extra {len(extra)} "
+        f"{sorted(extra.items())[:5]}\n{logs()}")
+    assert changed == 0, f"{changed} repeated results had another value"
+    return got, repeats
+
+
 def committed_lag(broker, group, topic, partitions):
     """Sum over partitions of (end offset - committed offset) for `group`."""
     consumer = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})

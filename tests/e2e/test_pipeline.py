@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from conftest import ROOT, free_port
-from pool import Stream, Weir, committed_lag, counts_of, create_topic, read_topic, unique, words
+from pool import Stream, Weir, committed_lag, create_topic, expect_exact, read_topic, unique, words
 
 
 @pytest.fixture
@@ -26,19 +26,7 @@ def job(broker, weir, tmp_path):
 
 
 def expect_counts(broker, runtime, counts_topic, stream, deadline=120.0):
-    reference = stream.reference()
-    records = read_topic(
-        broker, counts_topic, deadline=deadline,
-        until=lambda rs: len({r[0] for r in rs}) >= len(reference))
-    got, repeats, changed = counts_of(records)
-    missing = {k: v for k, v in reference.items() if k not in got}
-    wrong = {k: (got[k], v) for k, v in reference.items() if k in got and got[k] != v}
-    extra = {k: v for k, v in got.items() if k not in reference}
-    assert not missing and not wrong and not extra, (
-        f"missing {len(missing)} {list(missing.items())[:5]}, wrong {len(wrong)} {list(wrong.items())[:5]}, "
-        f"extra {len(extra)} {list(extra.items())[:5]}\n{runtime.logs()}")
-    assert changed == 0, f"{changed} repeated results had another value"
-    return repeats
+    return expect_exact(broker, counts_topic, stream.reference(), runtime.logs, deadline)[1]
 
 
 def test_a_word_count_over_six_partitions_is_exact(broker, job):

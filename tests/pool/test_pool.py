@@ -12,7 +12,7 @@ import time
 from podman_pool import INPUT_PARTITIONS, SESSION_TIMEOUT_S, Pool, e2e
 
 # The e2e tests' reference stream and readers (tests/e2e/pool.py).
-Stream, committed_lag, counts_of, read_topic = e2e.Stream, e2e.committed_lag, e2e.counts_of, e2e.read_topic
+Stream, committed_lag, expect_exact = e2e.Stream, e2e.committed_lag, e2e.expect_exact
 
 
 def expect_counts(pool: Pool, stream: Stream, deadline=150.0) -> int:
@@ -20,16 +20,7 @@ def expect_counts(pool: Pool, stream: Stream, deadline=150.0) -> int:
     were written more than once (allowed, at-least-once, if never with another value)."""
     reference = stream.reference()
     pool.step("reading the output")
-    records = read_topic(pool.bootstrap, pool.counts, deadline=deadline,
-                         until=lambda rs: len({r[0] for r in rs}) >= len(reference))
-    got, repeats, changed = counts_of(records)
-    missing = {k: v for k, v in reference.items() if k not in got}
-    wrong = {k: (got[k], v) for k, v in reference.items() if k in got and got[k] != v}
-    extra = {k: v for k, v in got.items() if k not in reference}
-    assert not missing and not wrong and not extra, (
-        f"missing {len(missing)} {list(missing.items())[:5]}, wrong {len(wrong)} "
-        f"{list(wrong.items())[:5]}, extra {len(extra)} {list(extra.items())[:5]}\n{pool.report()}")
-    assert changed == 0, f"{changed} repeated results had another value\n{pool.report()}"
+    got, repeats = expect_exact(pool.bootstrap, pool.counts, reference, pool.report, deadline)
     windows = {start for start, _ in reference}
     assert {start for start, _ in got} == windows, "every window of the stream fired"
     pool.step(f"output exact: {len(reference)} counts, {repeats} written again")
