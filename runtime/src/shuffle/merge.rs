@@ -289,30 +289,25 @@ impl MergeState {
             self.late += 1;
             return Taken::Late;
         }
-        match self.keys.get_mut(key) {
-            Some(partials) => match partials.get_mut(&(window, up)) {
-                // Sent again: the value is the later one, but the offset stays the earliest,
-                // so that a replay from the checkpoint has the partial wherever the first run
-                // had it (from a later offset, the partial would be missing until its copy,
-                // and what merges with it could fire without it).
-                Some(partial) => partial.acc = acc.to_vec(),
-                None => {
-                    partials.insert(
-                        (window, up),
-                        Partial {
-                            acc: acc.to_vec(),
-                            offset,
-                        },
-                    );
-                }
-            },
-            None => {
-                let partial = Partial {
+        // Sent again: the value is the later one, but the offset stays the earliest, so that a
+        // replay from the checkpoint has the partial wherever the first run had it (from a
+        // later offset, the partial would be missing until its copy, and what merges with it
+        // could fire without it).
+        let keep = |partials: &mut KeyPartials| {
+            partials
+                .entry((window, up))
+                .and_modify(|partial| partial.acc = acc.to_vec())
+                .or_insert_with(|| Partial {
                     acc: acc.to_vec(),
                     offset,
-                };
-                self.keys
-                    .insert(key.to_vec(), BTreeMap::from([((window, up), partial)]));
+                });
+        };
+        match self.keys.get_mut(key) {
+            Some(partials) => keep(partials),
+            None => {
+                let mut partials = KeyPartials::new();
+                keep(&mut partials);
+                self.keys.insert(key.to_vec(), partials);
             }
         }
         Taken::Kept
