@@ -1,11 +1,13 @@
 //! Glue between the WIT bindings and the author's [`MapReduce`] or [`Transform`] impl.
 //! Used by the code `#[weir_sdk::processor]` generates; not a public API.
 
+use crate::bindings::exports::weir::processor::combiner::{Combined, Guest as CombinerGuest};
 use crate::bindings::exports::weir::processor::processor::Guest;
 use crate::bindings::weir::processor::types::{
     Emitted, FinishInput, InputRecord, ItemError, ModuleInfo, ModuleKind, OutputBatch, OutputEntry, Packed,
     ReduceInput,
 };
+use crate::emitter::Sink;
 use crate::{Emitter, Error, MapReduce, Outputs, Record, Transform, Window};
 use std::marker::PhantomData;
 
@@ -40,16 +42,10 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
     }
 
     fn map_batch(records: Vec<InputRecord>) -> Result<Emitted, ItemError> {
-        let mut out = Emitter::<P::Key, P::Value>::new();
-        for (index, record) in records.into_iter().enumerate() {
-            out.source = u32::try_from(index).unwrap_or(u32::MAX);
-            let record = Record::new(record);
-            P::map(&record, &mut out).map_err(|e| item_error(index, e))?;
-            if let Some(e) = out.error.take() {
-                return Err(item_error(index, e));
-            }
+        match map_into::<P>(records, Emitter::new())? {
+            Sink::Packed(emitted) => Ok(emitted),
+            Sink::Combining(_) => Err(item_error(0, "map-batch made a combined batch")),
         }
-        Ok(out.out)
     }
 
     fn reduce_batch(input: ReduceInput) -> Result<Packed, ItemError> {
@@ -96,6 +92,42 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
             out.data.extend_from_slice(&output.value);
         }
         Ok(out)
+    }
+}
+
+/// Runs `map` over a batch into `out`'s sink; an error names the record that failed.
+fn map_into<P: MapReduce>(
+    records: Vec<InputRecord>,
+    mut out: Emitter<P::Key, P::Value>,
+) -> Result<Sink<P::Value>, ItemError> {
+    for (index, record) in records.into_iter().enumerate() {
+        out.source = u32::try_from(index).unwrap_or(u32::MAX);
+        out.record_time = record.timestamp;
+        if let Sink::Combining(combining) = &mut out.sink {
+            combining.times.push(None);
+        }
+        let record = Record::new(record);
+        P::map(&record, &mut out).map_err(|e| item_error(index, e))?;
+        if let Some(e) = out.error.take() {
+            return Err(item_error(index, e));
+        }
+    }
+    Ok(out.sink)
+}
+
+impl<P: MapReduce> CombinerGuest for MapReduceGuest<P> {
+    fn map_combine(records: Vec<InputRecord>, pane_size: i64) -> Result<Combined, ItemError> {
+        let last = records.len().saturating_sub(1);
+        match map_into::<P>(records, Emitter::combining(pane_size, P::reduce))? {
+            Sink::Combining(combining) => combining.finish().map_err(|e| item_error(last, e)),
+            Sink::Packed(_) => Err(item_error(0, "map-combine made an uncombined batch")),
+        }
+    }
+}
+
+impl<T: Transform> CombinerGuest for TransformGuest<T> {
+    fn map_combine(_records: Vec<InputRecord>, _pane_size: i64) -> Result<Combined, ItemError> {
+        Err(item_error(0, "a transform module does not combine"))
     }
 }
 
@@ -244,6 +276,60 @@ mod tests {
         assert!(data.is_empty(), "the pairs account for every byte");
         assert_eq!(got, [(0, "a".into(), 1), (0, "b".into(), 1), (1, "c".into(), 1)]);
         assert!(out.pairs.iter().all(|p| p.timestamp.is_none()));
+    }
+
+    /// Decodes a combined batch into (first, last, pane, key, folded value).
+    fn combined_pairs(out: &Combined) -> Vec<(u32, u32, i64, String, u64)> {
+        let mut data = out.data.as_slice();
+        let mut got = Vec::new();
+        for p in &out.pairs {
+            let (key, rest) = data.split_at(p.key_len as usize);
+            let (value, rest) = rest.split_at(p.value_len as usize);
+            data = rest;
+            got.push((
+                p.first,
+                p.last,
+                p.pane,
+                postcard::from_bytes(key).expect("key"),
+                postcard::from_bytes(value).expect("value"),
+            ));
+        }
+        assert!(data.is_empty(), "the pairs account for every byte");
+        got
+    }
+
+    #[test]
+    fn map_combine_folds_each_key_per_pane_and_reports_record_times() {
+        let at = |value: &str, timestamp: i64| InputRecord {
+            timestamp,
+            ..record(value)
+        };
+        let batch = vec![at("a b a", 3), at("", 4), at("b a", 12), at("a", 9), at("a", -1)];
+        let out = MapReduceGuest::<Count>::map_combine(batch, 10).expect("combines");
+        assert_eq!(
+            combined_pairs(&out),
+            [
+                (0, 3, 0, "a".to_string(), 3),
+                (0, 0, 0, "b".to_string(), 1),
+                (1, 1, 0, String::new(), 1),
+                (2, 2, 10, "b".to_string(), 1),
+                (2, 2, 10, "a".to_string(), 1),
+                (4, 4, -10, "a".to_string(), 1),
+            ]
+        );
+        assert_eq!(out.times, [Some(3), Some(4), Some(12), Some(9), Some(-1)]);
+        let counts: Vec<u32> = out.pairs.iter().map(|p| p.count).collect();
+        assert_eq!(counts, [4, 1, 1, 1, 1, 1]);
+        let err =
+            MapReduceGuest::<Count>::map_combine(vec![record("ok"), record("bad")], 10).expect_err("refused");
+        assert_eq!(err.index, 1);
+        let near_min = vec![at("x", i64::MIN), at("x", i64::MIN + 1)];
+        let out = MapReduceGuest::<Count>::map_combine(near_min, 10).expect("no overflow");
+        assert_eq!(
+            out.pairs.len(),
+            2,
+            "a pane starting before i64::MIN combines nothing"
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@
 //! Keys and values cross the sandbox boundary in postcard, a compact binary serde format; only the
 //! final output is JSON (or whatever bytes your `finish` writes).
 
+mod combine;
 mod emitter;
 mod error;
 mod output;
@@ -66,7 +67,7 @@ pub struct ReadmeDoctests;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "guest",
+        world: "combining-guest",
         pub_export_macro: true,
         export_macro_name: "__export_guest",
         default_bindings_module: "::weir_sdk::bindings",

@@ -4,7 +4,7 @@
 //! how the benches compare Wasm against native and how unit tests drive the pipeline without a
 //! component.
 
-use crate::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
+use crate::record::{Combined, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
 use std::fmt;
 
 /// A module the pipeline can call, one batch at a time.
@@ -15,6 +15,18 @@ pub trait Guest {
     /// Maps a batch of records to (key, value) pairs. Every pair's `source` must index into
     /// `records` ([`crate::engine::WasmGuest`] checks this of the guest).
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError>;
+
+    /// Maps a batch as [`Guest::map_batch`] would, then folds the values of pairs that share a
+    /// key and a pane of `pane_size` ms (left to right, with the module's reduce), so one pair per
+    /// (key, pane) comes back. `None` when the module cannot (it does not export the optional
+    /// `combiner` interface); the pipeline then uses [`Guest::map_batch`].
+    fn map_combine(
+        &mut self,
+        _records: &[InputRecord],
+        _pane_size: i64,
+    ) -> Option<Result<Combined, GuestError>> {
+        None
+    }
 
     /// Folds each group into one accumulator; returns one per group, in order.
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError>;

@@ -132,6 +132,58 @@ impl Emitted {
     }
 }
 
+/// One (key, pane) of a [`Combined`] batch: the values of every pair with that key whose event
+/// time fell in the pane, folded by the guest's reduce; its bytes are in [`Combined::data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct CombinedPair {
+    /// Index of the first input record (within the batch) that emitted this key in this pane.
+    pub first: u32,
+    /// Index of the last one.
+    pub last: u32,
+    /// Length of the key.
+    #[component(name = "key-len")]
+    pub key_len: u32,
+    /// Length of the folded value.
+    #[component(name = "value-len")]
+    pub value_len: u32,
+    /// How many emitted pairs were folded into this one.
+    pub count: u32,
+    /// Start of the pane, in ms.
+    pub pane: i64,
+}
+
+/// What a guest's `map-combine` returns: one pair per (key, pane), and each record's largest
+/// event time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct Combined {
+    /// Key and folded value bytes of every pair, in pair order.
+    pub data: Vec<u8>,
+    /// One entry per (key, pane), in order of first emission.
+    pub pairs: Vec<CombinedPair>,
+    /// Per input record: the largest event time of the pairs it emitted, if any.
+    pub times: Vec<Option<i64>>,
+}
+
+/// A [`CombinedPair`] with its key and value bytes.
+pub type CombinedRef<'a> = (&'a CombinedPair, &'a [u8], &'a [u8]);
+
+impl Combined {
+    /// The pairs with their key and value bytes, in order; `None` when the lengths do not add up
+    /// to exactly the data.
+    pub fn split(&self) -> Option<Vec<CombinedRef<'_>>> {
+        let mut rest = self.data.as_slice();
+        let mut out = Vec::with_capacity(self.pairs.len());
+        for pair in &self.pairs {
+            let key = take(&mut rest, pair.key_len)?;
+            let value = take(&mut rest, pair.value_len)?;
+            out.push((pair, key, value));
+        }
+        rest.is_empty().then_some(out)
+    }
+}
+
 /// Groups of values for a guest's `reduce-batch`, packed. Group `g` is the next `groups[g]`
 /// values, folded left to right; the first is the accumulator so far when there is one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, ComponentType, Lift, Lower)]

@@ -8,10 +8,10 @@ use super::TICK;
 use super::error::ModuleError;
 use super::limits::GuestLimits;
 use super::sandbox::Sandbox;
-use super::validate::PROCESSOR_EXPORT;
+use super::validate::{COMBINER_EXPORT, PROCESSOR_EXPORT};
 use crate::guest::{FailureKind, Guest, GuestError, expect_len};
 use crate::record::{
-    Emitted, FinishInput, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind,
+    Combined, Emitted, FinishInput, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind,
     OutputBatch, Packed, ReduceInput,
 };
 use wasmtime::component::{ComponentNamedList, ComponentType, Func, InstancePre, Lift, Linker, Lower};
@@ -57,6 +57,8 @@ pub(super) fn add_log_to_linker(linker: &mut Linker<Sandbox>) -> anyhow::Result<
 type DescribeResults = (ModuleInfo,);
 type MapParams<'a> = (&'a [InputRecord],);
 type MapResults = (Result<Emitted, ItemError>,);
+type CombineParams<'a> = (&'a [InputRecord], i64);
+type CombineResults = (Result<Combined, ItemError>,);
 type ReduceParams<'a> = (&'a ReduceInput,);
 type ReduceResults = (Result<Packed, ItemError>,);
 type FinishParams<'a> = (&'a FinishInput,);
@@ -69,6 +71,8 @@ struct Live {
     map_batch: Func,
     reduce_batch: Func,
     finish_batch: Func,
+    /// `combiner#map-combine`, when the module exports it.
+    map_combine: Option<Func>,
 }
 
 /// A guest instance under limits; implements [`Guest`] for the pipeline.
@@ -79,6 +83,8 @@ pub struct WasmGuest {
     kind: ModuleKind,
     live: Option<Live>,
     instantiations: u64,
+    /// Whether the module exports `combiner` (every instance of a module agrees).
+    combines: bool,
 }
 
 impl WasmGuest {
@@ -94,6 +100,7 @@ impl WasmGuest {
             kind: ModuleKind::MapReduce,
             live: None,
             instantiations: 0,
+            combines: false,
         };
         guest.live = Some(
             guest
@@ -133,13 +140,19 @@ impl WasmGuest {
         let map_batch = func("map-batch")?;
         let reduce_batch = func("reduce-batch")?;
         let finish_batch = func("finish-batch")?;
+        let map_combine = instance
+            .get_export_index(&mut store, None, COMBINER_EXPORT)
+            .and_then(|combiner| instance.get_export_index(&mut store, Some(&combiner), "map-combine"))
+            .and_then(|index| instance.get_func(&mut store, index));
         self.instantiations += 1;
+        self.combines = map_combine.is_some();
         Ok(Live {
             store,
             describe,
             map_batch,
             reduce_batch,
             finish_batch,
+            map_combine,
         })
     }
 
@@ -171,6 +184,11 @@ impl WasmGuest {
         live.finish_batch
             .typed::<FinishParams<'_>, FinishResults>(store)
             .map_err(|e| signature_error("finish-batch", &e))?;
+        if let Some(map_combine) = live.map_combine {
+            map_combine
+                .typed::<CombineParams<'_>, CombineResults>(store)
+                .map_err(|e| signature_error("map-combine", &e))?;
+        }
         Ok(())
     }
 
@@ -323,6 +341,29 @@ impl Guest for WasmGuest {
         Ok(emitted)
     }
 
+    fn map_combine(
+        &mut self,
+        records: &[InputRecord],
+        pane_size: i64,
+    ) -> Option<Result<Combined, GuestError>> {
+        if !self.combines || self.kind != ModuleKind::MapReduce {
+            return None;
+        }
+        let result = self
+            .call::<CombineParams<'_>, CombineResults>(
+                |l| l.map_combine.unwrap_or(l.map_batch),
+                (records, pane_size),
+                "map",
+            )
+            .and_then(|(result,)| result.map_err(rejected))
+            .and_then(|combined| {
+                self.check_output(combined.data.len(), "map")?;
+                check_combined(&combined, records.len())?;
+                Ok(combined)
+            });
+        Some(result)
+    }
+
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
         let (result,) =
             self.call::<ReduceParams<'_>, ReduceResults>(|l| l.reduce_batch, (input,), "reduce")?;
@@ -345,6 +386,33 @@ impl Guest for WasmGuest {
             .ok_or_else(|| contract("finish returned lengths that do not add up to its data".into()))?;
         expect_len("finish", outputs, items.len())
     }
+}
+
+/// Checks a combined batch against its input: one time per record, pairs inside the batch, and
+/// lengths that add up to the data.
+fn check_combined(combined: &Combined, records: usize) -> Result<(), GuestError> {
+    if combined.times.len() != records {
+        return Err(contract(format!(
+            "map-combine returned {} record times for {records} records",
+            combined.times.len()
+        )));
+    }
+    if let Some(bad) = combined
+        .pairs
+        .iter()
+        .find(|p| p.first > p.last || p.last as usize >= records || p.count == 0)
+    {
+        return Err(contract(format!(
+            "map-combine returned a pair from records {}..={} (count {}) in a batch of {records}",
+            bad.first, bad.last, bad.count
+        )));
+    }
+    if combined.split().is_none() {
+        return Err(contract(
+            "map-combine returned pair lengths that do not add up to its data".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -82,6 +82,11 @@ impl Engine {
     pub fn with_compile_cache(cache: &CompileCache) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
+        // `WEIR_WASM_PROFILER=perfmap` names guest functions in `perf` profiles (wasmtime
+        // writes /tmp/perf-PID.map), as `wasmtime run --profile=perfmap` does.
+        if std::env::var_os("WEIR_WASM_PROFILER").is_some_and(|v| v == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let disk = match cache.dir() {
             None => None,
             Some(dir) => {

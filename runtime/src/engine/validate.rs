@@ -7,6 +7,8 @@ use wasmtime::component::types::ComponentItem;
 
 /// The interface every module exports.
 pub const PROCESSOR_EXPORT: &str = "weir:processor/processor@0.1.0";
+/// The optional interface of modules that combine their pairs before returning them.
+pub const COMBINER_EXPORT: &str = "weir:processor/combiner@0.1.0";
 /// The logging interface a module may import.
 pub const LOG_IMPORT: &str = "weir:processor/log@0.1.0";
 /// The types-only interface a module imports (it has no functions).

@@ -18,6 +18,7 @@
 //!   [`isolate`]) and goes to the dead letters with the reason; the rest of its batch goes on.
 
 mod checkpoint;
+mod combined;
 mod dead_letter;
 mod finish;
 mod isolate;
@@ -218,16 +219,19 @@ impl<G: Guest> Pipeline<G> {
             let next = last.offset.saturating_add(1);
             self.position = Some(self.position.map_or(next, |p| p.max(next)));
         }
-        let emitted = self.map(records, &mut out);
-        let mut pairs: Vec<PairRef<'_>> = emitted.iter().collect();
-        pairs.sort_by_key(|p| p.source);
-        self.stats.pairs += pairs.len() as u64;
-        match self.kind {
-            ModuleKind::Transform => self.transform(records, &pairs, &mut out),
-            ModuleKind::MapReduce => {
-                self.window_and_reduce(records, &pairs, &mut out);
-                self.fire(&mut out);
+        let combined = self.kind == ModuleKind::MapReduce && self.process_combined(records);
+        if !combined {
+            let emitted = self.map(records, &mut out);
+            let mut pairs: Vec<PairRef<'_>> = emitted.iter().collect();
+            pairs.sort_by_key(|p| p.source);
+            self.stats.pairs += pairs.len() as u64;
+            match self.kind {
+                ModuleKind::Transform => self.transform(records, &pairs, &mut out),
+                ModuleKind::MapReduce => self.window_and_reduce(records, &pairs, &mut out),
             }
+        }
+        if self.kind == ModuleKind::MapReduce {
+            self.fire(&mut out);
         }
         self.count(&mut out);
         out

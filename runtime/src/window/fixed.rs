@@ -81,6 +81,15 @@ impl FixedWindows {
             })
     }
 
+    pub(super) fn combining_pane(&self) -> Option<i64> {
+        (self.size == self.slide).then_some(self.size)
+    }
+
+    pub(super) fn open_at(&self, t: i64, watermark: i64) -> bool {
+        self.windows(t)
+            .all(|window| !is_closed(window, watermark, self.lateness))
+    }
+
     pub(super) fn stage(
         &self,
         staged: &mut FixedStaged,

@@ -131,6 +131,25 @@ impl WindowStore {
         }
     }
 
+    /// The pane a guest may combine pairs over: the window size of tumbling windows, where a
+    /// pane is exactly one window. `None` for hopping windows (a pane would be shared by windows,
+    /// and combining would fold values out of input order) and sessions.
+    pub fn combining_pane(&self) -> Option<i64> {
+        match self {
+            WindowStore::Fixed(w) => w.combining_pane(),
+            WindowStore::Session(_) => None,
+        }
+    }
+
+    /// Whether every window holding event time `t` is still open at `watermark`. Always false
+    /// for sessions, whose windows depend on the other pairs.
+    pub fn open_at(&self, t: i64, watermark: i64) -> bool {
+        match self {
+            WindowStore::Fixed(w) => w.open_at(t, watermark),
+            WindowStore::Session(_) => false,
+        }
+    }
+
     /// The earliest start of an open session (`None` for fixed windows, or with none open).
     /// Stage 2 of the shuffle must not fire a merged session that an upstream's open session
     /// could still join.

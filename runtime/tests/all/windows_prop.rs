@@ -34,7 +34,8 @@ use std::time::Duration;
 use weir::guest::{Guest, GuestError};
 use weir::pipeline::{Checkpoint, DeadLetter, Outcome, Pipeline, PipelineConfig, Reason, Stage, TimeMode};
 use weir::record::{
-    Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord, ReduceInput, Window,
+    Combined, CombinedPair, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, OutputRecord,
+    ReduceInput, Window,
 };
 use weir::window::WindowSpec;
 
@@ -119,12 +120,76 @@ fn join(text: &mut String, more: &str) {
     }
 }
 
-/// Sum and concatenate, natively.
-struct SumConcat;
+/// Sum and concatenate, natively. With `combine`, it also offers `map-combine` (as the Rust
+/// SDK's modules do), so tumbling windows take the pipeline's combined path.
+#[derive(Debug, Clone, Copy)]
+struct SumConcat {
+    combine: bool,
+}
+
+/// [`SumConcat`] without `map-combine`: every pair crosses the boundary.
+const PER_PAIR: SumConcat = SumConcat { combine: false };
+
+impl SumConcat {
+    /// `map-combine` the way the Rust SDK does it: map, then fold each (key, pane)'s values left
+    /// to right in emission order, written independently of the SDK and of the pipeline.
+    fn map_combined(&mut self, records: &[InputRecord], pane: i64) -> Result<Combined, GuestError> {
+        let emitted = self.map_batch(records)?;
+        let mut times: Vec<Option<i64>> = vec![None; records.len()];
+        // (pane, key, values in order, first source, last source) per (key, pane).
+        type Slot = (i64, Vec<u8>, Vec<Vec<u8>>, u32, u32);
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut index: BTreeMap<(i64, Vec<u8>), usize> = BTreeMap::new();
+        for pair in emitted.iter() {
+            let source = pair.source as usize;
+            let t = pair.timestamp.unwrap_or(records[source].timestamp);
+            times[source] = Some(times[source].map_or(t, |m| m.max(t)));
+            let start = t - t.rem_euclid(pane);
+            match index.get(&(start, pair.key.to_vec())) {
+                Some(&i) => {
+                    slots[i].2.push(pair.value.to_vec());
+                    slots[i].4 = pair.source;
+                }
+                None => {
+                    index.insert((start, pair.key.to_vec()), slots.len());
+                    slots.push((
+                        start,
+                        pair.key.to_vec(),
+                        vec![pair.value.to_vec()],
+                        pair.source,
+                        pair.source,
+                    ));
+                }
+            }
+        }
+        let mut out = Combined::default();
+        for (start, key, values, first, last) in slots {
+            let mut input = ReduceInput::default();
+            input.push_group(values.iter().map(Vec::as_slice));
+            let folded = self.reduce_batch(&input)?.pop().unwrap_or_default();
+            out.data.extend_from_slice(&key);
+            out.data.extend_from_slice(&folded);
+            out.pairs.push(CombinedPair {
+                first,
+                last,
+                key_len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+                value_len: u32::try_from(folded.len()).unwrap_or(u32::MAX),
+                count: u32::try_from(values.len()).unwrap_or(u32::MAX),
+                pane: start,
+            });
+        }
+        out.times = times;
+        Ok(out)
+    }
+}
 
 impl Guest for SumConcat {
     fn kind(&self) -> ModuleKind {
         ModuleKind::MapReduce
+    }
+
+    fn map_combine(&mut self, records: &[InputRecord], pane: i64) -> Option<Result<Combined, GuestError>> {
+        self.combine.then(|| self.map_combined(records, pane))
     }
 
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
@@ -326,9 +391,9 @@ fn batch_ranges(n: usize, sizes: &[usize]) -> Vec<Range<usize>> {
 }
 
 /// Runs the pipeline over `recs` in the given batches, then closes it.
-fn run_pipeline(config: Config, recs: &[Rec], batches: &[Range<usize>]) -> Run {
+fn run_pipeline(guest: SumConcat, config: Config, recs: &[Rec], batches: &[Range<usize>]) -> Run {
     let mut pipeline = Pipeline::new(
-        SumConcat,
+        guest,
         &PipelineConfig {
             window: config.window,
             out_of_orderness: ms(config.out_of_orderness),
@@ -655,7 +720,7 @@ fn calls(run: &Run) -> Vec<(Vec<Out>, Vec<usize>)> {
 /// pipeline's calls.
 fn example(config: Config, recs: &[Rec], batch: usize) -> Vec<(Vec<Out>, Vec<usize>)> {
     let batches = batch_ranges(recs.len(), &[batch]);
-    let run = run_pipeline(config, recs, &batches);
+    let run = run_pipeline(PER_PAIR, config, recs, &batches);
     assert_eq!(
         run,
         reference_run(config, recs, &batches),
@@ -878,7 +943,7 @@ fn a_closed_session_is_not_reopened_by_a_later_pair_of_the_same_batch() {
         out(10, 20, "b", 1, "r1"),
     ];
     let sorted = |batch: usize| {
-        let run = run_pipeline(config, &recs, &batch_ranges(recs.len(), &[batch]));
+        let run = run_pipeline(PER_PAIR, config, &recs, &batch_ranges(recs.len(), &[batch]));
         let mut outputs = run.outputs();
         outputs.sort();
         outputs
@@ -896,6 +961,8 @@ struct Case {
     config: Config,
     records: Vec<Rec>,
     batch_sizes: Vec<usize>,
+    /// The guest combines (tumbling windows then take the pipeline's combined path).
+    guest: SumConcat,
 }
 
 const KEYS: [&str; 5] = ["a", "b", "c", "d", "e"];
@@ -980,23 +1047,32 @@ fn session_spec() -> impl Strategy<Value = WindowSpec> {
 }
 
 fn case(window: impl Strategy<Value = WindowSpec>) -> impl Strategy<Value = Case> {
-    (window, 0i64..=2_000, 0i64..=2_000, records(), batch_sizes()).prop_map(
-        |(window, out_of_orderness, lateness, records, batch_sizes)| Case {
-            config: Config {
-                window,
-                out_of_orderness,
-                lateness,
-            },
-            records,
-            batch_sizes,
-        },
+    (
+        window,
+        0i64..=2_000,
+        0i64..=2_000,
+        records(),
+        batch_sizes(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(window, out_of_orderness, lateness, records, batch_sizes, combine)| Case {
+                config: Config {
+                    window,
+                    out_of_orderness,
+                    lateness,
+                },
+                records,
+                batch_sizes,
+                guest: SumConcat { combine },
+            },
+        )
 }
 
 /// The pipeline, batched as the case says, against the reference.
 fn check(case: &Case) -> Result<(), TestCaseError> {
     let batches = batch_ranges(case.records.len(), &case.batch_sizes);
-    let got = run_pipeline(case.config, &case.records, &batches);
+    let got = run_pipeline(case.guest, case.config, &case.records, &batches);
     let want = reference_run(case.config, &case.records, &batches);
     // The most telling comparisons first: what came out, then when.
     let mut got_outputs = got.outputs();
@@ -1115,11 +1191,12 @@ fn crash_setup(case: &Case) -> (PipelineConfig, Vec<InputRecord>) {
 
 /// What an uninterrupted run over `batches` writes, and its results by (window, key).
 fn uninterrupted(
+    guest: SumConcat,
     config: &PipelineConfig,
     inputs: &[InputRecord],
     batches: &[Range<usize>],
 ) -> (Written, BTreeMap<ResultKey, Vec<u8>>) {
-    let mut full = Pipeline::new(SumConcat, config);
+    let mut full = Pipeline::new(guest, config);
     let mut want = Written::default();
     for range in batches {
         want.take(full.process(&inputs[range.clone()]));
@@ -1160,7 +1237,7 @@ fn check_crash(crash: &CrashCase) -> Result<(), TestCaseError> {
         return Ok(());
     }
 
-    let (want, want_results) = uninterrupted(&config, &inputs, &batches);
+    let (want, want_results) = uninterrupted(crash.case.guest, &config, &inputs, &batches);
     prop_assert_eq!(
         want_results.len(),
         want.outputs.len(),
@@ -1169,7 +1246,7 @@ fn check_crash(crash: &CrashCase) -> Result<(), TestCaseError> {
 
     let checkpoint_at = crash.checkpoint_at.index(batches.len());
     let crash_after = (checkpoint_at + crash.batches_after_checkpoint).min(batches.len() - 1);
-    let mut first = Pipeline::new(SumConcat, &config);
+    let mut first = Pipeline::new(crash.case.guest, &config);
     let mut got = Written::default();
     let mut checkpoint = None;
     for (b, range) in batches.iter().enumerate().take(crash_after + 1) {
@@ -1181,7 +1258,7 @@ fn check_crash(crash: &CrashCase) -> Result<(), TestCaseError> {
     let checkpoint = checkpoint.expect("a pipeline that processed records has a checkpoint");
     prop_assert!(checkpoint.commit_offset <= checkpoint.position);
 
-    let mut second = Pipeline::resume(SumConcat, &config, &checkpoint);
+    let mut second = Pipeline::resume(crash.case.guest, &config, &checkpoint);
     let from = usize::try_from(checkpoint.commit_offset).expect("an offset of this input");
     for chunk in inputs[from..].chunks(crash.resume_batch) {
         got.take(second.process(chunk));

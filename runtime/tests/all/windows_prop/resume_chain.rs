@@ -36,10 +36,11 @@ fn check_chain(chain: &ChainCase) -> Result<(), TestCaseError> {
     if n == 0 {
         return Ok(());
     }
-    let (want, want_results) = uninterrupted(&config, &inputs, &batch_ranges(n, &case.batch_sizes));
+    let (want, want_results) =
+        uninterrupted(case.guest, &config, &inputs, &batch_ranges(n, &case.batch_sizes));
 
     let mut got = Written::default();
-    let mut pipeline = Pipeline::new(SumConcat, &config);
+    let mut pipeline = Pipeline::new(case.guest, &config);
     let mut batches = batch_ranges(n, &case.batch_sizes);
     let mut last: Option<Checkpoint> = None;
     for &(checkpoint_at, after) in &chain.crashes {
@@ -65,7 +66,7 @@ fn check_chain(chain: &ChainCase) -> Result<(), TestCaseError> {
             );
         }
         last = Some(checkpoint);
-        pipeline = Pipeline::resume(SumConcat, &config, &checkpoint);
+        pipeline = Pipeline::resume(case.guest, &config, &checkpoint);
         let from = usize::try_from(checkpoint.commit_offset).expect("an offset of this input");
         batches = (from..n)
             .step_by(chain.resume_batch)
@@ -116,15 +117,15 @@ impl Guest for TimesOutAt {
                 message: "the call ran past its deadline".into(),
             });
         }
-        SumConcat.map_batch(records)
+        { PER_PAIR }.map_batch(records)
     }
 
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
-        SumConcat.reduce_batch(input)
+        { PER_PAIR }.reduce_batch(input)
     }
 
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {
-        SumConcat.finish_batch(items)
+        { PER_PAIR }.finish_batch(items)
     }
 }
 
@@ -141,7 +142,7 @@ fn a_record_that_times_out_only_in_the_replay_is_reported_not_lost_silently() {
         .enumerate()
         .map(|(i, r)| input_record(i, r))
         .collect();
-    let mut first = Pipeline::new(SumConcat, &config);
+    let mut first = Pipeline::new(PER_PAIR, &config);
     let outcome = first.process(&inputs);
     assert!(outcome.outputs.is_empty() && outcome.dead_letters.is_empty());
     let checkpoint = first.checkpoint().expect("records were processed");

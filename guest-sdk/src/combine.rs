@@ -1,0 +1,136 @@
+//! [`Combining`]: the state of a `map-combine` call, folding each (key, pane)'s values in the
+//! guest so that one pair per (key, pane) crosses the boundary instead of one per emission.
+
+use crate::Error;
+use crate::bindings::exports::weir::processor::combiner::{Combined, CombinedPair};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// A deterministic, fast hasher for the index (no per-instance seed: a module has no entropy to
+/// spare, and its keys come from its own map).
+type FastHash = foldhash::fast::FixedState;
+
+/// One (key, pane) so far.
+struct Slot<V> {
+    /// The key's bytes in [`Combining::keys`].
+    key: Range<usize>,
+    pane: i64,
+    /// Always `Some` between calls to [`Combining::add`]; taken while folding.
+    value: Option<V>,
+    first: u32,
+    last: u32,
+    count: u32,
+}
+
+/// Folds the values of each (key, pane) of one batch, in emission order.
+pub(crate) struct Combining<V> {
+    pane_size: i64,
+    reduce: fn(V, V) -> V,
+    /// Pane start (8 bytes, little endian) then the encoded key → index into `slots`.
+    index: HashMap<Vec<u8>, usize, FastHash>,
+    slots: Vec<Slot<V>>,
+    keys: Vec<u8>,
+    scratch: Vec<u8>,
+    /// Per record so far: the largest event time of its pairs.
+    pub(crate) times: Vec<Option<i64>>,
+}
+
+impl<V: Serialize> Combining<V> {
+    /// Empty state for panes of `pane_size` ms (at least 1) folded with `reduce`.
+    pub(crate) fn new(pane_size: i64, reduce: fn(V, V) -> V) -> Self {
+        Combining {
+            pane_size: pane_size.max(1),
+            reduce,
+            index: HashMap::default(),
+            slots: Vec::new(),
+            keys: Vec::new(),
+            scratch: Vec::new(),
+            times: Vec::new(),
+        }
+    }
+
+    /// The start of the pane holding `t`; `t` itself when that start is before `i64::MIN` (such
+    /// a pair then only combines with pairs at the very same time, which is still exact).
+    fn pane_of(&self, t: i64) -> i64 {
+        t.checked_sub(t.rem_euclid(self.pane_size)).unwrap_or(t)
+    }
+
+    /// Folds one emitted pair at event time `t` from record `source` (the last record started).
+    pub(crate) fn add<Q: Serialize + ?Sized>(
+        &mut self,
+        source: u32,
+        t: i64,
+        key: &Q,
+        value: V,
+    ) -> Result<(), Error> {
+        if let Some(time) = self.times.last_mut() {
+            *time = Some(time.map_or(t, |m| m.max(t)));
+        }
+        let pane = self.pane_of(t);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(&pane.to_le_bytes());
+        let scratch = postcard::to_extend(key, scratch)
+            .map_err(|e| Error::msg(format_args!("cannot encode an emitted key: {e}")))?;
+        match self.index.get(scratch.as_slice()) {
+            Some(&i) => {
+                let slot = &mut self.slots[i];
+                slot.value = Some(match slot.value.take() {
+                    Some(acc) => (self.reduce)(acc, value),
+                    None => value,
+                });
+                slot.last = source;
+                slot.count = slot.count.saturating_add(1);
+            }
+            None => {
+                let start = self.keys.len();
+                self.keys.extend_from_slice(&scratch[8..]);
+                self.index.insert(scratch.clone(), self.slots.len());
+                self.slots.push(Slot {
+                    key: start..self.keys.len(),
+                    pane,
+                    value: Some(value),
+                    first: source,
+                    last: source,
+                    count: 1,
+                });
+            }
+        }
+        self.scratch = scratch;
+        Ok(())
+    }
+
+    /// The combined batch: one pair per (key, pane), in order of first emission.
+    pub(crate) fn finish(self) -> Result<Combined, Error> {
+        let mut data = Vec::with_capacity(self.keys.len() + self.slots.len() * 4);
+        let mut pairs = Vec::with_capacity(self.slots.len());
+        for slot in self.slots {
+            let key = &self.keys[slot.key];
+            data.extend_from_slice(key);
+            let start = data.len();
+            let value = slot
+                .value
+                .ok_or_else(|| Error::msg("a combined value went missing while folding"))?;
+            data = postcard::to_extend(&value, data)
+                .map_err(|e| Error::msg(format_args!("cannot encode a combined value: {e}")))?;
+            pairs.push(CombinedPair {
+                first: slot.first,
+                last: slot.last,
+                key_len: len32(key.len()),
+                value_len: len32(data.len() - start),
+                count: slot.count,
+                pane: slot.pane,
+            });
+        }
+        Ok(Combined {
+            data,
+            pairs,
+            times: self.times,
+        })
+    }
+}
+
+fn len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,56 @@
+//! The native baseline of BENCHMARKS.md's engine comparison: the word count `weir run -m
+//! word-count` does, written as a plain Rust program with no sandbox and no pipeline.
+//!
+//! Reads JSON lines `{"value": "...", "timestamp": ms}` from the file named by its argument (or
+//! stdin), splits each value into lower-cased runs of letters and digits, counts each word per
+//! tumbling window (10 s, or the milliseconds of the second argument) in one `HashMap`, and at the
+//! end prints `{"window_start", "window_end", "key", "value"}` per (window, word), windows in
+//! order and words sorted, the lines `weir run` prints for the same input.
+//!
+//! ```sh
+//! cargo run --release -p weir --example wordcount_native -- input.jsonl > native.out
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+
+#[derive(serde::Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    value: std::borrow::Cow<'a, str>,
+    timestamp: i64,
+}
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let input: Box<dyn BufRead> = match args.next().as_deref() {
+        None | Some("-") => Box::new(BufReader::new(io::stdin())),
+        Some(path) => Box::new(BufReader::new(std::fs::File::open(path)?)),
+    };
+    let size: i64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let mut counts: HashMap<(i64, String), u64> = HashMap::new();
+    for line in input.lines() {
+        let line = line?;
+        let Ok(record) = serde_json::from_str::<Line>(&line) else {
+            continue;
+        };
+        let start = record.timestamp.div_euclid(size) * size;
+        for word in record.value.split(|c: char| !c.is_alphanumeric()) {
+            if !word.is_empty() {
+                *counts.entry((start, word.to_lowercase())).or_default() += 1;
+            }
+        }
+    }
+    let mut results: Vec<_> = counts.into_iter().collect();
+    results.sort_unstable();
+    let mut out = BufWriter::new(io::stdout().lock());
+    for ((start, word), count) in results {
+        let key = serde_json::to_string(&word).map_err(io::Error::other)?;
+        writeln!(
+            out,
+            r#"{{"window_start":{start},"window_end":{},"key":{key},"value":{count}}}"#,
+            start + size
+        )?;
+    }
+    out.flush()
+}
