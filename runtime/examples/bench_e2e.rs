@@ -1,6 +1,6 @@
-//! End-to-end benchmark: word count on a real broker, beside the two ceilings that bound it.
+//! End-to-end benchmark: word count on a real broker, beside the ceilings that bound it.
 //!
-//! In one run, against the broker at `--brokers`:
+//! **Throughput** (the default). In one run, against the broker at `--brokers`:
 //! 1. **preload**: a fresh input topic of `--partitions` partitions gets `--lines` lines of
 //!    `--words` words drawn from a Zipf-like vocabulary of `--vocabulary` words, event times
 //!    increasing so that `--window-lines` lines fill each 10 s tumbling window, then one
@@ -8,20 +8,27 @@
 //! 2. **pass-through**: a plain rdkafka `BaseConsumer` (Weir's `consumer_config`) reads every
 //!    record and a `ThreadedProducer` (Weir's `producer_config`) writes each to another topic,
 //!    until all are acknowledged: the ceiling the broker and the client set;
-//! 3. **weir**: `weir::server::run` (what `weir serve` runs, without its HTTP listener) runs a word-count job (`tumbling:10s`, shuffle on) over the input in
-//!    this process, timed from the map stage's partition assignment (startup and the group join
-//!    are reported apart) until the output topic holds every expected (window, word) result;
-//!    the output is then read back and checked against a native count;
-//! 4. **engine**: the same records through `Pipeline` + `WasmGuest`, one pipeline, no Kafka.
+//! 3. **weir**: the `weir` binary (`--weir`, default `target/release/weir`) as a separate
+//!    process, the way a user runs it: `weir serve` with a config file naming the brokers, then
+//!    `weir module upload` of the bundled word count and `weir job create` (`tumbling:10s`,
+//!    shuffle on) over its API. Timed from `weir job create` until every expected
+//!    (window, word) result has been read back from the output topic, and checked exact
+//!    against a native count. It reports the CPU seconds of the weir process (its threads by
+//!    role) and of the broker (`--broker-pid`), from `/proc/PID/stat`, and the weir process's
+//!    peak RSS (`VmHWM` of `/proc/PID/status`: over its whole life, startup included);
+//! 4. **engine**: the same records through `Pipeline` + `WasmGuest` in this process, no Kafka.
 //!
-//! It prints the records/s of each, the ratios, and the CPU seconds each part used (threads of
-//! this process by role, the broker's process when `--broker-pid` is given, other processes);
-//! after the Weir phase it also measures, for a few seconds, what the caught-up job's polling
-//! alone costs the broker.
+//! **Live** (`--latency RATE`, or `--soak SECONDS --rate RATE`): the same job over records
+//! produced live at a steady rate, event time = wall time (the producer's clock), for
+//! `--duration` (latency) or `SECONDS` (soak) after `--warmup`. Every `--sample` it prints the
+//! weir process's RSS and CPU; at the end it reports, for each window that the live records
+//! fired, the latency from the window's end to its results read from the output topic (p50,
+//! p99, max over windows, taking each window's last result, and over every (window, word)
+//! result), then closes the open windows and checks every result exact.
 //!
 //! ```text
 //! cargo run --release -p weir --example bench_e2e -- --brokers 127.0.0.1:9092
-//! scripts/bench-e2e            # starts a test broker on a free port, runs this, stops it
+//! scripts/bench-e2e            # starts a test broker per storage on a free port, runs this
 //! ```
 //!
 //! To profile one phase, preload once and reuse the topic (the workload is deterministic, so
@@ -36,21 +43,21 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use weir::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
+use weir::config::{JobConfig, LimitsConfig, TimeConfig};
 use weir::engine::Engine;
 use weir::kafka::admin::{Admin, TopicSpec};
 use weir::kafka::{consumer_config, producer_config};
 use weir::pipeline::Pipeline;
 use weir::record::InputRecord;
 
-/// The allocator of the `weir` binary, so the figures are the binary's.
+/// The allocator of the `weir` binary, so the engine phase's figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -66,17 +73,19 @@ const CLOSING_TEXT: &str = "end";
 const IDLE_PROBE: Duration = Duration::from_secs(3);
 /// Clock ticks per second of `/proc/*/stat` (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 const CLOCK_TICKS: f64 = 100.0;
+/// The bundled module the job runs, uploaded under this name.
+const MODULE: &str = "word-count";
 
-/// What a run measures.
+/// What a throughput run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Phase {
     /// Create the input topic and fill it.
     Preload,
     /// Consume the input and produce every record to another topic.
     Passthrough,
-    /// The word-count job.
+    /// The word-count job in a `weir serve` process.
     Weir,
-    /// The pipeline over the same records, no Kafka.
+    /// The pipeline over the same records, in this process, no Kafka.
     Engine,
 }
 
@@ -86,19 +95,22 @@ struct Args {
     /// Kafka bootstrap servers.
     #[arg(long, short, env = "WEIR_BROKERS")]
     brokers: String,
+    /// A label for the report (the broker's storage, say).
+    #[arg(long, default_value = "")]
+    label: String,
     /// Input lines (plus one closing line per partition).
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     lines: usize,
     /// Partitions of the input topic.
     #[arg(long, default_value_t = 6)]
     partitions: i32,
     /// Words per line.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 15)]
     words: usize,
     /// Distinct words; drawn with a log-uniform (Zipf-like) rank.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 5_000)]
     vocabulary: usize,
-    /// Lines per 10 s window, over all partitions.
+    /// Lines per 10 s window, over all partitions (1,000,000 / 50,000: 20 windows).
     #[arg(long, default_value_t = 50_000)]
     window_lines: usize,
     /// Phases to run, in this order.
@@ -115,6 +127,16 @@ struct Args {
     /// The broker's process id, to report its CPU time per phase.
     #[arg(long)]
     broker_pid: Option<u32>,
+    /// The `weir` binary the Weir phase runs.
+    #[arg(long, env = "WEIR_BENCH_BIN", default_value = "target/release/weir")]
+    weir: PathBuf,
+    /// The job's commit interval (how often it writes output, records progress and commits).
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    commit_interval: Duration,
+    /// The job's out-of-orderness (default: 1s for throughput, 0s live, where each partition's
+    /// records come in event-time order).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    out_of_orderness: Option<Duration>,
     /// Extra settings of the pass-through's producer over Weir's `producer_config` (repeatable),
     /// e.g. `enable.idempotence=false`, to see what the client costs.
     #[arg(long, value_name = "KEY=VALUE")]
@@ -127,37 +149,53 @@ struct Args {
     /// see what headers cost the broker.
     #[arg(long, default_value_t = 0)]
     headers: usize,
-    /// Give up on a phase after this long.
+    /// Live: produce RATE records/s for `--duration` and report the latency from each window's
+    /// end to its results in the output topic.
+    #[arg(long, value_name = "RATE", conflicts_with = "soak")]
+    latency: Option<u64>,
+    /// Live: produce `--rate` records/s for SECONDS, sampling the weir process's RSS.
+    #[arg(long, value_name = "SECONDS")]
+    soak: Option<u64>,
+    /// The rate of `--soak`, records/s.
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// How long `--latency` produces after the warm-up.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Live: produced before the measured time, and its windows left out of the latencies.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Live: how often the weir process's RSS and CPU are sampled.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    sample: Duration,
+    /// Give up on a phase after this long (live: after production ends).
     #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let assigned = MapAssigned::default();
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-                ),
-        )
-        .with(
-            assigned.clone().with_filter(
-                tracing_subscriber::filter::Targets::new()
-                    .with_target("weir::kafka::source", tracing::Level::INFO),
-            ),
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
     ensure!(args.partitions > 0 && args.window_lines > 0 && args.words > 0 && args.vocabulary > 0);
     let run = format!("{:x}", now_ms() % 0x10000);
+    if let Some(rate) = args.latency {
+        return live(&args, &run, rate, args.duration, false);
+    }
+    if let Some(seconds) = args.soak {
+        return live(&args, &run, args.rate, Duration::from_secs(seconds), true);
+    }
     let input = args.input.clone().unwrap_or_else(|| format!("e2e-{run}-lines"));
     let workload = Workload::generate(&args);
     println!(
-        "workload: {} lines of {} words ({:.1} bytes on average), {} partitions, {} windows of \
+        "workload{}: {} lines of {} words ({:.1} bytes on average), {} partitions, {} windows of \
          10 s, {} (window, word) results; run {run}, input topic {input}",
+        label(&args),
         args.lines,
         args.words,
         workload.bytes as f64 / args.lines.max(1) as f64,
@@ -181,13 +219,22 @@ fn main() -> Result<()> {
         table.push(passthrough(&args, &run, &input, &workload)?);
     }
     if args.phases.contains(&Phase::Weir) {
-        table.push(weir_job(&args, &run, &input, &workload, &assigned)?);
+        table.push(weir_job(&args, &run, &input, &workload)?);
     }
     if args.phases.contains(&Phase::Engine) {
         table.push(engine_alone(&args, &workload)?);
     }
     report(&args, &table);
     Ok(())
+}
+
+/// ` (LABEL)`, or nothing.
+fn label(args: &Args) -> String {
+    if args.label.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", args.label)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +256,13 @@ impl Rng {
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// A word's rank in a vocabulary of `n`: log-uniform, so rank r comes about 1/r as often.
+fn zipf_rank(rng: &mut Rng, n: usize) -> usize {
+    ((n as f64).powf(rng.unit()) as usize)
+        .saturating_sub(1)
+        .min(n - 1)
 }
 
 /// `n` distinct lower-case words of two or three syllables, in a scrambled order.
@@ -283,8 +337,7 @@ impl Workload {
             let window = timestamp - timestamp.rem_euclid(WINDOW_MS);
             let mut text = String::with_capacity(args.words * 8);
             for w in 0..args.words {
-                let n = vocabulary.len() as f64;
-                let rank = ((n.powf(rng.unit()) as usize).saturating_sub(1)).min(vocabulary.len() - 1);
+                let rank = zipf_rank(&mut rng, vocabulary.len());
                 let word = &vocabulary[rank];
                 if w > 0 {
                     text.push(' ');
@@ -322,6 +375,8 @@ struct Measured {
     records: u64,
     elapsed: Duration,
     cpu: Cpu,
+    /// The weir process's peak RSS, in kB.
+    peak_rss: Option<u64>,
     notes: Vec<String>,
 }
 
@@ -339,7 +394,7 @@ fn preload(args: &Args, input: &str, workload: &Workload) -> Result<Measured> {
         "topic {input} is not empty ({already} records): name a fresh one"
     );
     let producer = producer(&args.brokers)?;
-    let cpu = Cpu::start(args.broker_pid);
+    let cpu = Cpu::start(args.broker_pid, None);
     let started = Instant::now();
     for r in &workload.records {
         let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(input)
@@ -356,6 +411,7 @@ fn preload(args: &Args, input: &str, workload: &Workload) -> Result<Measured> {
         records: workload.records.len() as u64,
         elapsed: started.elapsed(),
         cpu: cpu.stop(),
+        peak_rss: None,
         notes: Vec::new(),
     })
 }
@@ -404,7 +460,7 @@ fn passthrough(args: &Args, run: &str, input: &str, workload: &Workload) -> Resu
         })
     });
     let total = workload.records.len() as u64;
-    let cpu = Cpu::start(args.broker_pid);
+    let cpu = Cpu::start(args.broker_pid, None);
     let started = Instant::now();
     consumer.assign(&assignment)?;
     let mut consumed = 0;
@@ -460,13 +516,21 @@ fn passthrough(args: &Args, run: &str, input: &str, workload: &Workload) -> Resu
         records: total,
         elapsed: started.elapsed(),
         cpu: cpu.stop(),
+        peak_rss: None,
         notes,
     })
 }
 
 /// The job both the Weir phase and the engine phase run: the bundled word count in tumbling
-/// 10 s windows, out-of-orderness 1 s, the defaults of a config file otherwise.
-fn word_count_job(name: &str, input: &str, output: &str) -> Result<JobConfig> {
+/// 10 s windows, `--commit-interval`, out-of-orderness `out_of_orderness`, the defaults of a
+/// config file otherwise.
+fn word_count_job(
+    args: &Args,
+    name: &str,
+    input: &str,
+    output: &str,
+    out_of_orderness: Duration,
+) -> Result<JobConfig> {
     Ok(JobConfig {
         name: name.to_string(),
         module: "word-count".into(),
@@ -474,135 +538,727 @@ fn word_count_job(name: &str, input: &str, output: &str) -> Result<JobConfig> {
         output: output.to_string(),
         dead_letters: None,
         window: "tumbling:10s".parse()?,
-        out_of_orderness: Duration::from_secs(1),
+        out_of_orderness,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
         time: TimeConfig::Event,
         shuffle: true,
         reduce_partitions: None,
         batch_size: 1024,
-        commit_interval: Duration::from_millis(500),
+        commit_interval: args.commit_interval,
         limits: LimitsConfig::default(),
     })
 }
 
-fn weir_job(
-    args: &Args,
-    run: &str,
-    input: &str,
-    workload: &Workload,
-    assigned: &MapAssigned,
-) -> Result<Measured> {
-    let job = word_count_job(&format!("e{run}"), input, &format!("e2e-{run}-counts"))?;
-    let config = ServeConfig {
-        brokers: args.brokers.clone(),
-        session_timeout: Duration::from_secs(10),
-        jobs: vec![job.clone()],
-        // A registry of this run's own, and no HTTP listener: only the job is measured.
-        registry_topic: format!("weir.bench-{run}.registry"),
-        status_topic: format!("weir.bench-{run}.status"),
-        ..ServeConfig::default()
-    };
-    config.validate()?;
-    let (ends, _) = end_offsets(&args.brokers, input, args.partitions)?;
-    let expected = workload.expected.len() as i64;
-    let watcher: BaseConsumer = consumer_config(&args.brokers, &format!("weir.{}", job.name)).create()?;
-    let mut map_offsets = TopicPartitionList::new();
-    for partition in 0..args.partitions {
-        map_offsets.add_partition(input, partition);
-    }
+/// The out-of-orderness of the throughput job: `--out-of-orderness`, else 1 s.
+fn throughput_out_of_orderness(args: &Args) -> Duration {
+    args.out_of_orderness.unwrap_or(Duration::from_secs(1))
+}
 
-    let shutdown = Arc::new(AtomicBool::new(false));
+fn weir_job(args: &Args, run: &str, input: &str, workload: &Workload) -> Result<Measured> {
+    let job = word_count_job(
+        args,
+        &format!("e{run}"),
+        input,
+        &format!("e2e-{run}-counts"),
+        throughput_out_of_orderness(args),
+    )?;
+    // The output topic exists before the job starts, so the reader can follow it from the start.
+    create_topic(&args.brokers, &job.output, args.partitions)?;
+    let mut results = Results::new(&args.brokers, &job.output, args.partitions)?;
     let launched = Instant::now();
-    let runner = {
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        std::thread::Builder::new()
-            .name("run-jobs".into())
-            .spawn(move || weir::server::run(&config, None, &shutdown))?
-    };
-    let mut cpu = None;
-    let mut consumed_at = None;
-    let done_at = loop {
-        std::thread::sleep(Duration::from_millis(50));
-        if runner.is_finished() {
-            let why = match runner.join() {
-                Ok(Ok(())) => "no error".to_string(),
-                Ok(Err(err)) => format!("{err:#}"),
-                Err(_) => "a panic".to_string(),
-            };
-            bail!("the job stopped before it was done, after {why}");
-        }
-        ensure!(
-            launched.elapsed() < args.timeout,
-            "the job did not finish within {:?}",
-            args.timeout
-        );
-        let Some(started) = assigned.get() else { continue };
-        if cpu.is_none() {
-            cpu = Some(Cpu::start(args.broker_pid));
-        }
-        // The map group's commit stops one short of the end: the closing line's window is open.
-        if consumed_at.is_none()
-            && let Ok(committed) = watcher.committed_offsets(map_offsets.clone(), Duration::from_secs(5))
-            && committed.elements().iter().all(|e| match e.offset() {
-                Offset::Offset(at) => at + 1 >= ends[e.partition() as usize],
-                _ => false,
-            })
-        {
-            consumed_at = Some(started.elapsed());
-        }
-        let (_, written) = end_offsets(&args.brokers, &job.output, args.partitions).unwrap_or_default();
-        if written >= expected {
-            break started.elapsed();
-        }
-    };
-    let started = assigned.get().context("no assignment seen")?;
-    let cpu = cpu.context("no CPU counters")?.stop();
-    // The job is caught up: what its consumers' polling alone costs the broker.
-    let idle = Cpu::start(args.broker_pid);
-    std::thread::sleep(IDLE_PROBE);
-    let idle = idle.stop();
-    shutdown.store(true, Ordering::Relaxed);
-    runner
-        .join()
-        .map_err(|_| anyhow::anyhow!("the runtime panicked"))??;
+    let mut weir = WeirProcess::start(args, run)?;
+    weir.upload_word_count()?;
+    let ready = launched.elapsed();
+    let idle_rss = proc_status_kb(weir.pid, "VmRSS");
 
+    let cpu = Cpu::start(args.broker_pid, Some(weir.pid));
+    let started = Instant::now();
+    weir.create_job(&job)?;
+    let created = started.elapsed();
+    let mut first = None;
+    let expected = workload.expected.len();
+    while results.got.len() < expected {
+        ensure!(
+            started.elapsed() < args.timeout,
+            "the job did not finish within {:?}: {} of {expected} results read",
+            args.timeout,
+            results.got.len()
+        );
+        weir.check_alive()?;
+        results.poll(Duration::from_millis(100))?;
+        if first.is_none() && results.read > 0 {
+            first = Some(started.elapsed());
+        }
+    }
+    let done = started.elapsed();
+    let cpu = cpu.stop();
+    let peak_rss = proc_status_kb(weir.pid, "VmHWM");
+    let done_rss = proc_status_kb(weir.pid, "VmRSS");
+    // The job is caught up: what its consumers' polling alone costs the broker and the runtime.
+    let idle = Cpu::start(args.broker_pid, Some(weir.pid));
+    std::thread::sleep(IDLE_PROBE);
+    results.poll(Duration::ZERO)?;
+    let idle = idle.stop();
+    results.check(&workload.expected)?;
     let (_, shuffled) = end_offsets(&args.brokers, &job.repartition_topic(), args.partitions)?;
-    let (_, dead) = end_offsets(&args.brokers, &job.dead_letter_topic(), args.partitions)?;
+    let dead = end_offsets(&args.brokers, &job.dead_letter_topic(), args.partitions).map_or(0, |(_, n)| n);
     ensure!(dead == 0, "{dead} dead letters in {}", job.dead_letter_topic());
-    let outputs = check_output(args, &job.output, workload)?;
+    let stopped = weir.stop();
+    let mb = |kb: Option<u64>| kb.map_or("?".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0));
     Ok(Measured {
-        phase: "weir (word count job)",
+        phase: "weir (word count job, weir serve process)",
         records: workload.records.len() as u64,
-        elapsed: done_at,
+        elapsed: done,
         cpu,
+        peak_rss,
         notes: vec![
             format!(
-                "startup to map assignment (engine, module, topics, group join): {:.2} s",
-                started.duration_since(launched).as_secs_f64()
+                "weir serve started and the module uploaded in {:.2} s (not timed); RSS then {}",
+                ready.as_secs_f64(),
+                mb(idle_rss)
             ),
             format!(
-                "map stage committed everything after {}",
-                consumed_at.map_or("?".into(), |d| format!("{:.2} s", d.as_secs_f64()))
+                "timed from `weir job create` (returned after {:.2} s) until the last of {} \
+                 results was read back from the output topic; first result after {}",
+                created.as_secs_f64(),
+                expected,
+                first.map_or("?".into(), |d| format!("{:.2} s", d.as_secs_f64()))
+            ),
+            format!(
+                "peak RSS (VmHWM, whole process life) {}, RSS when done {}",
+                mb(peak_rss),
+                mb(done_rss)
             ),
             format!("repartition records (partials and markers): {shuffled}"),
             format!(
-                "afterwards, caught up and idle for {:?}: broker {}, this process {:.2} CPU s",
+                "afterwards, caught up and idle for {:?}: broker {}, weir {} CPU s",
                 IDLE_PROBE,
                 idle.broker.map_or("?".into(), |s| format!("{s:.2}")),
-                idle.process
+                idle.weir.map_or("?".into(), |s| format!("{s:.2}")),
             ),
-            format!("output records: {outputs}, checked against the native count; dead letters: 0"),
+            format!(
+                "output records read: {}, checked exact against the native count; dead letters: 0",
+                results.read
+            ),
+            format!("weir serve stopped (SIGTERM): {stopped}"),
         ],
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live: a steady rate, event time = wall time.
+
+/// What the live producer sent.
+#[derive(Default)]
+struct Produced {
+    /// Count per (window start, word rank), live lines and closing lines apart.
+    counts: HashMap<(i64, usize), u64>,
+    /// The last live timestamp of each partition.
+    last: Vec<i64>,
+    /// When the measured time began (the end of the warm-up), ms since the epoch.
+    measured_from: i64,
+    /// Live records sent.
+    sent: u64,
+    /// The live production's wall time.
+    elapsed: Duration,
+}
+
+/// Produces `rate` records/s to `topic` for `warmup + duration`, timestamp = the wall clock,
+/// partitions round-robin, then one far-ahead closing line per partition.
+fn produce_live(
+    args: &LiveSettings,
+    topic: &str,
+    rate: u64,
+    warmup: Duration,
+    duration: Duration,
+    sent: &AtomicU64,
+) -> Result<Produced> {
+    let vocabulary = vocabulary(args.vocabulary);
+    let mut rng = Rng(0x6c69_7665_6c69_7665);
+    let producer = producer(&args.brokers)?;
+    let partitions = args.partitions as usize;
+    let mut produced = Produced {
+        last: vec![0; partitions],
+        ..Produced::default()
+    };
+    let started = Instant::now();
+    produced.measured_from = now_ms() as i64 + warmup.as_millis() as i64;
+    let total = warmup + duration;
+    let mut n: u64 = 0;
+    let mut text = String::new();
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= total {
+            break;
+        }
+        let due = (elapsed.as_secs_f64() * rate as f64) as u64;
+        if n >= due {
+            std::thread::sleep(Duration::from_micros(500));
+            continue;
+        }
+        let timestamp = now_ms() as i64;
+        let window = timestamp - timestamp.rem_euclid(WINDOW_MS);
+        while n < due {
+            text.clear();
+            for w in 0..args.words {
+                let rank = zipf_rank(&mut rng, vocabulary.len());
+                if w > 0 {
+                    text.push(' ');
+                }
+                text.push_str(&vocabulary[rank]);
+                *produced.counts.entry((window, rank)).or_default() += 1;
+            }
+            let partition = (n % partitions as u64) as usize;
+            produced.last[partition] = timestamp;
+            let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+                .partition(partition as i32)
+                .timestamp(timestamp)
+                .payload(text.as_bytes());
+            send(&producer, record)?;
+            n += 1;
+        }
+        sent.store(n, Ordering::Relaxed);
+    }
+    produced.elapsed = started.elapsed();
+    produced.sent = n;
+    let closing = produced.last.iter().copied().max().unwrap_or(0) + CLOSING_AHEAD_MS;
+    for partition in 0..args.partitions {
+        let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+            .partition(partition)
+            .timestamp(closing)
+            .payload(CLOSING_TEXT.as_bytes());
+        send(&producer, record)?;
+    }
+    flush(&producer, n + partitions as u64, args.timeout)?;
+    Ok(produced)
+}
+
+/// The live run: `--latency RATE` (`soak` false) or `--soak SECONDS --rate RATE`.
+fn live(args: &Args, run: &str, rate: u64, duration: Duration, soak: bool) -> Result<()> {
+    ensure!(rate > 0, "a rate of 0 records/s");
+    let out_of_orderness = args.out_of_orderness.unwrap_or(Duration::ZERO);
+    let input = format!("e2e-{run}-live");
+    let job = word_count_job(
+        args,
+        &format!("e{run}"),
+        &input,
+        &format!("e2e-{run}-live-counts"),
+        out_of_orderness,
+    )?;
+    create_topic(&args.brokers, &input, args.partitions)?;
+    create_topic(&args.brokers, &job.output, args.partitions)?;
+    println!(
+        "live{}: {rate} records/s of {} words (vocabulary {}), {} partitions, event time = wall \
+         time, {} warm-up + {}; job: tumbling 10 s, commit interval {}, \
+         out-of-orderness {}, shuffle on; run {run}",
+        label(args),
+        args.words,
+        args.vocabulary,
+        args.partitions,
+        human(args.warmup),
+        human(duration),
+        human(args.commit_interval),
+        human(out_of_orderness),
+    );
+    let mut results = Results::new(&args.brokers, &job.output, args.partitions)?;
+    let mut weir = WeirProcess::start(args, run)?;
+    weir.upload_word_count()?;
+    weir.create_job(&job)?;
+    weir.wait_ready(Duration::from_secs(60))?;
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let sent = sent.clone();
+        let (input, warmup) = (input.clone(), args.warmup);
+        let settings = LiveSettings {
+            brokers: args.brokers.clone(),
+            words: args.words,
+            vocabulary: args.vocabulary,
+            partitions: args.partitions,
+            timeout: args.timeout,
+        };
+        std::thread::Builder::new()
+            .name("live-producer".into())
+            .spawn(move || settings.produce(&input, rate, warmup, duration, &sent))?
+    };
+    let started = Instant::now();
+    let cpu_all = Cpu::start(args.broker_pid, Some(weir.pid));
+    let mut sample = (Instant::now(), Cpu::start(args.broker_pid, Some(weir.pid)), 0u64);
+    println!(
+        "\n| s | produced | records/s | results read | weir RSS MB | weir peak RSS MB | weir CPU % | broker CPU % | bench CPU % |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let mut rss_rows = Vec::new();
+    let mut row = |sample: &mut (Instant, CpuStart, u64), results: &Results, weir: &WeirProcess| {
+        let seconds = sample.0.elapsed().as_secs_f64().max(1e-9);
+        let cpu = std::mem::replace(&mut sample.1, Cpu::start(args.broker_pid, Some(weir.pid))).stop();
+        let produced = sent.load(Ordering::Relaxed);
+        let rss = proc_status_kb(weir.pid, "VmRSS").unwrap_or(0);
+        let hwm = proc_status_kb(weir.pid, "VmHWM").unwrap_or(0);
+        let percent = |s: Option<f64>| s.map_or("?".into(), |s| format!("{:.0}", 100.0 * s / seconds));
+        println!(
+            "| {:.0} | {produced} | {:.0} | {} | {:.0} | {:.0} | {} | {} | {:.0} |",
+            started.elapsed().as_secs_f64(),
+            (produced - sample.2) as f64 / seconds,
+            results.read,
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0,
+            percent(cpu.weir),
+            percent(cpu.broker),
+            100.0 * cpu.bench / seconds,
+        );
+        rss_rows.push(rss);
+        sample.0 = Instant::now();
+        sample.2 = produced;
+    };
+    let produced = loop {
+        weir.check_alive()?;
+        results.poll(Duration::from_millis(50))?;
+        if sample.0.elapsed() >= args.sample {
+            row(&mut sample, &results, &weir);
+        }
+        if producer.is_finished() {
+            break producer
+                .join()
+                .map_err(|_| anyhow::anyhow!("the producer panicked"))??;
+        }
+    };
+    let mut expected: HashMap<(i64, String), u64> = HashMap::new();
+    let vocabulary = vocabulary(args.vocabulary);
+    for ((window, rank), count) in &produced.counts {
+        expected.insert((*window, vocabulary[*rank].clone()), *count);
+    }
+    let drained = Instant::now();
+    while results.got.len() < expected.len() {
+        ensure!(
+            drained.elapsed() < args.timeout,
+            "{} of {} results read {:?} after production ended",
+            results.got.len(),
+            expected.len(),
+            args.timeout
+        );
+        weir.check_alive()?;
+        results.poll(Duration::from_millis(50))?;
+        if sample.0.elapsed() >= args.sample {
+            row(&mut sample, &results, &weir);
+        }
+    }
+    row(&mut sample, &results, &weir);
+    let cpu = cpu_all.stop();
+    let peak_rss = proc_status_kb(weir.pid, "VmHWM");
+    results.check(&expected)?;
+    let dead = end_offsets(&args.brokers, &job.dead_letter_topic(), args.partitions).map_or(0, |(_, n)| n);
+    ensure!(dead == 0, "{dead} dead letters in {}", job.dead_letter_topic());
+    let stopped = weir.stop();
+
+    println!(
+        "\nproduced {} live records in {:.1} s ({:.0} records/s; asked {rate}); {} results, all \
+         read back and exact; dead letters 0",
+        produced.sent,
+        produced.elapsed.as_secs_f64(),
+        produced.sent as f64 / produced.elapsed.as_secs_f64().max(1e-9),
+        expected.len(),
+    );
+    let total = started.elapsed().as_secs_f64();
+    println!(
+        "CPU over {total:.1} s: weir {} s ({:.0} % of a core), broker {} s, bench (producer and \
+         reader) {:.1} s, other processes {:.1} s; weir peak RSS {:.0} MB",
+        cpu.weir.map_or("?".into(), |s| format!("{s:.1}")),
+        100.0 * cpu.weir.unwrap_or(0.0) / total,
+        cpu.broker.map_or("?".into(), |s| format!("{s:.1}")),
+        cpu.bench,
+        cpu.others,
+        peak_rss.unwrap_or(0) as f64 / 1024.0,
+    );
+    if rss_rows.len() >= 2 {
+        let half = rss_rows.len() / 2;
+        let mean = |rows: &[u64]| rows.iter().sum::<u64>() as f64 / rows.len().max(1) as f64 / 1024.0;
+        println!(
+            "RSS: mean {:.0} MB over the first half of the samples, {:.0} MB over the second; \
+             min {:.0} MB, max {:.0} MB",
+            mean(&rss_rows[..half]),
+            mean(&rss_rows[half..]),
+            rss_rows.iter().min().copied().unwrap_or(0) as f64 / 1024.0,
+            rss_rows.iter().max().copied().unwrap_or(0) as f64 / 1024.0,
+        );
+    }
+
+    // Windows the live records fired: ended (plus the out-of-orderness) before every partition's
+    // last live record, and begun after the warm-up.
+    let natural = produced.last.iter().copied().min().unwrap_or(0) - out_of_orderness.as_millis() as i64;
+    let mut per_window: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut per_result = Vec::new();
+    for ((start, _), (_, arrived)) in &results.got {
+        let end = start + WINDOW_MS;
+        if *start < produced.measured_from || end > natural {
+            continue;
+        }
+        let latency = arrived - end;
+        per_result.push(latency);
+        let last = per_window.entry(*start).or_insert(latency);
+        *last = (*last).max(latency);
+    }
+    let mut per_window: Vec<i64> = per_window.into_values().collect();
+    println!(
+        "\nlatency, window end (event time = wall time) to its result read from the output topic \
+         (the reader's clock, fetch.wait.max.ms 10), commit interval {}, out-of-orderness {}:",
+        human(args.commit_interval),
+        human(out_of_orderness)
+    );
+    println!(
+        "  per window (its last result), {} windows: {}",
+        per_window.len(),
+        percentiles(&mut per_window)
+    );
+    println!(
+        "  per (window, word) result, {} results: {}",
+        per_result.len(),
+        percentiles(&mut per_result)
+    );
+    if soak {
+        println!("(soak of {} s at {rate} records/s)", duration.as_secs());
+    }
+    println!("weir serve stopped (SIGTERM): {stopped}");
+    Ok(())
+}
+
+/// What the live producer thread needs from the arguments.
+struct LiveSettings {
+    brokers: String,
+    words: usize,
+    vocabulary: usize,
+    partitions: i32,
+    timeout: Duration,
+}
+
+impl LiveSettings {
+    fn produce(
+        &self,
+        topic: &str,
+        rate: u64,
+        warmup: Duration,
+        duration: Duration,
+        sent: &AtomicU64,
+    ) -> Result<Produced> {
+        produce_live(self, topic, rate, warmup, duration, sent)
+    }
+}
+
+/// `1s 500ms`.
+fn human(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+/// `p50 X ms, p99 Y ms, max Z ms` (nearest rank), or `none`.
+fn percentiles(values: &mut [i64]) -> String {
+    if values.is_empty() {
+        return "none".into();
+    }
+    values.sort_unstable();
+    let at = |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+    format!(
+        "p50 {} ms, p99 {} ms, min {} ms, max {} ms",
+        at(0.50),
+        at(0.99),
+        values[0],
+        values[values.len() - 1]
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The weir process and its output.
+
+/// A `weir serve` process with a config file of its own (its own registry and status topics),
+/// driven with the `weir` CLI over its API, as a user would.
+struct WeirProcess {
+    child: Option<Child>,
+    pid: u32,
+    bin: PathBuf,
+    server: String,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl WeirProcess {
+    /// Starts `weir serve` and waits until its API answers and it has read its registry.
+    fn start(args: &Args, run: &str) -> Result<Self> {
+        ensure!(
+            args.weir.is_file(),
+            "no weir binary at {} (build it: cargo build --release -p weir)",
+            args.weir.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = tempfile::Builder::new().prefix("weir-bench-").tempdir()?;
+        let config = dir.path().join("weir.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "brokers = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\
+                 registry_topic = \"weir.bench-{run}.registry\"\n\
+                 status_topic = \"weir.bench-{run}.status\"\n",
+                args.brokers
+            ),
+        )?;
+        let log = dir.path().join("weir.log");
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(&args.weir)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env_remove("WEIR_CONFIG")
+            .env_remove("WEIR_BROKERS")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("cannot run {}", args.weir.display()))?;
+        let mut weir = WeirProcess {
+            pid: child.id(),
+            child: Some(child),
+            bin: args.weir.clone(),
+            server: format!("http://127.0.0.1:{port}"),
+            dir,
+            log,
+        };
+        let started = Instant::now();
+        loop {
+            weir.check_alive()?;
+            if ureq::get(format!("{}/healthz", weir.server)).call().is_ok() {
+                // Then until it has read its registry (uploads are refused before).
+                weir.wait_ready(Duration::from_secs(60))?;
+                return Ok(weir);
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "weir serve did not answer within 60 s: {}",
+                weir.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `/readyz` says every job here has joined its groups.
+    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            self.check_alive()?;
+            if ureq::get(format!("{}/readyz", self.server)).call().is_ok() {
+                return Ok(());
+            }
+            ensure!(
+                started.elapsed() < timeout,
+                "weir serve not ready within {timeout:?}: {}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs `weir ARGS` against this server; fails with its output when it fails.
+    fn cli(&self, args: &[&str]) -> Result<()> {
+        let output = Command::new(&self.bin)
+            .args(args)
+            .env("WEIR_SERVER", &self.server)
+            .env_remove("WEIR_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {}", self.bin.display()))?;
+        ensure!(
+            output.status.success(),
+            "`weir {}` failed ({}): {}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    }
+
+    /// `weir module upload` of the bundled word count, under its name.
+    fn upload_word_count(&self) -> Result<()> {
+        let file = self.dir.path().join("word-count.wasm");
+        let bytes = weir_guest_artifacts::bundled(MODULE).context("bundled word-count")?;
+        std::fs::write(&file, bytes)?;
+        let file = file.to_str().context("a temporary path that is not UTF-8")?;
+        self.cli(&["module", "upload", file, "--name", MODULE])
+    }
+
+    /// `weir job create` with the fields of `job`.
+    fn create_job(&self, job: &JobConfig) -> Result<()> {
+        let (window, ooo, commit, batch) = (
+            job.window.to_string(),
+            format!("{}ms", job.out_of_orderness.as_millis()),
+            format!("{}ms", job.commit_interval.as_millis()),
+            job.batch_size.to_string(),
+        );
+        let mut argv = vec![
+            "job",
+            "create",
+            &job.name,
+            "--module",
+            MODULE,
+            "--output",
+            &job.output,
+            "--window",
+            &window,
+            "--out-of-orderness",
+            &ooo,
+            "--commit-interval",
+            &commit,
+            "--batch-size",
+            &batch,
+            "--shuffle",
+            if job.shuffle { "true" } else { "false" },
+        ];
+        for input in &job.input {
+            argv.extend(["--input", input.as_str()]);
+        }
+        self.cli(&argv)
+    }
+
+    /// Fails when the process has exited.
+    fn check_alive(&mut self) -> Result<()> {
+        if let Some(child) = &mut self.child
+            && let Some(status) = child.try_wait()?
+        {
+            self.child = None;
+            bail!("weir serve exited ({status}): {}", self.log_tail());
+        }
+        Ok(())
+    }
+
+    /// The end of the process's log.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        format!(
+            "last lines of {}:\n{}",
+            self.log.display(),
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        )
+    }
+
+    /// SIGTERM, then waits (SIGKILL after 60 s); says how it went.
+    fn stop(mut self) -> String {
+        let Some(mut child) = self.child.take() else {
+            return "already exited".into();
+        };
+        let started = Instant::now();
+        let term = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        if !term.is_ok_and(|s| s.success()) {
+            let _ = child.kill();
+        }
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    return format!("{status} after {:.1} s", started.elapsed().as_secs_f64());
+                }
+                Ok(None) if started.elapsed() < Duration::from_secs(60) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return "killed after 60 s".into();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for WeirProcess {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+/// Reads a job's output topic from the beginning, as it is written: each (window, word) result's
+/// count and the wall time (ms) it was first read.
+struct Results {
+    consumer: BaseConsumer,
+    got: HashMap<(i64, String), (u64, i64)>,
+    read: u64,
+}
+
+impl Results {
+    fn new(brokers: &str, topic: &str, partitions: i32) -> Result<Self> {
+        let consumer: BaseConsumer = consumer_config(brokers, "e2e-results").create()?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions {
+            assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+        Ok(Results {
+            consumer,
+            got: HashMap::new(),
+            read: 0,
+        })
+    }
+
+    /// Reads what is there, waiting up to `wait` for the first record.
+    fn poll(&mut self, wait: Duration) -> Result<()> {
+        let mut timeout = wait;
+        while let Some(message) = self.consumer.poll(timeout) {
+            timeout = Duration::ZERO;
+            let message = message?;
+            let arrived = now_ms() as i64;
+            self.read += 1;
+            let value: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
+            let (Some(start), Some(word), Some(count)) = (
+                value["window_start"].as_i64(),
+                value["key"].as_str(),
+                value["value"].as_u64(),
+            ) else {
+                bail!("unexpected output record {value}");
+            };
+            let (before, _) = *self
+                .got
+                .entry((start, word.to_string()))
+                .or_insert((count, arrived));
+            ensure!(
+                before == count,
+                "({start}, {word}) came out as {before} and {count}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Fails unless the results are exactly `expected`.
+    fn check(&self, expected: &HashMap<(i64, String), u64>) -> Result<()> {
+        let wrong = expected
+            .iter()
+            .filter(|(k, v)| self.got.get(*k).map(|(count, _)| count) != Some(*v))
+            .count();
+        ensure!(
+            wrong == 0 && self.got.len() == expected.len(),
+            "output differs from the native count: {wrong} wrong or missing, {} results for {} \
+             expected",
+            self.got.len(),
+            expected.len()
+        );
+        Ok(())
+    }
 }
 
 fn engine_alone(args: &Args, workload: &Workload) -> Result<Measured> {
     let engine = Engine::new()?;
     let module = engine.load(weir_guest_artifacts::bundled("word-count").context("bundled word-count")?)?;
-    let job = word_count_job("engine", "lines", "counts")?;
+    let job = word_count_job(
+        args,
+        "engine",
+        "lines",
+        "counts",
+        throughput_out_of_orderness(args),
+    )?;
     let mut pipeline = Pipeline::new(engine.instantiate(&module, job.guest_limits())?, &job.pipeline());
-    let cpu = Cpu::start(args.broker_pid);
+    let cpu = Cpu::start(args.broker_pid, None);
     let started = Instant::now();
     let mut outputs = 0;
     let mut dead = 0;
@@ -625,6 +1281,7 @@ fn engine_alone(args: &Args, workload: &Workload) -> Result<Measured> {
         records: workload.records.len() as u64,
         elapsed,
         cpu: cpu.stop(),
+        peak_rss: None,
         notes: vec![format!(
             "{outputs} output records, one pipeline, batches of 1024, then close"
         )],
@@ -639,19 +1296,24 @@ fn report(args: &Args, table: &[Measured]) {
     };
     println!();
     println!(
-        "| phase | records | seconds | records/s | this process CPU s | {broker} | other processes CPU s |\n\
-         |---|---:|---:|---:|---:|---:|---:|"
+        "| phase{} | records | seconds | records/s | weir process CPU s | bench process CPU s | \
+         {broker} | other processes CPU s | weir peak RSS MB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        label(args)
     );
     for m in table {
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.2} | {} | {:.2} |",
+            "| {} | {} | {:.2} | {:.0} | {} | {:.2} | {} | {:.2} | {} |",
             m.phase,
             m.records,
             m.elapsed.as_secs_f64(),
             m.rate(),
-            m.cpu.process,
+            m.cpu.weir.map_or("-".into(), |s| format!("{s:.2}")),
+            m.cpu.bench,
             m.cpu.broker.map_or("-".into(), |s| format!("{s:.2}")),
             m.cpu.others,
+            m.peak_rss
+                .map_or("-".into(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
         );
     }
     for m in table {
@@ -662,7 +1324,15 @@ fn report(args: &Args, table: &[Measured]) {
         let mut roles: Vec<_> = m.cpu.threads.iter().collect();
         roles.sort_by(|a, b| b.1.total_cmp(a.1));
         let roles: Vec<String> = roles.iter().map(|(role, s)| format!("{role} {s:.2}")).collect();
-        println!("  CPU s by thread: {}", roles.join(", "));
+        println!(
+            "  CPU s by thread of the {}: {}",
+            if m.cpu.weir.is_some() {
+                "weir process"
+            } else {
+                "bench process"
+            },
+            roles.join(", ")
+        );
     }
     let rate = |prefix: &str| {
         table
@@ -673,10 +1343,10 @@ fn report(args: &Args, table: &[Measured]) {
     if let Some(weir) = rate("weir") {
         println!();
         if let Some(pass) = rate("pass-through") {
-            println!("weir / pass-through: {:.2}", weir / pass);
+            println!("weir / pass-through{}: {:.2}", label(args), weir / pass);
         }
         if let Some(engine) = rate("engine") {
-            println!("weir / engine alone: {:.2}", weir / engine);
+            println!("weir / engine alone{}: {:.2}", label(args), weir / engine);
         }
     }
 }
@@ -769,109 +1439,16 @@ fn end_offsets(brokers: &str, topic: &str, partitions: i32) -> Result<(Vec<i64>,
     Ok((ends, total))
 }
 
-/// Reads the job's output back and compares it with the native count; returns the records read.
-fn check_output(args: &Args, topic: &str, workload: &Workload) -> Result<u64> {
-    let (ends, total) = end_offsets(&args.brokers, topic, args.partitions)?;
-    let consumer: BaseConsumer = consumer_config(&args.brokers, "e2e-check").create()?;
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..args.partitions {
-        assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
-    }
-    consumer.assign(&assignment)?;
-    let started = Instant::now();
-    let mut got: HashMap<(i64, String), u64> = HashMap::new();
-    let mut read = 0;
-    while read < total {
-        ensure!(
-            started.elapsed() < args.timeout,
-            "read {read} of {total} output records"
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let message = message?;
-        if message.offset() >= ends[message.partition() as usize] {
-            continue;
-        }
-        read += 1;
-        let value: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
-        let (Some(start), Some(word), Some(count)) = (
-            value["window_start"].as_i64(),
-            value["key"].as_str(),
-            value["value"].as_u64(),
-        ) else {
-            bail!("unexpected output record {value}");
-        };
-        if let Some(before) = got.insert((start, word.to_string()), count) {
-            ensure!(
-                before == count,
-                "({start}, {word}) came out as {before} and {count}"
-            );
-        }
-    }
-    let wrong = workload
-        .expected
-        .iter()
-        .filter(|(k, v)| got.get(*k) != Some(*v))
-        .count();
-    ensure!(
-        wrong == 0 && got.len() == workload.expected.len(),
-        "output differs from the native count: {wrong} wrong or missing, {} results for {} expected",
-        got.len(),
-        workload.expected.len()
-    );
-    Ok(read as u64)
-}
-
 // ---------------------------------------------------------------------------------------------
-// When the map stage starts consuming, and where CPU time goes.
+// Where CPU time and memory go (/proc).
 
-/// The instant of the map stage's first partition assignment (a tracing event of
-/// `weir::kafka::source`).
-#[derive(Default, Clone)]
-struct MapAssigned(Arc<OnceLock<Instant>>);
-
-impl MapAssigned {
-    fn get(&self) -> Option<Instant> {
-        self.0.get().copied()
-    }
-}
-
-#[derive(Default)]
-struct EventFields {
-    message: String,
-    stage: String,
-}
-
-impl tracing::field::Visit for EventFields {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "stage" {
-            self.stage = value.to_string();
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.message = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for MapAssigned {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        let mut fields = EventFields::default();
-        event.record(&mut fields);
-        if fields.message == "partition assigned" && fields.stage == "map" {
-            self.0.get_or_init(Instant::now);
-        }
-    }
-}
-
-/// CPU seconds over a phase: this process, by thread role, the broker's process, and the rest of
-/// the machine (other processes: a busy machine makes the figures meaningless).
+/// CPU seconds over a phase: this (bench) process, the weir process when there is one, the
+/// threads of the weir process (else of this one) by role, the broker's process, and the rest
+/// of the machine (other processes: a busy machine makes the figures meaningless).
 #[derive(Default)]
 struct Cpu {
-    process: f64,
+    bench: f64,
+    weir: Option<f64>,
     threads: HashMap<&'static str, f64>,
     broker: Option<f64>,
     others: f64,
@@ -880,22 +1457,30 @@ struct Cpu {
 /// Counters at the start of a phase.
 struct CpuStart {
     machine: u64,
-    process: u64,
+    bench: u64,
+    weir_pid: Option<u32>,
+    weir: Option<u64>,
     threads: HashMap<String, (String, u64)>,
     broker_pid: Option<u32>,
     broker: Option<u64>,
 }
 
+/// `/proc/PID` of `pid`, or of this process.
+fn proc_dir(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "/proc/self".to_string(), |pid| format!("/proc/{pid}"))
+}
+
 impl Cpu {
-    fn start(broker_pid: Option<u32>) -> CpuStart {
+    fn start(broker_pid: Option<u32>, weir_pid: Option<u32>) -> CpuStart {
+        let total = |pid: u32| ticks(&format!("/proc/{pid}/stat")).map(|(_, t)| t);
         CpuStart {
             machine: machine_ticks(),
-            process: ticks("/proc/self/stat").map_or(0, |(_, t)| t),
-            threads: threads(),
+            bench: ticks("/proc/self/stat").map_or(0, |(_, t)| t),
+            weir_pid,
+            weir: weir_pid.and_then(total),
+            threads: threads(&proc_dir(weir_pid)),
             broker_pid,
-            broker: broker_pid
-                .and_then(|pid| ticks(&format!("/proc/{pid}/stat")))
-                .map(|(_, t)| t),
+            broker: broker_pid.and_then(total),
         }
     }
 }
@@ -903,24 +1488,29 @@ impl Cpu {
 impl CpuStart {
     fn stop(self) -> Cpu {
         let seconds = |t: u64| t as f64 / CLOCK_TICKS;
+        let since = |pid: Option<u32>, before: Option<u64>| match (pid, before) {
+            (Some(pid), Some(before)) => {
+                ticks(&format!("/proc/{pid}/stat")).map(|(_, t)| seconds(t.saturating_sub(before)))
+            }
+            _ => None,
+        };
         let mut cpu = Cpu {
-            process: seconds(
+            bench: seconds(
                 ticks("/proc/self/stat")
                     .map_or(0, |(_, t)| t)
-                    .saturating_sub(self.process),
+                    .saturating_sub(self.bench),
             ),
+            weir: since(self.weir_pid, self.weir),
+            broker: since(self.broker_pid, self.broker),
             ..Cpu::default()
         };
-        for (tid, (name, now)) in threads() {
+        for (tid, (name, now)) in threads(&proc_dir(self.weir_pid)) {
             let before = self.threads.get(&tid).map_or(0, |(_, t)| *t);
             *cpu.threads.entry(role(&name)).or_default() += seconds(now.saturating_sub(before));
         }
         cpu.threads.retain(|_, s| *s > 0.0);
-        if let (Some(pid), Some(before)) = (self.broker_pid, self.broker) {
-            cpu.broker = ticks(&format!("/proc/{pid}/stat")).map(|(_, t)| seconds(t.saturating_sub(before)));
-        }
         let busy = seconds(machine_ticks().saturating_sub(self.machine));
-        cpu.others = (busy - cpu.process - cpu.broker.unwrap_or(0.0)).max(0.0);
+        cpu.others = (busy - cpu.bench - cpu.weir.unwrap_or(0.0) - cpu.broker.unwrap_or(0.0)).max(0.0);
         cpu
     }
 }
@@ -933,8 +1523,10 @@ fn role(name: &str) -> &'static str {
         "map stage"
     } else if name.starts_with("weir-") && name.contains("-red") {
         "reduce stage"
-    } else if name.starts_with("bench_e2e") {
+    } else if name.starts_with("bench_e2e") || name == "weir" {
         "main"
+    } else if name.starts_with("tokio") {
+        "tokio (API)"
     } else {
         "other"
     }
@@ -950,6 +1542,15 @@ fn ticks(path: &str) -> Option<(String, u64)> {
     let user: u64 = fields.get(11)?.parse().ok()?;
     let system: u64 = fields.get(12)?.parse().ok()?;
     Some((name, user + system))
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`).
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
 }
 
 /// Busy ticks of the whole machine (`/proc/stat`: all but idle and iowait).
@@ -969,16 +1570,17 @@ fn machine_ticks() -> u64 {
         - fields.get(4).copied().unwrap_or(0)
 }
 
-/// Every thread of this process: id → (name, ticks).
-fn threads() -> HashMap<String, (String, u64)> {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+/// Every thread of the process at `dir` (`/proc/PID`): id → (name, ticks).
+fn threads(dir: &str) -> HashMap<String, (String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("{dir}/task")) else {
         return HashMap::new();
     };
-    dir.filter_map(|entry| {
-        let id = entry.ok()?.file_name().to_string_lossy().into_owned();
-        Some((id.clone(), ticks(&format!("/proc/self/task/{id}/stat"))?))
-    })
-    .collect()
+    tasks
+        .filter_map(|entry| {
+            let id = entry.ok()?.file_name().to_string_lossy().into_owned();
+            Some((id.clone(), ticks(&format!("{dir}/task/{id}/stat"))?))
+        })
+        .collect()
 }
 
 fn now_ms() -> u128 {
