@@ -8,7 +8,8 @@ use weir::cli::{Cli, Command};
 
 /// mimalloc instead of the system allocator: batches make many short-lived buffers (lifting guest
 /// results, staging pairs), and glibc's malloc took 29% of the Wasm word-count profile
-/// (BENCHMARKS.md).
+/// (BENCHMARKS.md). Built with `no_thp` (Cargo.toml): with transparent huge pages, mimalloc's
+/// fresh arenas were zeroed 2 MiB at a time, 6-8% of `weir run`'s CPU in the engine benchmark.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,6 +1,7 @@
 //! The `weir` command line: one file per command.
 
 pub mod build;
+mod chunks;
 pub mod client;
 pub mod consume;
 pub mod dev;

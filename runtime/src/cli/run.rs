@@ -5,17 +5,18 @@
 //! and prints dead letters with their reasons on stderr (or to `--dead-letters FILE`). At the
 //! end of the input every open window fires.
 
+use super::chunks::{Chunk, read_chunks};
 use super::input::InputFormat;
-use super::print::{dead_letter_line, output_line, undecodable_line};
+use super::print::{dead_letter_line, output_line};
 use super::units::{parse_bytes, parse_timestamp};
 use crate::engine::{CompileCache, Engine, GuestLimits};
-use crate::pipeline::{Outcome, Pipeline, PipelineConfig, TimeMode};
+use crate::pipeline::{MapAhead, Mapped, Outcome, Pipeline, PipelineConfig, TimeMode};
 use crate::window::WindowSpec;
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Arguments of `weir run`.
@@ -53,6 +54,11 @@ pub struct RunArgs {
     /// Write dead letters to this file (JSON lines) instead of stderr.
     #[arg(long)]
     pub dead_letters: Option<PathBuf>,
+    /// Threads mapping batches ahead of the pipeline, each with its own instance of the module
+    /// (tumbling windows in event time, with a module that combines; 0: the pipeline maps).
+    /// [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub map_threads: Option<usize>,
     /// Records per guest call.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub batch_size: u32,
@@ -86,17 +92,13 @@ pub enum TimeArg {
     Processing,
 }
 
-/// Input read on a background thread so a slow stdin still flushes partial batches.
-enum Line {
-    Text(String),
-    Failed(io::Error),
-}
-
 /// Runs `weir run`.
 pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let bytes = crate::engine::read_module(&args.module)?;
-    let engine = Engine::open(&CompileCache::from_setting(args.compile_cache.as_deref()))?;
+    let engine = Arc::new(Engine::open(&CompileCache::from_setting(
+        args.compile_cache.as_deref(),
+    ))?);
     let module = engine
         .load(&bytes)
         .with_context(|| format!("cannot load the module {}", args.module.display()))?;
@@ -142,41 +144,39 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Ok(())
     };
 
-    let lines = read_lines(&args.input)?;
-    let batch_size = args.batch_size as usize;
-    let mut batch = Vec::with_capacity(batch_size);
-    let mut index = 0u64;
-    let mut open = true;
-    while open {
-        // Fill a batch: up to batch_size lines, or whatever arrived within 100 ms.
-        loop {
-            match lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(Line::Text(text)) => {
-                    match format.parse(index, &text) {
-                        Ok(record) => batch.push(record),
-                        Err(message) => {
-                            undecodable += 1;
-                            writeln!(dead, "{}", undecodable_line(index, &message, &text))
-                                .context("write dead letters")?;
-                        }
-                    }
-                    index += 1;
-                    if batch.len() >= batch_size {
-                        break;
-                    }
+    let chunks = read_chunks(&args.input, format, args.batch_size as usize)?;
+    let mut source = match pipeline.combining_pane() {
+        Some(pane) if map_threads(args) > 0 => {
+            let (engine, module) = (engine.clone(), module.clone());
+            let ahead = MapAhead::start(
+                chunks,
+                map_threads(args),
+                pane,
+                |c: &Chunk| &c.records,
+                move || engine.instantiate(&module, limits).ok(),
+            )
+            .context("start the map threads")?;
+            Source::Ahead(ahead)
+        }
+        _ => Source::Direct(chunks),
+    };
+    loop {
+        match source.recv_timeout(Duration::from_millis(100)) {
+            Ok(Mapped { batch, combined }) => {
+                for line in &batch.undecodable {
+                    undecodable += 1;
+                    writeln!(dead, "{line}").context("write dead letters")?;
                 }
-                Ok(Line::Failed(err)) => return Err(err).context("cannot read the input"),
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    open = false;
-                    break;
+                if !batch.records.is_empty() {
+                    let outcome = pipeline.process_premapped(&batch.records, combined);
+                    emit(outcome, &mut out, &mut *dead)?;
+                }
+                if let Some(err) = batch.failed {
+                    return Err(err).context("cannot read the input");
                 }
             }
-        }
-        if !batch.is_empty() {
-            let outcome = pipeline.process(&batch);
-            emit(outcome, &mut out, &mut *dead)?;
-            batch.clear();
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         let outcome = pipeline.tick();
         emit(outcome, &mut out, &mut *dead)?;
@@ -216,30 +216,28 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads lines on a thread; the channel closes at end of input.
-fn read_lines(input: &str) -> Result<mpsc::Receiver<Line>> {
-    let reader: Box<dyn BufRead + Send> = if input == "-" {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        Box::new(BufReader::new(
-            File::open(input).with_context(|| format!("cannot open the input {input}"))?,
-        ))
-    };
-    let (tx, rx) = mpsc::sync_channel(8192);
-    std::thread::Builder::new()
-        .name("weir-input".into())
-        .spawn(move || {
-            for line in reader.lines() {
-                let item = match line {
-                    Ok(text) => Line::Text(text),
-                    Err(err) => Line::Failed(err),
-                };
-                let failed = matches!(item, Line::Failed(_));
-                if tx.send(item).is_err() || failed {
-                    break;
-                }
-            }
-        })
-        .context("start the input reader thread")?;
-    Ok(rx)
+/// How many threads map ahead of the pipeline: `--map-threads`, else one per core.
+fn map_threads(args: &RunArgs) -> usize {
+    args.map_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// Where the main loop takes its batches from.
+enum Source {
+    /// Straight from the input thread; the pipeline maps.
+    Direct(mpsc::Receiver<Chunk>),
+    /// Through map threads, mapped ahead.
+    Ahead(MapAhead<Chunk>),
+}
+
+impl Source {
+    fn recv_timeout(&mut self, timeout: Duration) -> Result<Mapped<Chunk>, mpsc::RecvTimeoutError> {
+        match self {
+            Source::Direct(chunks) => chunks.recv_timeout(timeout).map(|batch| Mapped {
+                batch,
+                combined: None,
+            }),
+            Source::Ahead(ahead) => ahead.recv_timeout(timeout),
+        }
+    }
 }

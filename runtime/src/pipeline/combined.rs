@@ -5,7 +5,9 @@
 //! It gives exactly what the per-pair path would, or it is not taken:
 //! - the pane is the window size, so a pane is exactly one window, and folding a key's values in
 //!   the guest in input order then folding the result into the window's accumulator is the same
-//!   left-to-right fold (reduce is associative);
+//!   left-to-right fold (reduce is associative). Each (window, key) has one pair in the batch:
+//!   it folds into the window's accumulator, or, the first time, becomes it (a value is a valid
+//!   accumulator), with no reduce call;
 //! - the guest reports each record's largest event time, from which the host rebuilds the
 //!   watermark before every record, as the per-pair path moves it;
 //! - a combined pair is used only if its window is still open at the watermark before the *last*
@@ -15,22 +17,50 @@
 
 use super::{Pipeline, TimeMode};
 use crate::guest::Guest;
-use crate::record::InputRecord;
-use crate::window::Origin;
+use crate::record::{Combined, InputRecord, ModuleKind};
+use crate::window::{Origin, UniqueStaged, WindowStore};
 
 impl<G: Guest> Pipeline<G> {
-    /// Maps, windows and reduces `records` through the guest's `map-combine`. Returns false, with
-    /// nothing changed, when the batch must take the per-pair path instead.
-    pub(super) fn process_combined(&mut self, records: &[InputRecord]) -> bool {
-        if self.time != TimeMode::Event || records.is_empty() {
+    /// The pane size batches of this pipeline may be combined over (see [`Guest::map_combine`]):
+    /// the window size for a map/reduce module on tumbling windows in event time, else `None`.
+    /// Another instance of the same module may combine a batch ahead of time, on another thread,
+    /// for [`Pipeline::process_premapped`].
+    pub fn combining_pane(&self) -> Option<i64> {
+        if self.time != TimeMode::Event || self.kind != ModuleKind::MapReduce {
+            return None;
+        }
+        self.store.combining_pane()
+    }
+
+    /// Maps, windows and reduces `records` through a combined map: `premapped` when another
+    /// instance made it, else this pipeline's guest's. Returns false, with nothing changed, when
+    /// the batch must take the per-pair path instead.
+    pub(super) fn process_combined(&mut self, records: &[InputRecord], premapped: Option<Combined>) -> bool {
+        let Some(pane) = self.combining_pane() else {
+            return false;
+        };
+        if records.is_empty() {
             return false;
         }
-        let Some(pane) = self.store.combining_pane() else {
-            return false;
+        let combined = match premapped {
+            Some(combined) => combined,
+            None => match self.guest.map_combine(records, pane) {
+                Some(Ok(combined)) => combined,
+                _ => return false,
+            },
         };
-        let Some(Ok(combined)) = self.guest.map_combine(records, pane) else {
+        self.apply_combined(records, &combined, pane)
+    }
+
+    fn apply_combined(&mut self, records: &[InputRecord], combined: &Combined, pane: i64) -> bool {
+        if combined.times.len() != records.len()
+            || combined
+                .pairs
+                .iter()
+                .any(|p| p.first > p.last || p.last as usize >= records.len())
+        {
             return false;
-        };
+        }
         let Some(pairs) = combined.split() else {
             return false;
         };
@@ -43,27 +73,37 @@ impl<G: Guest> Pipeline<G> {
                 watermark.observe(*t);
             }
         }
-        let mut staged = self.store.stage_new();
+        let mut staged = UniqueStaged::default();
         let mut emitted = 0u64;
         for (pair, key, value) in pairs {
             let (first, last) = (pair.first as usize, pair.last as usize);
-            if !self.store.open_at(pair.pane, before[last]) {
+            // A pane that is not a window start (one before i64::MIN, or a guest's mistake)
+            // could share its window with another pair of the batch: the per-pair path is exact.
+            if pair.pane.rem_euclid(pane) != 0 || !self.store.open_at(pair.pane, before[last]) {
                 return false;
             }
             let origin = Origin {
                 offset: records[first].offset,
                 watermark: before[first],
             };
-            self.store.stage(&mut staged, pair.pane, key, value, origin);
+            if !self
+                .store
+                .stage_unique(&mut staged, pair.pane, key, value, origin)
+            {
+                return false;
+            }
             emitted += u64::from(pair.count);
         }
-        let (input, pending) = self.store.groups(staged);
-        if !input.is_empty() {
-            match self.guest.reduce_batch(&input) {
-                Ok(accs) => self.store.commit(pending, accs),
+        let input = WindowStore::unique_input(&staged);
+        let accs = if input.is_empty() {
+            Vec::new()
+        } else {
+            match self.guest.reduce_batch(input) {
+                Ok(accs) => accs,
                 Err(_) => return false,
             }
-        }
+        };
+        self.store.commit_unique(staged, accs);
         self.watermark = watermark;
         self.stats.pairs += emitted;
         true

@@ -22,14 +22,16 @@ mod combined;
 mod dead_letter;
 mod finish;
 mod isolate;
+mod map_ahead;
 
 pub use checkpoint::Checkpoint;
 pub use dead_letter::{DeadLetter, Reason, Stage};
 pub use finish::finish;
 pub use isolate::{Failure, isolate};
+pub use map_ahead::{MapAhead, Mapped};
 
 use crate::guest::{Guest, GuestError};
-use crate::record::{Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord, PairRef};
+use crate::record::{Combined, Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord, PairRef};
 use crate::window::{Origin, Watermark, WindowSpec, WindowStore, is_closed};
 use checkpoint::Replay;
 use std::collections::BTreeMap;
@@ -213,13 +215,22 @@ impl<G: Guest> Pipeline<G> {
 
     /// Processes one batch of records.
     pub fn process(&mut self, records: &[InputRecord]) -> Outcome {
+        self.process_premapped(records, None)
+    }
+
+    /// Processes one batch of records whose combined map another instance of the same module
+    /// made ahead of time (with [`Guest::map_combine`] and [`Pipeline::combining_pane`]), so
+    /// that the guest's largest share of the work runs on another thread. The outcome is the
+    /// same as [`Pipeline::process`]'s: a batch the combined map does not fit goes the per-pair
+    /// way.
+    pub fn process_premapped(&mut self, records: &[InputRecord], premapped: Option<Combined>) -> Outcome {
         let mut out = Outcome::default();
         self.stats.records_in += records.len() as u64;
         if let Some(last) = records.last() {
             let next = last.offset.saturating_add(1);
             self.position = Some(self.position.map_or(next, |p| p.max(next)));
         }
-        let combined = self.kind == ModuleKind::MapReduce && self.process_combined(records);
+        let combined = self.process_combined(records, premapped);
         if !combined {
             let emitted = self.map(records, &mut out);
             let mut pairs: Vec<PairRef<'_>> = emitted.iter().collect();

@@ -35,6 +35,21 @@ struct StagedGroup {
     first: Origin,
 }
 
+/// A combined batch's pairs, each the only one of its (window, key) in the batch, split into
+/// those that fold into an accumulator (with the guest's reduce) and those that start one.
+#[derive(Default)]
+pub struct UniqueStaged {
+    /// Groups of two values: an open accumulator, then the batch's value.
+    input: ReduceInput,
+    /// What each group of `input` updates: its window, and its key in `keys`.
+    folds: Vec<(Window, Range<usize>, Origin)>,
+    /// (Window, key, value) of pairs whose (window, key) has no accumulator yet: the value is
+    /// the accumulator (a value and an accumulator have the same encoding).
+    fresh: Vec<(Window, Range<usize>, Range<usize>, Origin)>,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+}
+
 /// A staged (window, key) waiting for its reduce result.
 pub struct FixedSlot {
     window: Window,
@@ -125,6 +140,68 @@ impl FixedWindows {
             staged.groups[slot].values.push(start..staged.values.len());
         }
         on_time
+    }
+
+    /// Stages a pair of a combined batch at event time `t`: the batch has no other pair of its
+    /// (window, key). Tumbling windows only (`t` is in one window).
+    pub(super) fn stage_unique(
+        &self,
+        staged: &mut UniqueStaged,
+        t: i64,
+        key: &[u8],
+        value: &[u8],
+        origin: Origin,
+    ) {
+        for window in self.windows(t) {
+            let start = staged.keys.len();
+            staged.keys.extend_from_slice(key);
+            let key_range = start..staged.keys.len();
+            match self.open.get(&window).and_then(|open| open.keys.get(key)) {
+                Some(acc) => {
+                    staged.input.push_group([acc.as_slice(), value]);
+                    staged.folds.push((window, key_range, origin));
+                }
+                None => {
+                    let start = staged.values.len();
+                    staged.values.extend_from_slice(value);
+                    staged
+                        .fresh
+                        .push((window, key_range, start..staged.values.len(), origin));
+                }
+            }
+        }
+    }
+
+    /// The reduce input of a [`UniqueStaged`] batch (empty when every pair starts a new
+    /// accumulator).
+    pub(super) fn unique_input(staged: &UniqueStaged) -> &ReduceInput {
+        &staged.input
+    }
+
+    /// Stores a [`UniqueStaged`] batch, with the accumulators reduce returned for its folds (one
+    /// per group, in order), updating existing accumulators in place.
+    pub(super) fn commit_unique(&mut self, staged: UniqueStaged, accs: Vec<Vec<u8>>) {
+        for ((window, key, origin), acc) in staged.folds.into_iter().zip(accs) {
+            let key = &staged.keys[key];
+            if let Some(open) = self.open.get_mut(&window) {
+                open.first = open.first.earlier(origin);
+                match open.keys.get_mut(key) {
+                    Some(old) => *old = acc,
+                    None => {
+                        open.keys.insert(key.to_vec(), acc);
+                    }
+                }
+            }
+        }
+        for (window, key, value, origin) in staged.fresh {
+            let open = self.open.entry(window).or_insert_with(|| OpenWindow {
+                keys: HashMap::default(),
+                first: origin,
+            });
+            open.first = open.first.earlier(origin);
+            open.keys
+                .insert(staged.keys[key].to_vec(), staged.values[value].to_vec());
+        }
     }
 
     pub(super) fn groups(&self, staged: FixedStaged) -> (ReduceInput, Vec<FixedSlot>) {

@@ -15,7 +15,7 @@ mod session;
 mod spec;
 mod watermark;
 
-pub use fixed::{FixedSlot, FixedStaged, FixedWindows};
+pub use fixed::{FixedSlot, FixedStaged, FixedWindows, UniqueStaged};
 pub use session::{SessionStaged, SessionWindows};
 pub use spec::{WindowSpec, WindowSpecError};
 pub use watermark::Watermark;
@@ -147,6 +147,37 @@ impl WindowStore {
         match self {
             WindowStore::Fixed(w) => w.open_at(t, watermark),
             WindowStore::Session(_) => false,
+        }
+    }
+
+    /// Stages a pair of a combined batch (see [`WindowStore::combining_pane`]), the only one of
+    /// its (window, key) in the batch. False for sessions, which do not combine.
+    pub fn stage_unique(
+        &self,
+        staged: &mut UniqueStaged,
+        t: i64,
+        key: &[u8],
+        value: &[u8],
+        origin: Origin,
+    ) -> bool {
+        match self {
+            WindowStore::Fixed(w) => {
+                w.stage_unique(staged, t, key, value, origin);
+                true
+            }
+            WindowStore::Session(_) => false,
+        }
+    }
+
+    /// The reduce call a [`UniqueStaged`] batch needs (empty: none).
+    pub fn unique_input(staged: &UniqueStaged) -> &ReduceInput {
+        FixedWindows::unique_input(staged)
+    }
+
+    /// Stores a [`UniqueStaged`] batch with what reduce returned for [`WindowStore::unique_input`].
+    pub fn commit_unique(&mut self, staged: UniqueStaged, accs: Vec<Vec<u8>>) {
+        if let WindowStore::Fixed(w) = self {
+            w.commit_unique(staged, accs);
         }
     }
 
