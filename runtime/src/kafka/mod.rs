@@ -1,8 +1,10 @@
 //! Kafka clients: the settings Weir uses for every consumer and producer.
 //!
 //! Consumers are tuned for throughput (DESIGN.md section 10 measured librdkafka's defaults at
-//! 182 k records/s and these at 2.2 M records/s against the same broker); producers are
-//! idempotent with `acks=all`, so a retried send never duplicates or reorders.
+//! 182 k records/s and short fetch waits with large queues at 2.2 M records/s against the same
+//! broker) within bounded queues (see [`consumer_config`]); producers are idempotent with
+//! `acks=all`, so a retried send never duplicates or reorders, and their queues are bounded too
+//! (see [`producer_config`]).
 
 use rdkafka::client::Client;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
@@ -24,6 +26,18 @@ pub mod tail;
 pub mod truncation;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
+///
+/// What a consumer holds is bounded (librdkafka counts records' payload bytes; each record costs
+/// a few hundred bytes more of its own structures, which no setting counts):
+/// - the prefetch queue, over all of the consumer's partitions: at most
+///   [`CONSUMER_QUEUED_MESSAGES`] records (`queued.min.messages`: fetching stops at it) and
+///   [`CONSUMER_QUEUED_KBYTES`] KiB of payload (`queued.max.messages.kbytes`);
+/// - beyond them, the fetch response in flight: at most [`CONSUMER_FETCH_BYTES`]
+///   (`fetch.max.bytes`), [`CONSUMER_PARTITION_FETCH_BYTES`] per partition
+///   (`max.partition.fetch.bytes`); a record larger than these still comes, alone.
+///
+/// Records point into the response they came in, which stays allocated until its last record is
+/// dropped: a record a stage still holds keeps its whole response.
 pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -32,16 +46,46 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("fetch.queue.backoff.ms", "0")
+        .set("fetch.queue.backoff.ms", CONSUMER_FULL_BACKOFF_MS.to_string())
         .set("fetch.wait.max.ms", "10")
-        .set("queued.min.messages", "1000000")
-        .set("max.partition.fetch.bytes", "16777216")
-        .set("fetch.max.bytes", "104857600");
+        .set("queued.min.messages", CONSUMER_QUEUED_MESSAGES.to_string())
+        .set("queued.max.messages.kbytes", CONSUMER_QUEUED_KBYTES.to_string())
+        .set(
+            "max.partition.fetch.bytes",
+            CONSUMER_PARTITION_FETCH_BYTES.to_string(),
+        )
+        .set("fetch.max.bytes", CONSUMER_FETCH_BYTES.to_string());
     config
 }
 
+/// How long a consumer whose prefetch queue is full waits before it looks again
+/// (`fetch.queue.backoff.ms`): librdkafka's 1 s default stalls a fast consumer, and 0 makes its
+/// broker thread spin while the queue is full, which the small queue below makes common.
+pub const CONSUMER_FULL_BACKOFF_MS: u64 = 2;
+/// Records a consumer prefetches, over all its partitions (`queued.min.messages`).
+pub const CONSUMER_QUEUED_MESSAGES: usize = 20_000;
+/// KiB of record payload a consumer prefetches, over all its partitions
+/// (`queued.max.messages.kbytes`).
+pub const CONSUMER_QUEUED_KBYTES: usize = 16 << 10;
+/// Bytes of one fetch response (`fetch.max.bytes`).
+pub const CONSUMER_FETCH_BYTES: usize = 4 << 20;
+/// Bytes of one partition's share of a fetch response (`max.partition.fetch.bytes`).
+pub const CONSUMER_PARTITION_FETCH_BYTES: usize = 1 << 20;
+/// Records a producer holds before they are acknowledged (`queue.buffering.max.messages`);
+/// a send beyond waits.
+pub const PRODUCER_QUEUED_MESSAGES: usize = 50_000;
+/// KiB of record payload a producer holds before they are acknowledged
+/// (`queue.buffering.max.kbytes`).
+pub const PRODUCER_QUEUED_KBYTES: usize = 32 << 10;
+
 /// An idempotent producer config for `brokers`, `acks=all`, whose largest record (and record
 /// batch) is [`record_size::MESSAGE_MAX_BYTES`].
+///
+/// What it holds until the broker acknowledges is bounded by [`PRODUCER_QUEUED_MESSAGES`]
+/// records (`queue.buffering.max.messages`) and [`PRODUCER_QUEUED_KBYTES`] KiB of payload
+/// (`queue.buffering.max.kbytes`; librdkafka's default is 1 GiB); a send beyond either fails
+/// with `QueueFull`, on which the sink and the registry wait (the claim producer sends one
+/// record at a time).
 pub fn producer_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -49,7 +93,12 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("message.max.bytes", record_size::MESSAGE_MAX_BYTES.to_string());
+        .set("message.max.bytes", record_size::MESSAGE_MAX_BYTES.to_string())
+        .set(
+            "queue.buffering.max.messages",
+            PRODUCER_QUEUED_MESSAGES.to_string(),
+        )
+        .set("queue.buffering.max.kbytes", PRODUCER_QUEUED_KBYTES.to_string());
     config
 }
 
