@@ -3,13 +3,19 @@
 
 use crate::Error;
 use crate::bindings::exports::weir::processor::combiner::{Combined, CombinedPair};
+use hashbrown::HashTable;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A deterministic, fast hasher for the index (no per-instance seed: a module has no entropy to
 /// spare, and its keys come from its own map).
 type FastHash = foldhash::fast::FixedState;
+
+/// How many (key, pane)s the previous call had: the next one sizes its index for as many, so a
+/// batch does not rehash its way up from empty.
+static SLOTS_HINT: AtomicUsize = AtomicUsize::new(0);
 
 /// One (key, pane) so far.
 struct Slot<V> {
@@ -23,12 +29,21 @@ struct Slot<V> {
     count: u32,
 }
 
+/// The (key, pane)s of one pane: indices into [`Combining::slots`], looked up by the encoded key
+/// (whose bytes live in [`Combining::keys`], so a new key costs no allocation of its own).
+struct Pane {
+    start: i64,
+    index: HashTable<usize>,
+}
+
 /// Folds the values of each (key, pane) of one batch, in emission order.
 pub(crate) struct Combining<V> {
     pane_size: i64,
     reduce: fn(V, V) -> V,
-    /// Pane start (8 bytes, little endian) then the encoded key → index into `slots`.
-    index: HashMap<Vec<u8>, usize, FastHash>,
+    hasher: FastHash,
+    /// Usually one or two: a batch spans little event time.
+    panes: Vec<Pane>,
+    last_pane: usize,
     slots: Vec<Slot<V>>,
     keys: Vec<u8>,
     scratch: Vec<u8>,
@@ -39,12 +54,15 @@ pub(crate) struct Combining<V> {
 impl<V: Serialize> Combining<V> {
     /// Empty state for panes of `pane_size` ms (at least 1) folded with `reduce`.
     pub(crate) fn new(pane_size: i64, reduce: fn(V, V) -> V) -> Self {
+        let hint = SLOTS_HINT.load(Ordering::Relaxed);
         Combining {
             pane_size: pane_size.max(1),
             reduce,
-            index: HashMap::default(),
-            slots: Vec::new(),
-            keys: Vec::new(),
+            hasher: FastHash::default(),
+            panes: Vec::new(),
+            last_pane: 0,
+            slots: Vec::with_capacity(hint),
+            keys: Vec::with_capacity(hint * 8),
             scratch: Vec::new(),
             times: Vec::new(),
         }
@@ -54,6 +72,25 @@ impl<V: Serialize> Combining<V> {
     /// a pair then only combines with pairs at the very same time, which is still exact).
     fn pane_of(&self, t: i64) -> i64 {
         t.checked_sub(t.rem_euclid(self.pane_size)).unwrap_or(t)
+    }
+
+    /// The index of the pane starting at `start`, added if new.
+    fn pane(&mut self, start: i64) -> usize {
+        if self.panes.get(self.last_pane).is_some_and(|p| p.start == start) {
+            return self.last_pane;
+        }
+        self.last_pane = match self.panes.iter().position(|p| p.start == start) {
+            Some(i) => i,
+            None => {
+                let hint = SLOTS_HINT.load(Ordering::Relaxed);
+                self.panes.push(Pane {
+                    start,
+                    index: HashTable::with_capacity(hint),
+                });
+                self.panes.len() - 1
+            }
+        };
+        self.last_pane
     }
 
     /// Folds one emitted pair at event time `t` from record `source` (the last record started).
@@ -67,14 +104,20 @@ impl<V: Serialize> Combining<V> {
         if let Some(time) = self.times.last_mut() {
             *time = Some(time.map_or(t, |m| m.max(t)));
         }
-        let pane = self.pane_of(t);
+        let start = self.pane_of(t);
+        let pane = self.pane(start);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        scratch.extend_from_slice(&pane.to_le_bytes());
         let scratch = postcard::to_extend(key, scratch)
             .map_err(|e| Error::msg(format_args!("cannot encode an emitted key: {e}")))?;
-        match self.index.get(scratch.as_slice()) {
-            Some(&i) => {
+        let hash = self.hasher.hash_one(scratch.as_slice());
+        let (slots, keys) = (&self.slots, &self.keys);
+        let found = self.panes[pane]
+            .index
+            .find(hash, |&i| keys[slots[i].key.clone()] == scratch[..])
+            .copied();
+        match found {
+            Some(i) => {
                 let slot = &mut self.slots[i];
                 slot.value = Some(match slot.value.take() {
                     Some(acc) => (self.reduce)(acc, value),
@@ -84,17 +127,21 @@ impl<V: Serialize> Combining<V> {
                 slot.count = slot.count.saturating_add(1);
             }
             None => {
-                let start = self.keys.len();
-                self.keys.extend_from_slice(&scratch[8..]);
-                self.index.insert(scratch.clone(), self.slots.len());
+                let begin = self.keys.len();
+                self.keys.extend_from_slice(&scratch);
+                let i = self.slots.len();
                 self.slots.push(Slot {
-                    key: start..self.keys.len(),
-                    pane,
+                    key: begin..self.keys.len(),
+                    pane: start,
                     value: Some(value),
                     first: source,
                     last: source,
                     count: 1,
                 });
+                let (slots, keys, hasher) = (&self.slots, &self.keys, &self.hasher);
+                self.panes[pane]
+                    .index
+                    .insert_unique(hash, i, |&j| hasher.hash_one(&keys[slots[j].key.clone()]));
             }
         }
         self.scratch = scratch;
@@ -103,6 +150,7 @@ impl<V: Serialize> Combining<V> {
 
     /// The combined batch: one pair per (key, pane), in order of first emission.
     pub(crate) fn finish(self) -> Result<Combined, Error> {
+        SLOTS_HINT.store(self.slots.len(), Ordering::Relaxed);
         let mut data = Vec::with_capacity(self.keys.len() + self.slots.len() * 4);
         let mut pairs = Vec::with_capacity(self.slots.len());
         for slot in self.slots {

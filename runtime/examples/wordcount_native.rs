@@ -8,8 +8,11 @@
 //! end prints `{"window_start", "window_end", "key", "value"}` per (window, word), windows in
 //! order and words sorted, the lines `weir run` prints for the same input.
 //!
+//! With `--plain`, it is the program as anyone would first write it: every word lower-cased into
+//! a new `String`, one `HashMap<(window start, word), count>`.
+//!
 //! ```sh
-//! cargo run --release -p weir --example wordcount_native -- input.jsonl > native.out
+//! cargo run --release -p weir --example wordcount_native -- [--plain] input.jsonl > native.out
 //! ```
 
 use std::borrow::Cow;
@@ -24,12 +27,55 @@ struct Line<'a> {
 }
 
 fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let plain = args.next_if_eq("--plain").is_some();
     let input: Box<dyn BufRead> = match args.next().as_deref() {
         None | Some("-") => Box::new(BufReader::new(io::stdin())),
         Some(path) => Box::new(BufReader::new(std::fs::File::open(path)?)),
     };
     let size: i64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let results = if plain {
+        count_plain(input, size)?
+    } else {
+        count(input, size)?
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    for ((start, word), count) in results {
+        let key = serde_json::to_string(&word).map_err(io::Error::other)?;
+        writeln!(
+            out,
+            r#"{{"window_start":{start},"window_end":{},"key":{key},"value":{count}}}"#,
+            start + size
+        )?;
+    }
+    out.flush()
+}
+
+/// Sorted counts per (window start, word).
+type Counts = Vec<((i64, String), u64)>;
+
+/// The plain program: `to_lowercase` for every word, one map keyed by (window, word).
+fn count_plain(input: Box<dyn BufRead>, size: i64) -> io::Result<Counts> {
+    let mut counts: HashMap<(i64, String), u64> = HashMap::new();
+    for line in input.lines() {
+        let line = line?;
+        let Ok(record) = serde_json::from_str::<Line>(&line) else {
+            continue;
+        };
+        let start = record.timestamp.div_euclid(size) * size;
+        for word in record.value.split(|c: char| !c.is_alphanumeric()) {
+            if !word.is_empty() {
+                *counts.entry((start, word.to_lowercase())).or_default() += 1;
+            }
+        }
+    }
+    let mut results: Counts = counts.into_iter().collect();
+    results.sort_unstable();
+    Ok(results)
+}
+
+/// The tuned program: a map per window, looked up by the borrowed word.
+fn count(input: Box<dyn BufRead>, size: i64) -> io::Result<Counts> {
     let mut counts: HashMap<i64, HashMap<String, u64>> = HashMap::new();
     for line in input.lines() {
         let line = line?;
@@ -61,14 +107,5 @@ fn main() -> io::Result<()> {
         .flat_map(|(start, words)| words.into_iter().map(move |(word, n)| ((start, word), n)))
         .collect();
     results.sort_unstable();
-    let mut out = BufWriter::new(io::stdout().lock());
-    for ((start, word), count) in results {
-        let key = serde_json::to_string(&word).map_err(io::Error::other)?;
-        writeln!(
-            out,
-            r#"{{"window_start":{start},"window_end":{},"key":{key},"value":{count}}}"#,
-            start + size
-        )?;
-    }
-    out.flush()
+    Ok(results)
 }
