@@ -455,9 +455,10 @@ def read_to_end(broker, topic, deadline=60.0):
 
 
 def decode_shuffle(value):
-    """A repartition record's value, as runtime/src/shuffle/mod.rs writes it: `m`/`p`, u16
+    """A repartition record's value, as runtime/src/shuffle/mod.rs writes it: `m`/`b`/`p`, u16
     length + upstream, then i64 big-endian epoch and (watermark, earliest open session) for a
-    marker or (window start, end) for a partial. Raises ValueError on any other format."""
+    marker or (window start, end) for packed partials (`b`) or a single partial (`p`). Raises
+    ValueError on any other format."""
     try:
         kind = value[:1]
         n = struct.unpack(">H", value[1:3])[0]
@@ -467,7 +468,7 @@ def decode_shuffle(value):
         raise ValueError(f"not a shuffle record: {err}") from err
     if kind == b"m":
         return "marker", upstream, epoch, a, b
-    if kind == b"p":
+    if kind in (b"b", b"p"):
         return "partial", upstream, epoch, a, b
     raise ValueError(f"unknown shuffle record kind {kind!r}")
 

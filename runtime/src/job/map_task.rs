@@ -8,7 +8,7 @@ use super::task::{Task, TaskFactory};
 use crate::kafka::sink::Outgoing;
 use crate::pipeline::{Checkpoint, Outcome, Pipeline};
 use crate::record::InputRecord;
-use crate::shuffle::{MarkerInfo, marker_records, partial_record, upstream_name};
+use crate::shuffle::{MarkerInfo, marker_records, partial_records, upstream_name};
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,20 +28,19 @@ pub struct MapTask {
 
 impl MapTask {
     fn emit(&mut self, outcome: Outcome, out: &mut Vec<Outgoing>) {
+        let dead_letters = outcome.dead_letters;
         self.fired += super::distinct_windows(outcome.outputs.iter().filter_map(|o| o.window));
-        for record in outcome.outputs {
-            out.push(match &self.job.repartition {
-                Some(shuffle) => partial_record(
-                    &shuffle.topic,
-                    shuffle.partitions,
-                    &self.upstream,
-                    self.epoch,
-                    record,
-                ),
-                None => self.job.output_record(record),
-            });
+        match &self.job.repartition {
+            Some(shuffle) => out.extend(partial_records(
+                &shuffle.topic,
+                shuffle.partitions,
+                &self.upstream,
+                self.epoch,
+                outcome.outputs,
+            )),
+            None => out.extend(outcome.outputs.into_iter().map(|r| self.job.output_record(r))),
         }
-        for dead in &outcome.dead_letters {
+        for dead in &dead_letters {
             out.push(self.job.dead_letters.record(&self.topic, dead));
         }
     }

@@ -4,7 +4,7 @@
 use crate::engine::WasmGuest;
 use crate::guest::{Guest, GuestError};
 use crate::metrics::metrics;
-use crate::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
+use crate::record::{Combined, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
 use prometheus::Histogram;
 use std::time::Instant;
 
@@ -37,14 +37,19 @@ impl MeteredGuest {
     ) -> Result<T, GuestError> {
         let started = Instant::now();
         let result = call(&mut self.guest);
-        histogram(self).observe(started.elapsed().as_secs_f64());
-        if let Err(GuestError::Failed { kind, .. }) = &result {
+        self.observe(histogram(self), started, &result);
+        result
+    }
+
+    /// Times a call that returned `result`, and counts its failure by kind.
+    fn observe<T>(&self, histogram: &Histogram, started: Instant, result: &Result<T, GuestError>) {
+        histogram.observe(started.elapsed().as_secs_f64());
+        if let Err(GuestError::Failed { kind, .. }) = result {
             metrics()
                 .guest_traps
                 .with_label_values(&[self.job.as_str(), kind.as_str()])
                 .inc();
         }
-        result
     }
 }
 
@@ -55,6 +60,13 @@ impl Guest for MeteredGuest {
 
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
         self.timed(|s| &s.map, |g| g.map_batch(records))
+    }
+
+    fn map_combine(&mut self, records: &[InputRecord], pane: i64) -> Option<Result<Combined, GuestError>> {
+        let started = Instant::now();
+        let result = self.guest.map_combine(records, pane)?;
+        self.observe(&self.map, started, &result);
+        Some(result)
     }
 
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {

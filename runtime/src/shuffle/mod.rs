@@ -7,15 +7,21 @@
 //! Stage 2 ([`MergeState`], one per repartition partition) merges the partials of every
 //! upstream partition and fires once all of them have passed the window.
 //!
-//! Shuffle traffic is one record per (window, key, upstream partition), not one per input word.
+//! Shuffle traffic is one record per (window, repartition partition, upstream partition), not
+//! one per input word nor one per key: a fired window's partials are packed by the partition
+//! their key goes to.
 //!
 //! On the wire (records of the repartition topic), everything Weir needs is in the value, so
 //! the records stay small and carry no headers (tansu 0.6 stores each header as a row of its own
 //! and reads them back with a scan: headers made the broker, not Weir, the bottleneck):
-//! - a partial: key = encoded reduce key; value = `p`, the upstream (`u16` length + UTF-8),
-//!   the writer's epoch, the window's start and end (`i64` big-endian each), then the encoded
-//!   accumulator. It goes to partition `fnv1a(key) mod N`, chosen by Weir so that it does not
-//!   depend on a client's partitioner;
+//! - partials: no key; value = `b`, the upstream (`u16` length + UTF-8), the writer's epoch, the
+//!   window's start and end (`i64` big-endian each), then for each partial the encoded reduce
+//!   key and the encoded accumulator (`u32` big-endian length + bytes each). Every key of the
+//!   record goes to its partition, `fnv1a(key) mod N`, chosen by Weir so that it does not
+//!   depend on a client's partitioner; a record packs at most [`PACK_BYTES`] of partials;
+//! - a single partial (the first packed-less format, still read; and how a late partial is
+//!   shown in the dead letters): key = encoded reduce key; value = `p`, the upstream, the epoch,
+//!   the window's start and end, then the encoded accumulator;
 //! - a marker: no key; value = `m`, the upstream, the epoch, the watermark and the earliest
 //!   start of an open session window (`i64::MAX` when none; `i64` big-endian each); one to
 //!   every partition. An *idle* marker is the same with the tag `i`: the upstream has had no
@@ -39,8 +45,13 @@ pub use reducer::Reducer;
 use crate::kafka::sink::Outgoing;
 use crate::record::{InputRecord, OutputRecord, Window};
 
-/// First byte of a partial's value.
+/// First byte of a packed record of partials.
+const PARTIALS: u8 = b'b';
+/// First byte of a single partial's value.
 const PARTIAL: u8 = b'p';
+/// At most this many bytes of partials go into one repartition record (well under the
+/// producer's and brokers' message size limits); more make another record.
+pub const PACK_BYTES: usize = 256 * 1024;
 /// First byte of a marker's value.
 const MARKER: u8 = b'm';
 /// First byte of an idle marker's value.
@@ -58,18 +69,16 @@ pub fn upstream_name(topic: &str, partition: i32) -> String {
 /// A record of the repartition topic, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShuffleMessage<'a> {
-    /// A partial accumulator of one (window, key) from one upstream partition.
-    Partial {
-        /// `topic/partition` of the input it came from.
+    /// Partial accumulators of one window from one upstream partition.
+    Partials {
+        /// `topic/partition` of the input they came from.
         upstream: &'a str,
         /// The writer's fencing epoch for that input partition.
         epoch: i64,
         /// The window.
         window: Window,
-        /// Encoded reduce key.
-        key: &'a [u8],
-        /// Encoded accumulator.
-        acc: &'a [u8],
+        /// (Encoded reduce key, encoded accumulator) of each partial.
+        entries: Vec<(&'a [u8], &'a [u8])>,
     },
     /// The upstream partition's progress: every partial of the windows it closes was sent.
     Marker {
@@ -105,8 +114,65 @@ fn envelope(tag: u8, upstream: &str, extra: usize) -> Vec<u8> {
     value
 }
 
-/// Stage 1's output for the repartition topic (`partitions` partitions): a fired window's
-/// partial accumulator, written by the owner of `upstream` at `epoch`.
+/// Stage 1's output for the repartition topic (`partitions` partitions): fired windows'
+/// partial accumulators, written by the owner of `upstream` at `epoch`, packed into one record
+/// per (window, partition) (more when they exceed [`PACK_BYTES`]), in the order of the
+/// partials' windows.
+pub fn partial_records(
+    topic: &str,
+    partitions: i32,
+    upstream: &str,
+    epoch: i64,
+    partials: Vec<OutputRecord>,
+) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    // The records being filled, by partition, for the window of `current`.
+    let mut open: std::collections::BTreeMap<i32, Outgoing> = std::collections::BTreeMap::new();
+    let mut current: Option<Window> = None;
+    for partial in partials {
+        let window = partial.window.unwrap_or(Window { start: 0, end: 0 });
+        if current != Some(window) {
+            out.extend(std::mem::take(&mut open).into_values());
+            current = Some(window);
+        }
+        let key = partial.key.unwrap_or_default();
+        let partition = partition_of(&key, partitions);
+        let header = 3 + upstream.len() + 24;
+        if open
+            .get(&partition)
+            .and_then(|r| r.value.as_ref())
+            .is_some_and(|v| v.len() - header + 8 + key.len() + partial.value.len() > PACK_BYTES)
+            && let Some(full) = open.remove(&partition)
+        {
+            out.push(full);
+        }
+        let record = open.entry(partition).or_insert_with(|| {
+            let mut value = envelope(PARTIALS, upstream, 24);
+            value.extend_from_slice(&epoch.to_be_bytes());
+            value.extend_from_slice(&window.start.to_be_bytes());
+            value.extend_from_slice(&window.end.to_be_bytes());
+            Outgoing {
+                topic: topic.to_string(),
+                partition: Some(partition),
+                key: None,
+                value: Some(value),
+                timestamp: Some(partial.timestamp),
+                headers: Vec::new(),
+            }
+        });
+        if let Some(value) = record.value.as_mut() {
+            for bytes in [key.as_slice(), partial.value.as_slice()] {
+                value.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+                value.extend_from_slice(bytes);
+            }
+        }
+    }
+    out.extend(open.into_values());
+    out
+}
+
+/// One partial as a record of its own (the single-partial format): how a late partial is shown
+/// in the dead letters, keyed by its reduce key.
 pub fn partial_record(
     topic: &str,
     partitions: i32,
@@ -128,6 +194,31 @@ pub fn partial_record(
         value: Some(value),
         timestamp: Some(partial.timestamp),
         headers: Vec::new(),
+    }
+}
+
+/// One partial of a packed repartition record `from`, as a record of the single-partial format
+/// at the same place (partition, offset, timestamp): what a late partial's dead letter shows.
+pub fn single_partial(
+    from: &InputRecord,
+    upstream: &str,
+    epoch: i64,
+    window: Window,
+    key: &[u8],
+    acc: &[u8],
+) -> InputRecord {
+    let mut value = envelope(PARTIAL, upstream, 24 + acc.len());
+    value.extend_from_slice(&epoch.to_be_bytes());
+    value.extend_from_slice(&window.start.to_be_bytes());
+    value.extend_from_slice(&window.end.to_be_bytes());
+    value.extend_from_slice(acc);
+    InputRecord {
+        key: Some(key.to_vec()),
+        value: Some(value),
+        timestamp: from.timestamp,
+        headers: Vec::new(),
+        partition: from.partition,
+        offset: from.offset,
     }
 }
 
@@ -180,6 +271,13 @@ fn take_i64(rest: &mut &[u8], what: &str) -> Result<i64, String> {
     ))
 }
 
+/// Splits a `u32` big-endian length and that many bytes off the front of `rest`.
+fn take_u32_bytes<'a>(rest: &mut &'a [u8], what: &str) -> Result<&'a [u8], String> {
+    let len = take(rest, 4, &format!("{what}'s length"))?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    take(rest, usize::try_from(len).unwrap_or(usize::MAX), what)
+}
+
 /// Decodes a repartition record; the error says what is wrong with it.
 pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
     let mut rest = record.value.as_deref().ok_or("no value")?;
@@ -218,15 +316,31 @@ pub fn decode(record: &InputRecord) -> Result<ShuffleMessage<'_>, String> {
             };
             let start = take_i64(&mut rest, "window start")?;
             let end = take_i64(&mut rest, "window end")?;
-            Ok(ShuffleMessage::Partial {
+            Ok(ShuffleMessage::Partials {
                 upstream,
                 epoch,
                 window: Window { start, end },
-                key: record.key.as_deref().unwrap_or_default(),
-                acc: rest,
+                entries: vec![(record.key.as_deref().unwrap_or_default(), rest)],
             })
         }
-        other => Err(format!("unknown tag 0x{other:02x} (expected p, m or i)")),
+        PARTIALS => {
+            let epoch = take_i64(&mut rest, "epoch")?;
+            let start = take_i64(&mut rest, "window start")?;
+            let end = take_i64(&mut rest, "window end")?;
+            let mut entries = Vec::new();
+            while !rest.is_empty() {
+                let key = take_u32_bytes(&mut rest, "key")?;
+                let acc = take_u32_bytes(&mut rest, "accumulator")?;
+                entries.push((key, acc));
+            }
+            Ok(ShuffleMessage::Partials {
+                upstream,
+                epoch,
+                window: Window { start, end },
+                entries,
+            })
+        }
+        other => Err(format!("unknown tag 0x{other:02x} (expected b, p, m or i)")),
     }
 }
 
@@ -268,12 +382,11 @@ mod tests {
         let record = as_input(partial);
         assert_eq!(
             decode(&record)?,
-            ShuffleMessage::Partial {
+            ShuffleMessage::Partials {
                 upstream: "lines/3",
                 epoch: 7,
                 window: Window { start: -10, end: 10 },
-                key: b"k",
-                acc: b"acc"
+                entries: vec![(&b"k"[..], &b"acc"[..])],
             }
         );
         let info = MarkerInfo {
@@ -297,6 +410,102 @@ mod tests {
                 open_session: 42,
                 idle: true,
             }
+        );
+        Ok(())
+    }
+
+    fn partial(start: i64, key: &str, acc: &[u8]) -> OutputRecord {
+        OutputRecord {
+            key: Some(key.as_bytes().to_vec()),
+            value: acc.to_vec(),
+            timestamp: start + 9,
+            window: Some(Window {
+                start,
+                end: start + 10,
+            }),
+        }
+    }
+
+    #[test]
+    fn partials_are_packed_per_window_and_partition_and_read_back_in_order() -> Result<(), String> {
+        let keys: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        let mut partials: Vec<OutputRecord> = keys.iter().map(|k| partial(0, k, b"1")).collect();
+        partials.extend(keys.iter().take(5).map(|k| partial(10, k, b"22")));
+        let records = partial_records("r", 3, "in/1", 4, partials);
+        // Window [0, 10) over 3 partitions, then [10, 20) over the partitions of its 5 keys.
+        let later: std::collections::BTreeSet<i32> = keys
+            .iter()
+            .take(5)
+            .map(|k| partition_of(k.as_bytes(), 3))
+            .collect();
+        assert_eq!(records.len(), 3 + later.len());
+        let mut seen = Vec::new();
+        for out in records {
+            let partition = out.partition.unwrap_or(-1);
+            assert_eq!(out.key, None);
+            let record = as_input(out);
+            let ShuffleMessage::Partials {
+                upstream,
+                epoch,
+                window,
+                entries,
+            } = decode(&record)?
+            else {
+                return Err("not partials".into());
+            };
+            assert_eq!((upstream, epoch), ("in/1", 4));
+            for (key, acc) in entries {
+                assert_eq!(
+                    partition_of(key, 3),
+                    partition,
+                    "a key packed into another partition's record"
+                );
+                seen.push((
+                    window.start,
+                    String::from_utf8_lossy(key).into_owned(),
+                    acc.to_vec(),
+                ));
+            }
+        }
+        seen.sort();
+        let mut want: Vec<(i64, String, Vec<u8>)> =
+            keys.iter().map(|k| (0, k.clone(), b"1".to_vec())).collect();
+        want.extend(keys.iter().take(5).map(|k| (10, k.clone(), b"22".to_vec())));
+        want.sort();
+        assert_eq!(seen, want);
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_record_is_closed_and_another_one_started() -> Result<(), String> {
+        let big = vec![7u8; PACK_BYTES / 3];
+        let records = partial_records(
+            "r",
+            1,
+            "in/0",
+            0,
+            (0..5).map(|i| partial(0, &format!("k{i}"), &big)).collect(),
+        );
+        let sizes: Vec<usize> = records
+            .iter()
+            .map(|r| match decode(&as_input(r.clone())) {
+                Ok(ShuffleMessage::Partials { entries, .. }) => entries.len(),
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        assert!(
+            records
+                .iter()
+                .all(|r| r.value.as_ref().is_some_and(|v| v.len() <= PACK_BYTES + 64))
+        );
+        let mut truncated = as_input(records[0].clone());
+        if let Some(value) = truncated.value.as_mut() {
+            value.truncate(value.len() - 1);
+        }
+        assert_eq!(
+            decode(&truncated),
+            Err("the value ends inside the accumulator".into())
         );
         Ok(())
     }
@@ -347,7 +556,7 @@ mod tests {
         record.value = Some(b"X\x00\x00".to_vec());
         assert_eq!(
             decode(&record),
-            Err("unknown tag 0x58 (expected p, m or i)".into())
+            Err("unknown tag 0x58 (expected b, p, m or i)".into())
         );
         record.value = None;
         assert_eq!(decode(&record), Err("no value".into()));

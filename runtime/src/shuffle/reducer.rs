@@ -2,7 +2,7 @@
 //! merge ([`MergeState`]) → fold with the guest's reduce → finish. The reduce stage drives it
 //! from Kafka and the property tests from plain vectors, so the two cannot disagree.
 
-use super::{MergeCheckpoint, MergeState, MergedGroup, ShuffleMessage, Taken, decode, fold};
+use super::{MergeCheckpoint, MergeState, MergedGroup, ShuffleMessage, Taken, decode, fold, single_partial};
 use crate::guest::Guest;
 use crate::pipeline::{DeadLetter, Outcome, Reason, Stage, finish};
 use crate::record::InputRecord;
@@ -41,7 +41,8 @@ impl<G: Guest> Reducer<G> {
 
     /// Processes a batch of repartition records, in offset order. A record that is not Weir's
     /// is handed to `undecodable` with the reason, and skipped. A partial that comes after its
-    /// window fired (see [`Taken::Late`]) is a `late` dead letter, once: not again in a replay.
+    /// window fired (see [`Taken::Late`]) is a `late` dead letter, once (not again in a
+    /// replay), shown as a record of its own ([`single_partial`]).
     pub fn process(
         &mut self,
         records: &[InputRecord],
@@ -50,27 +51,30 @@ impl<G: Guest> Reducer<G> {
         let mut late = Vec::new();
         for record in records {
             match decode(record) {
-                Ok(ShuffleMessage::Partial {
+                Ok(ShuffleMessage::Partials {
                     upstream,
                     epoch,
                     window,
-                    key,
-                    acc,
+                    entries,
                 }) => {
-                    let taken = self
-                        .state
-                        .partial(upstream, epoch, window, key, acc, record.offset);
-                    if taken == Taken::Late && !self.state.replaying() {
-                        let message = format!(
-                            "a partial of {upstream} for [{}, {}) came after that window had \
-                             fired (the job's event time was past it): its records came after \
-                             the other partitions' event time, in a partition added to the topic \
-                             or back from idleness",
-                            window.start, window.end
-                        );
-                        let mut dead = DeadLetter::for_record(Reason::Late, Stage::Window, message, record);
-                        dead.window = Some(window);
-                        late.push(dead);
+                    for (key, acc) in entries {
+                        let taken = self
+                            .state
+                            .partial(upstream, epoch, window, key, acc, record.offset);
+                        if taken == Taken::Late && !self.state.replaying() {
+                            let message = format!(
+                                "a partial of {upstream} for [{}, {}) came after that window had \
+                                 fired (the job's event time was past it): its records came after \
+                                 the other partitions' event time, in a partition added to the \
+                                 topic or back from idleness",
+                                window.start, window.end
+                            );
+                            let partial = single_partial(record, upstream, epoch, window, key, acc);
+                            let mut dead =
+                                DeadLetter::for_record(Reason::Late, Stage::Window, message, &partial);
+                            dead.window = Some(window);
+                            late.push(dead);
+                        }
                     }
                 }
                 Ok(ShuffleMessage::Marker {

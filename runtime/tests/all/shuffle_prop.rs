@@ -20,7 +20,9 @@ use std::time::Duration;
 use weir::guest::{Guest, GuestError};
 use weir::pipeline::{Checkpoint, Outcome, Pipeline, PipelineConfig, Reason, TimeMode};
 use weir::record::{Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput, Window};
-use weir::shuffle::{MarkerInfo, Reducer, ShuffleMessage, decode, marker_records, partial_record};
+use weir::shuffle::{
+    MarkerInfo, Reducer, ShuffleMessage, decode, marker_records, partial_record, partial_records,
+};
 use weir::window::WindowSpec;
 
 /// Word count natively: the value is one key, counted as a little-endian u64.
@@ -237,9 +239,21 @@ impl Owner<'_> {
         self.commit(streams);
     }
 
+    /// Partials as the map task writes them: packed per (window, partition). Owners of odd
+    /// epochs write the single-partial format instead, as a runtime of the version before did:
+    /// a job upgraded mid-stream reads both, interleaved.
     fn send(&self, outcome: Outcome, streams: &mut Streams) {
-        for output in outcome.outputs {
-            let out = partial_record("r", self.case.reduce_partitions, &self.name, self.epoch, output);
+        let (topic, partitions) = ("r", self.case.reduce_partitions);
+        let records = if self.epoch % 2 == 0 {
+            partial_records(topic, partitions, &self.name, self.epoch, outcome.outputs)
+        } else {
+            outcome
+                .outputs
+                .into_iter()
+                .map(|output| partial_record(topic, partitions, &self.name, self.epoch, output))
+                .collect()
+        };
+        for out in records {
             let r = usize::try_from(out.partition.unwrap_or(0)).unwrap_or(0);
             streams[r].push(as_input(out));
         }
@@ -421,15 +435,17 @@ fn stage_two(
         for dead in outcome.dead_letters {
             prop_assert_eq!(dead.reason, Reason::Late, "{}", dead.message);
             let record = dead.record.ok_or_else(|| TestCaseError::fail("no record"))?;
-            let Ok(ShuffleMessage::Partial {
+            let Ok(ShuffleMessage::Partials {
                 upstream,
                 window,
-                key,
-                acc,
+                entries,
                 ..
             }) = decode(&record)
             else {
                 return Err(TestCaseError::fail("a late dead letter that is not a partial"));
+            };
+            let [(key, acc)] = entries[..] else {
+                return Err(TestCaseError::fail("a late dead letter holds one partial"));
             };
             let upstream = upstream.to_string();
             prop_assert!(
