@@ -5,9 +5,10 @@
 use super::JobContext;
 use super::metered::MeteredGuest;
 use super::task::{Task, TaskFactory};
+use crate::guest::Guest;
 use crate::kafka::sink::Outgoing;
-use crate::pipeline::{Checkpoint, Outcome, Pipeline};
-use crate::record::InputRecord;
+use crate::pipeline::{Checkpoint, MakePremapper, Outcome, Pipeline, Premapper};
+use crate::record::{Combined, InputRecord};
 use crate::shuffle::{MarkerInfo, marker_records, partial_records, upstream_name};
 use anyhow::Context;
 use std::sync::Arc;
@@ -78,10 +79,23 @@ impl MapTask {
 
 impl Task for MapTask {
     fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>) {
+        self.process_premapped(records, None, out);
+    }
+
+    fn combining_pane(&self) -> Option<i64> {
+        self.pipeline.combining_pane()
+    }
+
+    fn process_premapped(
+        &mut self,
+        records: &[InputRecord],
+        combined: Option<Combined>,
+        out: &mut Vec<Outgoing>,
+    ) {
         if !records.is_empty() {
             self.last_record = Instant::now();
         }
-        let outcome = self.pipeline.process(records);
+        let outcome = self.pipeline.process_premapped(records, combined);
         self.emit(outcome, out);
     }
 
@@ -118,6 +132,16 @@ pub struct MapTasks(pub Arc<JobContext>);
 
 impl TaskFactory for MapTasks {
     type Task = MapTask;
+
+    fn premapper(&self) -> Option<MakePremapper> {
+        let job = self.0.clone();
+        Some(Arc::new(move || {
+            let mut guest = job.instantiate().ok()?;
+            let premapper: Premapper =
+                Box::new(move |records, pane| guest.map_combine(records, pane).and_then(Result::ok));
+            Some(premapper)
+        }))
+    }
 
     fn create(
         &self,

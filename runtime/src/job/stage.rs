@@ -18,6 +18,7 @@ use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::{Outgoing, Sink};
 use crate::kafka::source::{Rebalanced, StageContext, input_record};
 use crate::kafka::{consumer_config, group_positions};
+use crate::pipeline::MapPool;
 use crate::record::InputRecord;
 use anyhow::{Context, Result, bail};
 use rdkafka::Message;
@@ -33,6 +34,11 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// How long a commit cycle waits for the broker to acknowledge everything before the stage
 /// restarts from its checkpoints.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many map workers a map stage runs: one per core.
+fn map_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
 
 /// How often a stage's consumer refreshes the metadata of its topics, in ms.
 const METADATA_REFRESH_MS: &str = "30000";
@@ -114,6 +120,8 @@ struct Stage<'a, F: TaskFactory> {
     tasks: HashMap<Partition, F::Task>,
     checkpointed: HashMap<Partition, Vec<u8>>,
     observer: &'a StageObserver,
+    /// Workers that map the partitions' batches in parallel (map stage only).
+    pool: Option<MapPool>,
 }
 
 fn run_once<F: TaskFactory>(
@@ -149,6 +157,12 @@ fn run_once<F: TaskFactory>(
         .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
     let sink = Sink::for_job(&spec.brokers, FLUSH_TIMEOUT, factory.dead_letters().clone())
         .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
+    let pool = match factory.premapper() {
+        Some(make) => {
+            Some(MapPool::start(map_workers(), spec.stage, make).context("cannot start the map workers")?)
+        }
+        None => None,
+    };
     let mut stage = Stage {
         spec,
         factory,
@@ -157,6 +171,7 @@ fn run_once<F: TaskFactory>(
         tasks: HashMap::new(),
         checkpointed: HashMap::new(),
         observer,
+        pool,
     };
     let result = stage.work(shutdown);
     stage.consumer.unsubscribe();
@@ -192,13 +207,7 @@ impl<F: TaskFactory> Stage<'_, F> {
             if joined && self.unconsumed_elsewhere(&mut orphans)? {
                 (started, joined) = (Instant::now(), false);
             }
-            let mut consumed = 0;
-            for (at, records) in &batch {
-                if let Some(task) = self.tasks.get_mut(at) {
-                    task.process(records, &mut out);
-                    consumed += records.len();
-                }
-            }
+            let consumed = self.process(batch, &mut out);
             let mut fired = 0;
             for task in self.tasks.values_mut() {
                 task.tick(&mut out);
@@ -214,6 +223,37 @@ impl<F: TaskFactory> Stage<'_, F> {
             }
         }
         self.commit()
+    }
+
+    /// Hands each partition's records to its task (mapped on the workers first, when the stage
+    /// has them and the task can take a combined map); returns how many records were processed.
+    fn process(&mut self, batch: BTreeMap<Partition, Vec<InputRecord>>, out: &mut Vec<Outgoing>) -> usize {
+        let mut consumed = 0;
+        let mut ahead = Vec::new();
+        for (at, records) in batch {
+            let Some(task) = self.tasks.get_mut(&at) else {
+                continue;
+            };
+            consumed += records.len();
+            match (&self.pool, task.combining_pane()) {
+                (Some(_), Some(pane)) => ahead.push((at, records, pane)),
+                _ => task.process(&records, out),
+            }
+        }
+        if let Some(pool) = &self.pool
+            && !ahead.is_empty()
+        {
+            let (at, batches): (Vec<Partition>, Vec<(Vec<InputRecord>, i64)>) = ahead
+                .into_iter()
+                .map(|(at, records, pane)| (at, (records, pane)))
+                .unzip();
+            for (at, (records, combined)) in at.iter().zip(pool.map_all(batches)) {
+                if let Some(task) = self.tasks.get_mut(at) {
+                    task.process_premapped(&records, combined, out);
+                }
+            }
+        }
+        consumed
     }
 
     /// Whether this member, holding nothing, found input partitions that nobody consumes and
