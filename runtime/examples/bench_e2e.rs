@@ -1006,7 +1006,11 @@ impl WeirProcess {
                 args.brokers
             ),
         )?;
-        let log = dir.path().join("weir.log");
+        // WEIR_BENCH_LOG=FILE keeps the weir process's log there (it is in a temporary
+        // directory otherwise, gone with the run).
+        let log = std::env::var_os("WEIR_BENCH_LOG")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("weir.log"));
         let out = std::fs::File::create(&log)?;
         let child = Command::new(&args.weir)
             .arg("serve")

@@ -236,6 +236,12 @@ impl<F: TaskFactory> Stage<'_, F> {
             };
             consumed += records.len();
             match (&self.pool, task.combining_pane()) {
+                // One guest call per `batch_size` records, as a task makes by itself.
+                (Some(_), Some(pane)) if records.len() > self.spec.batch_size => ahead.extend(
+                    records
+                        .chunks(self.spec.batch_size)
+                        .map(|chunk| (at.clone(), chunk.to_vec(), pane)),
+                ),
                 (Some(_), Some(pane)) => ahead.push((at, records, pane)),
                 _ => task.process(&records, out),
             }
@@ -297,13 +303,13 @@ impl<F: TaskFactory> Stage<'_, F> {
         Ok(true)
     }
 
-    /// Polls for up to a batch of records (or [`BATCH_WINDOW`]), applying rebalances as they
-    /// happen; returns the records by partition.
+    /// Polls for up to a batch of records per assigned partition (or [`BATCH_WINDOW`]),
+    /// applying rebalances as they happen; returns the records by partition.
     fn fetch(&mut self) -> Result<BTreeMap<Partition, Vec<InputRecord>>> {
         let mut batch: BTreeMap<Partition, Vec<InputRecord>> = BTreeMap::new();
         let started = Instant::now();
         let mut count = 0;
-        while count < self.spec.batch_size && started.elapsed() < BATCH_WINDOW {
+        while count < self.spec.batch_size * self.tasks.len().max(1) && started.elapsed() < BATCH_WINDOW {
             let polled = self.consumer.poll(Duration::from_millis(20));
             let record = match polled {
                 None => None,
