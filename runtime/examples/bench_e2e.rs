@@ -243,23 +243,9 @@ fn label(args: &Args) -> String {
 // ---------------------------------------------------------------------------------------------
 // The workload.
 
-/// SplitMix64: a small deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// A word's rank in a vocabulary of `n`: log-uniform, so rank r comes about 1/r as often.
 fn zipf_rank(rng: &mut Rng, n: usize) -> usize {
