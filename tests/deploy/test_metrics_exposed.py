@@ -85,9 +85,11 @@ def exposed(tmp_path_factory):
         producer = Producer({"bootstrap.servers": broker})
         producer.produce(lines, value=b"\xff\xfe not text", partition=1, timestamp=stream.end_ms - 70_000)
         producer.produce(lines, value=b"far too late", partition=2, timestamp=stream.records[0][1])
-        # 40 000 words: their pairs pass the job's 64 KiB output limit, a trap of kind
-        # output_limit (weir_guest_traps_total has no series until a guest call fails).
-        producer.produce(lines, value=b"alpha " * 40_000, partition=0, timestamp=stream.records[-1][1])
+        # 40 000 distinct words: their pairs pass the job's 64 KiB output limit, a trap of kind
+        # output_limit (weir_guest_traps_total has no series until a guest call fails). Distinct,
+        # because the guest combines the pairs of one word into one before returning them.
+        many = " ".join(f"w{i}" for i in range(40_000)).encode()
+        producer.produce(lines, value=many, partition=0, timestamp=stream.records[-1][1])
         assert producer.flush(30) == 0
         stream.close_windows(broker, lines)
         reference = stream.reference()
