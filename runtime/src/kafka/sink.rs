@@ -39,7 +39,7 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The smallest limit a refusal lowers a topic's to: a broker that refuses records of this size
 /// is misconfigured, and halving further would only turn more records into dead letters.
@@ -49,6 +49,9 @@ pub const MIN_RECORD_LIMIT: usize = 16 * 1024;
 /// limit) before it is given up: within one [`Sink::send`] for librdkafka's own refusals, within
 /// one [`Sink::flush`] for the broker's.
 pub const REFUSAL_ROUNDS: usize = 4;
+
+/// How often [`Sink::flush`] looks whether every record has been acknowledged.
+const FLUSH_POLL: Duration = Duration::from_millis(1);
 
 /// A record to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,11 +248,24 @@ impl Sink {
         Ok(())
     }
 
-    /// Waits for the broker to acknowledge (or refuse) every record queued.
+    /// Waits for the broker to acknowledge (or refuse) every record queued, and for the
+    /// delivery reports to be handled.
+    ///
+    /// Not `Producer::flush` alone: with a `ThreadedProducer`, rust-rdkafka's flush polls the
+    /// event queue for up to 100 ms while the producer's own polling thread takes the delivery
+    /// reports from it, so every flush of a non-empty queue took 100 ms (a commit cycle, which
+    /// flushes twice, 200 ms of each 500 ms). A zero-timeout flush sends what lingers at once;
+    /// then the queue length, which counts reports not yet handled, is watched until it is zero.
     fn wait(&self) -> Result<(), SinkError> {
-        self.producer
-            .flush(self.flush_timeout)
-            .map_err(|_| SinkError::Flush(self.flush_timeout))
+        let deadline = Instant::now() + self.flush_timeout;
+        let _sent_now = self.producer.flush(Duration::ZERO);
+        while self.producer.in_flight_count() > 0 {
+            if Instant::now() >= deadline {
+                return Err(SinkError::Flush(self.flush_timeout));
+            }
+            std::thread::sleep(FLUSH_POLL);
+        }
+        Ok(())
     }
 
     /// `record` if it fits its topic's limit; otherwise the dead letter to write instead (a
