@@ -239,11 +239,15 @@ impl<F: TaskFactory> Stage<'_, F> {
                 // One guest call per `batch_size` records, as a task makes by itself.
                 (Some(_), Some(pane)) if records.len() > self.spec.batch_size => ahead.extend(
                     records
-                        .chunks(self.spec.batch_size)
+                        .chunks(self.spec.batch_size.max(1))
                         .map(|chunk| (at.clone(), chunk.to_vec(), pane)),
                 ),
                 (Some(_), Some(pane)) => ahead.push((at, records, pane)),
-                _ => task.process(&records, out),
+                // A poll may hold several batches of one partition: the job's batch_size bounds
+                // every guest call (its deadline and output limit are per call).
+                _ => records
+                    .chunks(self.spec.batch_size.max(1))
+                    .for_each(|chunk| task.process(chunk, out)),
             }
         }
         if let Some(pool) = &self.pool
