@@ -313,3 +313,49 @@ fn a_bad_module_fails_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a WebAssembly file"), "{stderr}");
 }
+
+#[test]
+fn map_threads_change_nothing_in_the_output_or_the_dead_letters() {
+    // Out-of-order records, some of them late, capitalized words (a copy in the guest) and
+    // undecodable lines, in batches of 4: the map threads' combined batches meet windows that
+    // close mid-batch and records that are late.
+    let mut input = String::new();
+    for i in 0..600i64 {
+        let t = (i * 37 % 100) * 40 + i * 15;
+        let line = json!({"value": format!("w{} w{} W{} w{}", i % 7, i % 3, i % 5, i % 7), "timestamp": t});
+        input.push_str(&format!("{line}\n"));
+        if i % 97 == 0 {
+            input.push_str("not json\n");
+        }
+    }
+    let run = |threads: &str| {
+        let args = [
+            "--window",
+            "tumbling:1s",
+            "--out-of-orderness",
+            "300ms",
+            "--batch-size",
+            "4",
+            "--map-threads",
+            threads,
+            "--quiet",
+        ];
+        let output = weir_run("word-count", &args, &input);
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (alone, alone_dead) = run("0");
+    assert!(json_lines(alone.as_bytes()).len() > 20, "{alone}");
+    assert!(
+        alone_dead.contains("\"late\""),
+        "the input has late records: {alone_dead}"
+    );
+    assert!(alone_dead.contains("\"undecodable\""), "{alone_dead}");
+    for threads in ["1", "3"] {
+        let (got, dead) = run(threads);
+        assert_eq!(got, alone, "output with {threads} map threads");
+        assert_eq!(dead, alone_dead, "dead letters with {threads} map threads");
+    }
+}
