@@ -772,7 +772,7 @@ fn live(args: &Args, run: &str, rate: u64, duration: Duration, soak: bool) -> Re
         };
         std::thread::Builder::new()
             .name("live-producer".into())
-            .spawn(move || settings.produce(&input, rate, warmup, duration, &sent))?
+            .spawn(move || produce_live(&settings, &input, rate, warmup, duration, &sent))?
     };
     let started = Instant::now();
     let cpu_all = Cpu::start(args.broker_pid, Some(weir.pid));
@@ -922,19 +922,6 @@ struct LiveSettings {
     vocabulary: usize,
     partitions: i32,
     timeout: Duration,
-}
-
-impl LiveSettings {
-    fn produce(
-        &self,
-        topic: &str,
-        rate: u64,
-        warmup: Duration,
-        duration: Duration,
-        sent: &AtomicU64,
-    ) -> Result<Produced> {
-        produce_live(self, topic, rate, warmup, duration, sent)
-    }
 }
 
 /// `1s 500ms`.

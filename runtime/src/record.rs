@@ -170,6 +170,31 @@ pub struct Combined {
 pub type CombinedRef<'a> = (&'a CombinedPair, &'a [u8], &'a [u8]);
 
 impl Combined {
+    /// The pairs with their key and value bytes, in order, if the batch fits its input of
+    /// `records` records: one time per record, every pair from records inside it (`first <=
+    /// last`, at least one pair folded), lengths that add up to exactly the data. The error says
+    /// what does not fit.
+    pub fn checked(&self, records: usize) -> Result<Vec<CombinedRef<'_>>, String> {
+        if self.times.len() != records {
+            return Err(format!(
+                "map-combine returned {} record times for {records} records",
+                self.times.len()
+            ));
+        }
+        if let Some(bad) = self
+            .pairs
+            .iter()
+            .find(|p| p.first > p.last || p.last as usize >= records || p.count == 0)
+        {
+            return Err(format!(
+                "map-combine returned a pair from records {}..={} (count {}) in a batch of {records}",
+                bad.first, bad.last, bad.count
+            ));
+        }
+        self.split()
+            .ok_or_else(|| "map-combine returned pair lengths that do not add up to its data".into())
+    }
+
     /// The pairs with their key and value bytes, in order; `None` when the lengths do not add up
     /// to exactly the data.
     pub fn split(&self) -> Option<Vec<CombinedRef<'_>>> {

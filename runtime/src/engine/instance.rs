@@ -358,7 +358,7 @@ impl Guest for WasmGuest {
             .and_then(|(result,)| result.map_err(rejected))
             .and_then(|combined| {
                 self.check_output(combined.data.len(), "map")?;
-                check_combined(&combined, records.len())?;
+                combined.checked(records.len()).map_err(contract)?;
                 Ok(combined)
             });
         Some(result)
@@ -386,33 +386,6 @@ impl Guest for WasmGuest {
             .ok_or_else(|| contract("finish returned lengths that do not add up to its data".into()))?;
         expect_len("finish", outputs, items.len())
     }
-}
-
-/// Checks a combined batch against its input: one time per record, pairs inside the batch, and
-/// lengths that add up to the data.
-fn check_combined(combined: &Combined, records: usize) -> Result<(), GuestError> {
-    if combined.times.len() != records {
-        return Err(contract(format!(
-            "map-combine returned {} record times for {records} records",
-            combined.times.len()
-        )));
-    }
-    if let Some(bad) = combined
-        .pairs
-        .iter()
-        .find(|p| p.first > p.last || p.last as usize >= records || p.count == 0)
-    {
-        return Err(contract(format!(
-            "map-combine returned a pair from records {}..={} (count {}) in a batch of {records}",
-            bad.first, bad.last, bad.count
-        )));
-    }
-    if combined.split().is_none() {
-        return Err(contract(
-            "map-combine returned pair lengths that do not add up to its data".into(),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use super::{Pipeline, TimeMode};
 use crate::guest::Guest;
 use crate::record::{Combined, InputRecord, ModuleKind};
-use crate::window::{Origin, UniqueStaged, WindowStore};
+use crate::window::{Origin, UniqueStaged};
 
 impl<G: Guest> Pipeline<G> {
     /// The pane size batches of this pipeline may be combined over (see [`Guest::map_combine`]):
@@ -53,15 +53,7 @@ impl<G: Guest> Pipeline<G> {
     }
 
     fn apply_combined(&mut self, records: &[InputRecord], combined: &Combined, pane: i64) -> bool {
-        if combined.times.len() != records.len()
-            || combined
-                .pairs
-                .iter()
-                .any(|p| p.first > p.last || p.last as usize >= records.len())
-        {
-            return false;
-        }
-        let Some(pairs) = combined.split() else {
+        let Ok(pairs) = combined.checked(records.len()) else {
             return false;
         };
         // The watermark before each record, as the per-pair path moves it.
@@ -94,7 +86,7 @@ impl<G: Guest> Pipeline<G> {
             }
             emitted += u64::from(pair.count);
         }
-        let input = WindowStore::unique_input(&staged);
+        let input = staged.input();
         let accs = if input.is_empty() {
             Vec::new()
         } else {

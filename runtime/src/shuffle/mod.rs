@@ -114,6 +114,16 @@ fn envelope(tag: u8, upstream: &str, extra: usize) -> Vec<u8> {
     value
 }
 
+/// The head of a partials value (packed or single): tag, upstream, epoch and window, with room
+/// for `extra` bytes more.
+fn partials_envelope(tag: u8, upstream: &str, epoch: i64, window: Window, extra: usize) -> Vec<u8> {
+    let mut value = envelope(tag, upstream, 24 + extra);
+    value.extend_from_slice(&epoch.to_be_bytes());
+    value.extend_from_slice(&window.start.to_be_bytes());
+    value.extend_from_slice(&window.end.to_be_bytes());
+    value
+}
+
 /// Stage 1's output for the repartition topic (`partitions` partitions): fired windows'
 /// partial accumulators, written by the owner of `upstream` at `epoch`, packed into one record
 /// per (window, partition) (more when they exceed [`PACK_BYTES`]), in the order of the
@@ -146,19 +156,13 @@ pub fn partial_records(
         {
             out.push(full);
         }
-        let record = open.entry(partition).or_insert_with(|| {
-            let mut value = envelope(PARTIALS, upstream, 24);
-            value.extend_from_slice(&epoch.to_be_bytes());
-            value.extend_from_slice(&window.start.to_be_bytes());
-            value.extend_from_slice(&window.end.to_be_bytes());
-            Outgoing {
-                topic: topic.to_string(),
-                partition: Some(partition),
-                key: None,
-                value: Some(value),
-                timestamp: Some(partial.timestamp),
-                headers: Vec::new(),
-            }
+        let record = open.entry(partition).or_insert_with(|| Outgoing {
+            topic: topic.to_string(),
+            partition: Some(partition),
+            key: None,
+            value: Some(partials_envelope(PARTIALS, upstream, epoch, window, 0)),
+            timestamp: Some(partial.timestamp),
+            headers: Vec::new(),
         });
         if let Some(value) = record.value.as_mut() {
             for bytes in [key.as_slice(), partial.value.as_slice()] {
@@ -182,10 +186,7 @@ pub fn partial_record(
 ) -> Outgoing {
     let window = partial.window.unwrap_or(Window { start: 0, end: 0 });
     let key = partial.key.unwrap_or_default();
-    let mut value = envelope(PARTIAL, upstream, 24 + partial.value.len());
-    value.extend_from_slice(&epoch.to_be_bytes());
-    value.extend_from_slice(&window.start.to_be_bytes());
-    value.extend_from_slice(&window.end.to_be_bytes());
+    let mut value = partials_envelope(PARTIAL, upstream, epoch, window, partial.value.len());
     value.extend_from_slice(&partial.value);
     Outgoing {
         topic: topic.to_string(),
@@ -207,10 +208,7 @@ pub fn single_partial(
     key: &[u8],
     acc: &[u8],
 ) -> InputRecord {
-    let mut value = envelope(PARTIAL, upstream, 24 + acc.len());
-    value.extend_from_slice(&epoch.to_be_bytes());
-    value.extend_from_slice(&window.start.to_be_bytes());
-    value.extend_from_slice(&window.end.to_be_bytes());
+    let mut value = partials_envelope(PARTIAL, upstream, epoch, window, acc.len());
     value.extend_from_slice(acc);
     InputRecord {
         key: Some(key.to_vec()),

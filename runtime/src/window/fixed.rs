@@ -50,6 +50,14 @@ pub struct UniqueStaged {
     values: Vec<u8>,
 }
 
+impl UniqueStaged {
+    /// The reduce call the batch needs: its folds (empty when every pair starts a new
+    /// accumulator).
+    pub fn input(&self) -> &ReduceInput {
+        &self.input
+    }
+}
+
 /// A staged (window, key) waiting for its reduce result.
 pub struct FixedSlot {
     window: Window,
@@ -172,36 +180,34 @@ impl FixedWindows {
         }
     }
 
-    /// The reduce input of a [`UniqueStaged`] batch (empty when every pair starts a new
-    /// accumulator).
-    pub(super) fn unique_input(staged: &UniqueStaged) -> &ReduceInput {
-        &staged.input
-    }
-
     /// Stores a [`UniqueStaged`] batch, with the accumulators reduce returned for its folds (one
     /// per group, in order), updating existing accumulators in place.
     pub(super) fn commit_unique(&mut self, staged: UniqueStaged, accs: Vec<Vec<u8>>) {
         for ((window, key, origin), acc) in staged.folds.into_iter().zip(accs) {
             let key = &staged.keys[key];
-            if let Some(open) = self.open.get_mut(&window) {
-                open.first = open.first.earlier(origin);
-                match open.keys.get_mut(key) {
-                    Some(old) => *old = acc,
-                    None => {
-                        open.keys.insert(key.to_vec(), acc);
-                    }
+            let open = self.open_window(window, origin);
+            match open.keys.get_mut(key) {
+                Some(old) => *old = acc,
+                None => {
+                    open.keys.insert(key.to_vec(), acc);
                 }
             }
         }
         for (window, key, value, origin) in staged.fresh {
-            let open = self.open.entry(window).or_insert_with(|| OpenWindow {
-                keys: HashMap::default(),
-                first: origin,
-            });
-            open.first = open.first.earlier(origin);
-            open.keys
+            self.open_window(window, origin)
+                .keys
                 .insert(staged.keys[key].to_vec(), staged.values[value].to_vec());
         }
+    }
+
+    /// `window`'s state, opened if new, now depending on `origin` too.
+    fn open_window(&mut self, window: Window, origin: Origin) -> &mut OpenWindow {
+        let open = self.open.entry(window).or_insert_with(|| OpenWindow {
+            keys: HashMap::default(),
+            first: origin,
+        });
+        open.first = open.first.earlier(origin);
+        open
     }
 
     pub(super) fn groups(&self, staged: FixedStaged) -> (ReduceInput, Vec<FixedSlot>) {
@@ -225,12 +231,9 @@ impl FixedWindows {
 
     pub(super) fn commit(&mut self, slots: Vec<FixedSlot>, accs: Vec<Vec<u8>>) {
         for (slot, acc) in slots.into_iter().zip(accs) {
-            let open = self.open.entry(slot.window).or_insert_with(|| OpenWindow {
-                keys: HashMap::default(),
-                first: slot.first,
-            });
-            open.first = open.first.earlier(slot.first);
-            open.keys.insert(slot.key, acc);
+            self.open_window(slot.window, slot.first)
+                .keys
+                .insert(slot.key, acc);
         }
     }
 

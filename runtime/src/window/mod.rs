@@ -169,12 +169,7 @@ impl WindowStore {
         }
     }
 
-    /// The reduce call a [`UniqueStaged`] batch needs (empty: none).
-    pub fn unique_input(staged: &UniqueStaged) -> &ReduceInput {
-        FixedWindows::unique_input(staged)
-    }
-
-    /// Stores a [`UniqueStaged`] batch with what reduce returned for [`WindowStore::unique_input`].
+    /// Stores a [`UniqueStaged`] batch with what reduce returned for [`UniqueStaged::input`].
     pub fn commit_unique(&mut self, staged: UniqueStaged, accs: Vec<Vec<u8>>) {
         if let WindowStore::Fixed(w) = self {
             w.commit_unique(staged, accs);
