@@ -13,7 +13,27 @@ use weir::cli::{Cli, Command};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc 3's `mi_option_purge_delay` (the index in `mimalloc.h`'s `mi_option_e`).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// How long mimalloc keeps freed memory before it gives it back to the OS, in ms. Its default,
+/// 1 s, kept 50-60 MB of `weir serve`'s peak RSS in the end-to-end benchmark in freed pages
+/// (batches, fetched records, packed partials come and go many times a second); 10 ms (mimalloc
+/// 2's default) keeps about 30 MB. `MIMALLOC_PURGE_DELAY` still sets it.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// Sets mimalloc's purge delay unless the environment does. The crate's only `unsafe`: a call
+/// into mimalloc's C API, which the `mimalloc` crate does not wrap.
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: `mi_option_set` takes plain integers and stores the value in mimalloc's option
+        // table, which it reads atomically; an index it does not know it ignores.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
     let logs = tracing_subscriber::fmt()

@@ -14,10 +14,12 @@
 use super::observe::{Activity, StageObserver};
 use super::orphans::{OrphanWatch, Stalled};
 use super::task::{Task, TaskFactory};
+use crate::kafka::fetch_watch::Stuck;
+use crate::kafka::partition_queues::PartitionQueues;
 use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::{Outgoing, Sink};
 use crate::kafka::source::{Rebalanced, StageContext, input_record};
-use crate::kafka::{consumer_config, group_positions};
+use crate::kafka::{STAGE_FETCH_BYTES, group_positions, next_fetch_bytes, stage_consumer_config};
 use crate::pipeline::MapPool;
 use crate::record::InputRecord;
 use anyhow::{Context, Result, bail};
@@ -31,6 +33,9 @@ use std::time::{Duration, Instant};
 
 /// How long the stage collects records before processing them, at most.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
+/// How long a stage that found no record waits on its consumer's queue before it looks at the
+/// partition queues again (a record arriving in a partition queue does not wake that wait).
+const IDLE_POLL: Duration = Duration::from_millis(5);
 /// How long a commit cycle waits for the broker to acknowledge everything before the stage
 /// restarts from its checkpoints.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -66,7 +71,7 @@ pub struct StageSpec {
     pub commit_interval: Duration,
 }
 
-type Partition = (String, i32);
+use crate::kafka::partition_queues::Partition;
 
 /// `max.poll.interval.ms` for a session timeout: also how long the group waits for every
 /// member to rejoin a rebalance.
@@ -81,6 +86,21 @@ fn join_deadline(session: Duration) -> Duration {
     Duration::from_millis((session_ms + max_poll_ms(session_ms)) as u64) + Duration::from_secs(10)
 }
 
+/// `bytes` in MiB, for a log line.
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// Why a stage's run ended without an error.
+enum Ended {
+    /// Shutdown was asked for.
+    Shutdown,
+    /// A partition's next record batch is larger than the fetch size (see
+    /// [`crate::kafka::fetch_watch`]): everything is committed, and the stage rejoins fetching
+    /// up to `fetch_bytes`.
+    FetchLarger { stuck: Stuck, fetch_bytes: usize },
+}
+
 /// Runs a stage until `shutdown` is set, restarting it after errors.
 pub fn run<F: TaskFactory>(
     spec: &StageSpec,
@@ -89,12 +109,32 @@ pub fn run<F: TaskFactory>(
     shutdown: &AtomicBool,
 ) {
     let mut backoff = Duration::from_millis(500);
+    let mut fetch_bytes = STAGE_FETCH_BYTES;
     while !shutdown.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let result = run_once(spec, factory, observer, shutdown);
+        let result = run_once(spec, factory, observer, shutdown, fetch_bytes);
         observer.stopped();
         match result {
-            Ok(()) => return,
+            Ok(Ended::Shutdown) => return,
+            Ok(Ended::FetchLarger {
+                stuck,
+                fetch_bytes: larger,
+            }) => {
+                tracing::warn!(
+                    job = spec.job,
+                    stage = spec.stage,
+                    "the broker returns nothing of {}/{} at offset {} (its high watermark is {}) \
+                     with fetches of {}: a record batch there must be larger. Everything read \
+                     is committed; the stage rejoins its group fetching up to {}",
+                    stuck.topic,
+                    stuck.partition,
+                    stuck.offset,
+                    stuck.high_watermark,
+                    mib(fetch_bytes),
+                    mib(larger)
+                );
+                fetch_bytes = larger;
+            }
             Err(err) => {
                 tracing::error!(
                     job = spec.job,
@@ -115,13 +155,19 @@ pub fn run<F: TaskFactory>(
 struct Stage<'a, F: TaskFactory> {
     spec: &'a StageSpec,
     factory: &'a F,
-    consumer: BaseConsumer<StageContext>,
+    consumer: Arc<BaseConsumer<StageContext>>,
+    /// Each assigned partition's own queue, read in turn.
+    queues: PartitionQueues,
     sink: Sink,
     tasks: HashMap<Partition, F::Task>,
     checkpointed: HashMap<Partition, Vec<u8>>,
     observer: &'a StageObserver,
     /// Workers that map the partitions' batches in parallel (map stage only).
     pool: Option<MapPool>,
+    /// The consumer's fetch size (`fetch.max.bytes`).
+    fetch_bytes: usize,
+    /// A stuck partition was reported at the largest fetch size already.
+    stuck_reported: bool,
 }
 
 fn run_once<F: TaskFactory>(
@@ -129,10 +175,11 @@ fn run_once<F: TaskFactory>(
     factory: &F,
     observer: &Arc<StageObserver>,
     shutdown: &AtomicBool,
-) -> Result<()> {
+    fetch_bytes: usize,
+) -> Result<Ended> {
     let progress = ProgressStore::new(&spec.brokers, &spec.progress.0, spec.progress.1)?;
     let session_ms = spec.session_timeout.as_millis().max(1000);
-    let consumer: BaseConsumer<StageContext> = consumer_config(&spec.brokers, &spec.group)
+    let consumer: BaseConsumer<StageContext> = stage_consumer_config(&spec.brokers, &spec.group, fetch_bytes)
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", session_ms.to_string())
         .set("heartbeat.interval.ms", (session_ms / 4).to_string())
@@ -166,12 +213,15 @@ fn run_once<F: TaskFactory>(
     let mut stage = Stage {
         spec,
         factory,
-        consumer,
+        consumer: Arc::new(consumer),
+        queues: PartitionQueues::new(),
         sink,
         tasks: HashMap::new(),
         checkpointed: HashMap::new(),
         observer,
         pool,
+        fetch_bytes,
+        stuck_reported: false,
     };
     let result = stage.work(shutdown);
     stage.consumer.unsubscribe();
@@ -179,7 +229,7 @@ fn run_once<F: TaskFactory>(
 }
 
 impl<F: TaskFactory> Stage<'_, F> {
-    fn work(&mut self, shutdown: &AtomicBool) -> Result<()> {
+    fn work(&mut self, shutdown: &AtomicBool) -> Result<Ended> {
         let mut last_commit = Instant::now();
         let mut out = Vec::new();
         let (mut started, mut joined) = (Instant::now(), false);
@@ -221,8 +271,44 @@ impl<F: TaskFactory> Stage<'_, F> {
                 self.commit()?;
                 last_commit = Instant::now();
             }
+            if let Some(ended) = self.fetch_larger()? {
+                return Ok(ended);
+            }
         }
-        self.commit()
+        self.commit()?;
+        Ok(Ended::Shutdown)
+    }
+
+    /// When a partition is stuck behind a record batch larger than the fetch size: commits
+    /// everything, for the stage to rejoin fetching larger; at the largest fetch size already,
+    /// says so once and goes on.
+    fn fetch_larger(&mut self) -> Result<Option<Ended>> {
+        let Some(stuck) = self.consumer.context().take_stuck() else {
+            return Ok(None);
+        };
+        match next_fetch_bytes(self.fetch_bytes) {
+            Some(fetch_bytes) => {
+                self.commit()?;
+                Ok(Some(Ended::FetchLarger { stuck, fetch_bytes }))
+            }
+            None => {
+                if !self.stuck_reported {
+                    self.stuck_reported = true;
+                    tracing::error!(
+                        job = self.spec.job,
+                        stage = self.spec.stage,
+                        "the broker returns nothing of {}/{} at offset {} (its high watermark is \
+                         {}) even with fetches of {}: the partition is stuck there",
+                        stuck.topic,
+                        stuck.partition,
+                        stuck.offset,
+                        stuck.high_watermark,
+                        mib(self.fetch_bytes)
+                    );
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Hands each partition's records to its task (mapped on the workers first, when the stage
@@ -307,37 +393,70 @@ impl<F: TaskFactory> Stage<'_, F> {
         Ok(true)
     }
 
-    /// Polls for up to a batch of records per assigned partition (or [`BATCH_WINDOW`]),
-    /// applying rebalances as they happen; returns the records by partition.
+    /// Reads records in rounds, up to a batch from each partition's queue in turn, until it
+    /// has a batch per assigned partition (in all: a partition with more to read fills in for
+    /// one with less) or [`BATCH_WINDOW`] has passed, applying rebalances as they happen;
+    /// returns the records by partition.
+    ///
+    /// Each round first drains the consumer's own queue, which serves rebalances (a newly
+    /// assigned partition gets its task and its queue there) and holds whatever was fetched
+    /// for a partition before its queue was split off: those records come before any of its
+    /// queue's, so a partition's records stay in order.
     fn fetch(&mut self) -> Result<BTreeMap<Partition, Vec<InputRecord>>> {
         let mut batch: BTreeMap<Partition, Vec<InputRecord>> = BTreeMap::new();
         let started = Instant::now();
+        let per_partition = self.spec.batch_size.max(1);
+        let mut wait = Duration::ZERO;
         let mut count = 0;
-        while count < self.spec.batch_size * self.tasks.len().max(1) && started.elapsed() < BATCH_WINDOW {
-            let polled = self.consumer.poll(Duration::from_millis(20));
-            let record = match polled {
-                None => None,
-                Some(Ok(message)) => Some((
-                    (message.topic().to_string(), message.partition()),
-                    input_record(&message),
-                )),
-                Some(Err(err)) => {
-                    tracing::debug!(job = self.spec.job, stage = self.spec.stage, "consumer: {err}");
-                    None
+        let full = |count: usize, tasks: usize| {
+            count >= per_partition * tasks.max(1) || started.elapsed() >= BATCH_WINDOW
+        };
+        loop {
+            while let Some(polled) = self.consumer.poll(wait) {
+                wait = Duration::ZERO;
+                let record = match polled {
+                    Ok(message) => Some((
+                        (message.topic().to_string(), message.partition()),
+                        input_record(&message),
+                    )),
+                    Err(err) => {
+                        tracing::debug!(job = self.spec.job, stage = self.spec.stage, "consumer: {err}");
+                        None
+                    }
+                };
+                self.rebalance(&mut batch)?;
+                if let Some((at, record)) = record
+                    && self.tasks.contains_key(&at)
+                {
+                    batch.entry(at).or_default().push(record);
+                    count += 1;
                 }
-            };
-            self.rebalance(&mut batch)?;
-            if let Some((at, record)) = record
-                && self.tasks.contains_key(&at)
-            {
-                batch.entry(at).or_default().push(record);
-                count += 1;
+                // Enough for now. What is left in the consumer's queue is drained before any
+                // partition queue is read next time.
+                if full(count, self.tasks.len()) {
+                    return Ok(batch);
+                }
+            }
+            // The poll that returned nothing may have run a rebalance callback: a partition
+            // assigned then may have records in the consumer's queue, fetched before its own
+            // queue was split off, so drain that again before reading the partition queues.
+            if !self.rebalance(&mut batch)? {
+                let taken = self.queues.poll_round(per_partition, &mut batch);
+                count += taken;
+                if full(count, self.tasks.len()) {
+                    break;
+                }
+                // Nothing came: wait on the consumer's queue a little (it serves rebalances and
+                // wakes on nothing else), then look again.
+                wait = if taken == 0 { IDLE_POLL } else { Duration::ZERO };
             }
         }
         Ok(batch)
     }
 
-    fn rebalance(&mut self, batch: &mut BTreeMap<Partition, Vec<InputRecord>>) -> Result<()> {
+    /// Applies the rebalances the consumer reported; returns whether a partition was assigned.
+    fn rebalance(&mut self, batch: &mut BTreeMap<Partition, Vec<InputRecord>>) -> Result<bool> {
+        let mut assigned = false;
         for event in self.consumer.context().take_events() {
             match event {
                 Rebalanced::Assigned {
@@ -350,7 +469,19 @@ impl<F: TaskFactory> Stage<'_, F> {
                     let task = self
                         .factory
                         .create(&topic, partition, checkpoint.as_deref(), epoch)?;
-                    self.tasks.insert((topic, partition), task);
+                    let at = (topic, partition);
+                    if !self.queues.split(&self.consumer, &at) {
+                        tracing::warn!(
+                            job = self.spec.job,
+                            stage = self.spec.stage,
+                            "no queue of its own for {}/{}: its records come through the \
+                             consumer's queue",
+                            at.0,
+                            at.1
+                        );
+                    }
+                    self.tasks.insert(at, task);
+                    assigned = true;
                 }
                 Rebalanced::Revoked {
                     topic,
@@ -361,6 +492,7 @@ impl<F: TaskFactory> Stage<'_, F> {
                         .rebalanced(if lost { "lost" } else { "revoked" }, &topic, partition);
                     let at = (topic, partition);
                     self.tasks.remove(&at);
+                    self.queues.remove(&at);
                     self.checkpointed.remove(&at);
                     batch.remove(&at);
                 }
@@ -370,7 +502,7 @@ impl<F: TaskFactory> Stage<'_, F> {
             held.sort();
             self.observer.holds(held);
         }
-        Ok(())
+        Ok(assigned)
     }
 
     /// Writes, waits, records progress, waits, commits; reports what the tasks hold and how

@@ -17,6 +17,8 @@ use std::time::Duration;
 pub mod admin;
 pub mod claim;
 pub mod dead_letter;
+pub mod fetch_watch;
+pub mod partition_queues;
 pub mod progress;
 pub mod record_size;
 pub mod refused;
@@ -74,6 +76,46 @@ pub const CONSUMER_FETCH_BYTES: usize = 16 << 20;
 /// larger than this anyway (Kafka does, KIP-74; tansu 0.6 does not: with 1 MiB here, a 5 MB
 /// record wedged its partition, `tests/e2e/test_oversized.py`).
 pub const CONSUMER_PARTITION_FETCH_BYTES: usize = 16 << 20;
+/// Records a stage's consumer prefetches per partition (`queued.min.messages`). A stage reads
+/// each partition from its own queue ([`partition_queues`]), and librdkafka then applies its
+/// queue bounds to each partition's queue: a stage holds at most this many records of each,
+/// plus one fetch response's worth.
+pub const STAGE_QUEUED_MESSAGES: usize = 1_000;
+/// KiB of record payload a stage's consumer prefetches per partition
+/// (`queued.max.messages.kbytes`), plus one fetch response's worth.
+pub const STAGE_QUEUED_KBYTES: usize = 1 << 10;
+/// Bytes of one fetch response of a stage's consumer (`fetch.max.bytes`) and of one partition's
+/// share of it (`max.partition.fetch.bytes`), to begin with: Kafka's default for the share
+/// (its default largest record is 1 MB). A larger first record batch still comes, alone, from
+/// Kafka (KIP-74) and from tansu with memory storage; tansu with SQLite storage returns nothing
+/// instead, and the stage then fetches larger ([`fetch_watch`], [`next_fetch_bytes`]).
+/// Small responses keep a stage's footprint small: tansu fills a response from one partition
+/// up to `fetch.max.bytes`, whatever the share, so each partition's queue is overshot by up to
+/// one response (16 MiB responses made a 6-partition stage hold about 100 MB of records).
+pub const STAGE_FETCH_BYTES: usize = 1 << 20;
+/// The largest fetch size a stage grows to.
+pub const STAGE_FETCH_BYTES_MAX: usize = 256 << 20;
+
+/// The fetch size after `current` found a record batch it could not fetch: four times as
+/// large, at most [`STAGE_FETCH_BYTES_MAX`]; `None` when it is that already.
+pub fn next_fetch_bytes(current: usize) -> Option<usize> {
+    (current < STAGE_FETCH_BYTES_MAX).then(|| current.saturating_mul(4).min(STAGE_FETCH_BYTES_MAX))
+}
+
+/// [`consumer_config`] with a stage's bounds, fetching up to `fetch_bytes` per response: what a
+/// stage's consumer holds is, per assigned partition, at most [`STAGE_QUEUED_MESSAGES`]
+/// records and [`STAGE_QUEUED_KBYTES`] KiB plus one response, and beyond that the response in
+/// flight.
+pub fn stage_consumer_config(brokers: &str, group: &str, fetch_bytes: usize) -> ClientConfig {
+    let mut config = consumer_config(brokers, group);
+    config
+        .set("queued.min.messages", STAGE_QUEUED_MESSAGES.to_string())
+        .set("queued.max.messages.kbytes", STAGE_QUEUED_KBYTES.to_string())
+        .set("max.partition.fetch.bytes", fetch_bytes.to_string())
+        .set("fetch.max.bytes", fetch_bytes.to_string());
+    config
+}
+
 /// Records a producer holds before they are acknowledged (`queue.buffering.max.messages`);
 /// a send beyond waits.
 pub const PRODUCER_QUEUED_MESSAGES: usize = 50_000;

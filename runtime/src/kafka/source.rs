@@ -7,6 +7,7 @@
 //! beginning). On revocation, or when the assignment is lost (the runtime was silent past the
 //! session timeout), the stage drops the partition's state without committing it.
 
+use super::fetch_watch::{FetchReport, FetchWatch, Stuck};
 use super::progress::ProgressStore;
 use crate::record::{Header, InputRecord};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
@@ -53,7 +54,13 @@ pub struct StageContext {
     events: Mutex<Vec<Rebalanced>>,
     on_statistics: Option<StatisticsHandler>,
     joined: std::sync::atomic::AtomicBool,
+    fetch_watch: Mutex<FetchWatch>,
+    stuck: Mutex<Option<Stuck>>,
 }
+
+/// How many statistics reports in a row (`statistics.interval.ms` apart) find a partition's
+/// fetch position unmoved, with records past it and none queued, before it counts as stuck.
+const STUCK_REPORTS: u32 = 2;
 
 impl StageContext {
     /// A context that restores `stage`'s partitions from `progress`.
@@ -64,6 +71,8 @@ impl StageContext {
             events: Mutex::new(Vec::new()),
             on_statistics: None,
             joined: std::sync::atomic::AtomicBool::new(false),
+            fetch_watch: Mutex::new(FetchWatch::new(STUCK_REPORTS)),
+            stuck: Mutex::new(None),
         }
     }
 
@@ -86,6 +95,31 @@ impl StageContext {
     /// The member is about to rejoin its group: it has no assignment until the group says.
     pub fn rejoining(&self) {
         self.joined.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes the partition found stuck (see [`FetchWatch`]) since the last call, if any.
+    pub fn take_stuck(&self) -> Option<Stuck> {
+        self.stuck.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn watch_fetches(&self, statistics: &Statistics) {
+        let mut watch = self.fetch_watch.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, t) in &statistics.topics {
+            for (&partition, p) in &t.partitions {
+                if partition < 0 || !p.desired {
+                    continue;
+                }
+                let report = FetchReport {
+                    next_offset: p.next_offset,
+                    high_watermark: p.hi_offset,
+                    queued: p.fetchq_cnt,
+                    active: p.fetch_state == "active",
+                };
+                if let Some(stuck) = watch.observe(topic, partition, report) {
+                    *self.stuck.lock().unwrap_or_else(|e| e.into_inner()) = Some(stuck);
+                }
+            }
+        }
     }
 
     /// Takes the rebalance events since the last call.
@@ -190,6 +224,7 @@ impl StageContext {
 
 impl ClientContext for StageContext {
     fn stats(&self, statistics: Statistics) {
+        self.watch_fetches(&statistics);
         if let Some(handler) = &self.on_statistics {
             handler(&statistics);
         }
