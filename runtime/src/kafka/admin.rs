@@ -1,6 +1,6 @@
 //! Topic administration: checks the inputs exist, creates the topics a job writes to.
 
-use super::topic_partitions;
+use super::{TopicError, topic_partitions};
 use anyhow::{Context, Result};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -28,10 +28,13 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Connects (lazily) to `brokers`.
+    /// Connects (lazily) to `brokers`. Its metadata requests never create a topic (see
+    /// [`topic_partitions`]): a typo in a topic name is an error, even on a broker that
+    /// creates topics on request, as `weir dev`'s does.
     pub fn new(brokers: &str) -> Result<Self> {
         let client = ClientConfig::new()
             .set("bootstrap.servers", brokers)
+            .set("allow.auto.create.topics", "false")
             .create()
             .with_context(|| format!("cannot create an admin client for {brokers}"))?;
         Ok(Admin {
@@ -44,8 +47,24 @@ impl Admin {
     /// The partition count of `topic`, or an error saying it does not exist or the brokers
     /// cannot be reached.
     pub fn partitions(&self, topic: &str) -> Result<i32> {
+        Ok(self.topic(topic)?)
+    }
+
+    /// As [`Admin::partitions`], with the reason typed: whether the topic is missing or the
+    /// brokers cannot be reached.
+    pub fn topic(&self, topic: &str) -> Result<i32, TopicError> {
         let n = topic_partitions(self.client.inner(), &self.brokers, topic, self.timeout)?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// Creates the topics of `specs` that do not exist yet: through the admin API
+    /// ([`Admin::ensure`]), else, on a broker without it (`weir dev`'s), by asking for their
+    /// metadata ([`Admin::auto_create`]).
+    pub fn create(&self, specs: &[TopicSpec]) -> Result<()> {
+        match self.ensure(specs) {
+            Ok(()) => Ok(()),
+            Err(err) => self.auto_create(specs).map_err(|_| err),
+        }
     }
 
     /// Makes the topics of `specs` exist on a broker that creates topics a producer asks about
