@@ -11,6 +11,8 @@ use super::modules::resolve;
 use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::config::{JobConfig, LimitsConfig};
 use crate::job::status::{RuntimeStatus, rfc3339};
+use crate::kafka::TopicError;
+use crate::kafka::admin::Admin;
 use crate::registry::model::Key;
 use crate::registry::{JobRecord, Lineage, Registry, Revision, StatusBoard};
 use axum::Json;
@@ -43,9 +45,14 @@ pub struct JobView {
     pub spec: serde_json::Value,
     /// The module.
     pub module: ModuleRef,
-    /// Creation time (API jobs).
+    /// Creation time (RFC 3339), for API jobs; absent for a config-file job, which has no
+    /// creation time of its own (each runtime reads its file when it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub created_at: Option<String>,
-    /// Last change (API jobs).
+    /// Last change (RFC 3339), for API jobs; absent for a config-file job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub updated_at: Option<String>,
     /// Its revisions, oldest first, the current one last.
     pub history: Vec<RevisionView>,
@@ -209,7 +216,39 @@ fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<J
     let reference = spec.module.display().to_string();
     let id = resolve(&registry.read(), &reference)?.id.clone();
     spec.module = id.into();
+    check_inputs(registry.brokers(), &spec.input)?;
     Ok(spec)
+}
+
+/// Refuses input topics the brokers do not know: a typo would otherwise make a job that waits
+/// for its topic forever (or, on a broker that creates topics on first use, reads an empty
+/// one). The lookup never creates a topic.
+fn check_inputs(brokers: &str, inputs: &[String]) -> ApiResult<()> {
+    let admin = Admin::new(brokers).map_err(|e| ApiError::unavailable(&e))?;
+    for topic in inputs {
+        match admin.topic(topic) {
+            Ok(_) => {}
+            Err(TopicError::Missing { .. }) => {
+                return Err(ApiError::not_found(
+                    "topic_not_found",
+                    format!(
+                        "input topic `{topic}` does not exist: check its name, or create it first \
+                         (`weir produce --create --topic {topic}`, or the Kafka cluster's own tools)"
+                    ),
+                ));
+            }
+            Err(err) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "brokers_unavailable",
+                    format!(
+                        "cannot check input topic `{topic}`: {err}; retry once the Kafka brokers are reachable"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses limits above what the operator allows (`max_limits`).
@@ -263,8 +302,9 @@ fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
     responses(
         (status = 201, body = JobView),
         (status = 400, description = "`invalid_job`, `limits_exceeded`", body = super::error::ErrorBody),
-        (status = 404, description = "`module_not_found`", body = super::error::ErrorBody),
+        (status = 404, description = "`module_not_found`, `topic_not_found` (an input topic)", body = super::error::ErrorBody),
         (status = 409, description = "`job_exists`, `job_defined_in_config`", body = super::error::ErrorBody),
+        (status = 503, description = "`registry_unavailable`, `brokers_unavailable`", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -402,7 +442,8 @@ fn record_lineage(record: &mut JobRecord) {
     params(("name" = String, Path)),
     request_body(content = Object, description = "the whole new job spec"),
     responses((status = 200, body = JobView), (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody)),
+        (status = 404, description = "`job_not_found`, `module_not_found`, `topic_not_found` (an input topic)", body = super::error::ErrorBody),
+        (status = 409, description = "`incompatible_update`, `job_defined_in_config`", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<Arc<ApiState>>,

@@ -42,3 +42,49 @@ impl Modify for BearerToken {
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn schema(name: &str) -> Value {
+        let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        document["components"]["schemas"][name].clone()
+    }
+
+    #[test]
+    fn a_job_may_have_no_creation_time_and_then_the_field_is_absent() {
+        let job = schema("JobView");
+        let required: Vec<&str> = job["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for field in ["created_at", "updated_at"] {
+            assert!(!required.contains(&field), "{field} is optional: {job}");
+            assert_eq!(
+                job["properties"][field]["type"], "string",
+                "{field} is a string when present, never null: {job}"
+            );
+        }
+        assert!(required.contains(&"name"), "{job}");
+        let view = jobs::JobView {
+            name: "wc".into(),
+            revision: 0,
+            state: "running".into(),
+            source: "config".into(),
+            spec: serde_json::json!({}),
+            module: jobs::ModuleRef {
+                id: "word-count".into(),
+                name: None,
+            },
+            created_at: None,
+            updated_at: None,
+            history: Vec::new(),
+            status: jobs::JobStatusView::default(),
+        };
+        let value = serde_json::to_value(&view).expect("serializes");
+        assert!(value.get("created_at").is_none(), "{value}");
+        assert!(value.get("updated_at").is_none(), "{value}");
+    }
+}

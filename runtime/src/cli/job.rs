@@ -99,10 +99,11 @@ pub struct Job {
     pub module: ModuleRef,
     /// Its spec (module resolved to an id).
     pub spec: Map<String, Value>,
-    /// Created at (RFC 3339).
-    pub created_at: String,
-    /// Last changed at (RFC 3339).
-    pub updated_at: String,
+    /// Created at (RFC 3339); none for a job of a runtime's config file (older servers send
+    /// `null`, newer ones leave it out).
+    pub created_at: Option<String>,
+    /// Last changed at (RFC 3339); none for a config-file job.
+    pub updated_at: Option<String>,
     /// Its revisions, oldest first.
     pub history: Vec<Revision>,
     /// What the runtimes report.
@@ -293,6 +294,15 @@ fn module_label(module: &ModuleRef) -> String {
     }
 }
 
+/// A time, or what stands for it: a config-file job has no creation or change time.
+fn or_config(time: Option<&str>, source: &str) -> String {
+    match time {
+        Some(time) => time.to_string(),
+        None if source == "config" => format!("{NONE} (a runtime's config file)"),
+        None => NONE.to_string(),
+    }
+}
+
 fn number_or_none<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| NONE.to_string(), |v| v.to_string())
 }
@@ -318,7 +328,7 @@ fn list_table(jobs: &[Job], now: SystemTime) -> String {
             number_or_none(job.status.lag),
             number_or_none(job.status.assigned_partitions),
             output::age_or_none(job.status.last_window_fired_at.as_deref(), now),
-            output::age(&job.created_at, now),
+            output::age_or_none(job.created_at.as_deref(), now),
         ]);
     }
     table.render()
@@ -386,8 +396,8 @@ fn describe(job: &Job, now: SystemTime) -> String {
                 |t| format!("{t} ({} ago)", output::age(t, now)),
             ),
         ),
-        ("Created", job.created_at.clone()),
-        ("Updated", job.updated_at.clone()),
+        ("Created", or_config(job.created_at.as_deref(), &job.source)),
+        ("Updated", or_config(job.updated_at.as_deref(), &job.source)),
     ]);
 
     text.push_str("\nRuntimes:\n");
@@ -517,6 +527,32 @@ mod tests {
              wc      2          running   word-count@3f2a1b9c0d12   12       6            10s           60m\n\
              fresh   1          paused    aaaabbbbcccc              <none>   <none>       <none>        30s\n"
         );
+    }
+
+    #[test]
+    fn a_config_file_job_without_creation_time_lists_and_describes() {
+        // What `weir dev` and `weir serve --config` answered before 0.1: `created_at: null`.
+        for job in [
+            json!({"name": "word-count", "revision": 0, "state": "running", "source": "config",
+                   "module": {"id": "word-count", "name": null},
+                   "created_at": null, "updated_at": null, "status": {"runtimes": []}}),
+            json!({"name": "word-count", "revision": 0, "state": "running", "source": "config",
+                   "module": {"id": "word-count"}, "status": {"runtimes": []}}),
+        ] {
+            let reply: JobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
+                .expect("a job list with a config-file job parses");
+            let table = list_table(&reply.jobs, now());
+            assert!(
+                table.ends_with("word-count   0          running   word-count   <none>   <none>       <none>        <none>\n"),
+                "{table}"
+            );
+            let parsed: Job = serde_json::from_value(job).expect("parses");
+            let text = describe(&parsed, now());
+            assert!(
+                text.contains("Created:      <none> (a runtime's config file)\n"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
