@@ -6,13 +6,17 @@
 //! on a real TCP port of 127.0.0.1, so `weir produce`, `weir consume` or any Kafka client can
 //! reach it while `weir dev` runs, and it keeps everything in memory, so it all goes away on
 //! exit. It is a development broker, not a store: use `weir serve` against a real cluster for
-//! anything else.
+//! anything else. Clients reach it on a fixed port (`--port`, 9092 by default when free: see
+//! [`port`]), and the banner prints the `export WEIR_BROKERS=... WEIR_SERVER=...` line that
+//! points `weir produce`, `weir consume`, `weir module` and `weir job` at it.
 //!
 //! The job reads `lines`, writes `counts`, and windows in processing time (the wall clock), so
 //! a window closes on time while someone is typing; the printer reads `counts` and groups each
 //! window's records into one line. This file owns none of the job's machinery: it builds a
 //! [`ServeConfig`] and hands it to [`crate::server::run`], which also serves the HTTP API on
 //! `--listen` (loopback, no token), so modules can be uploaded and jobs created as on a pool.
+
+mod port;
 
 use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
 use crate::kafka::consumer_config;
@@ -74,12 +78,44 @@ pub struct DevArgs {
     /// Address of the HTTP API (upload modules, create jobs, /metrics); `off` for none.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// The port of 127.0.0.1 where Kafka clients reach the embedded broker, the same from run
+    /// to run [default: 9092 when it is free, else a port the system picks, and `weir dev`
+    /// says so]; `0`: always a port the system picks.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+}
+
+/// Where clients reach the embedded broker: `--port`, else 9092 when free, else the mock's own
+/// port (with a note saying why).
+fn public_broker(asked: Option<u16>, internal: &str) -> Result<(String, Option<String>)> {
+    let target = port::first_broker(internal)?;
+    match asked {
+        Some(0) => Ok((internal.to_string(), None)),
+        Some(port) => {
+            let fixed = port::FixedPort::open(port, target).map_err(|err| {
+                anyhow::anyhow!("{err}: pick another port with --port, or --port 0 for any free one")
+            })?;
+            Ok((fixed.bootstrap(), None))
+        }
+        None => match port::FixedPort::open(port::DEFAULT_PORT, target) {
+            Ok(fixed) => Ok((fixed.bootstrap(), None)),
+            Err(err) => {
+                let note = format!(
+                    "weir dev: {err}; the embedded broker is at {internal} instead, which changes                      from run to run (`--port N` pins one)"
+                );
+                Ok((internal.to_string(), Some(note)))
+            }
+        },
+    }
 }
 
 /// Runs `weir dev`.
 pub fn dev(args: &DevArgs) -> Result<()> {
     let broker = MockCluster::new(1).context("cannot start the embedded Kafka broker")?;
+    // The job, the printer and the sample's producer use the broker's own port; users, the
+    // fixed one.
     let brokers = broker.bootstrap_servers();
+    let (public, note) = public_broker(args.port, &brokers)?;
     let partitions = i32::from(args.partitions);
     let job = job(args.window);
     // The mock broker has no CreateTopics API: make every topic the job uses with its own API,
@@ -116,7 +152,11 @@ pub fn dev(args: &DevArgs) -> Result<()> {
             }
         },
     };
-    let api = listener.as_ref().map(|_| args.listen.clone());
+    let api = listener.as_ref().map(|listener| {
+        listener
+            .local_addr()
+            .map_or_else(|_| args.listen.clone(), |a| a.to_string())
+    });
 
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -129,7 +169,10 @@ pub fn dev(args: &DevArgs) -> Result<()> {
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    banner(&mut out, &brokers, api.as_deref(), args)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    banner(&mut out, &public, api.as_deref(), args)?;
     let expected = if args.no_sample {
         0
     } else {
@@ -205,24 +248,21 @@ fn banner(out: &mut impl Write, brokers: &str, api: Option<&str>, args: &DevArgs
         args.partitions, args.window
     )?;
     writeln!(out)?;
+    writeln!(out, "  in another terminal, point weir at it:")?;
+    let server = api
+        .map(|api| format!(" WEIR_SERVER=http://{api}"))
+        .unwrap_or_default();
+    writeln!(out, "    export WEIR_BROKERS={brokers}{server}")?;
     writeln!(
         out,
-        "  publish your own lines:  weir produce --brokers {brokers} --topic {INPUT}"
+        "    weir produce --topic {INPUT}      publish your own lines (one record per line)"
     )?;
-    writeln!(
-        out,
-        "  watch the raw output:    weir consume --brokers {brokers} --topic {OUTPUT}"
-    )?;
+    writeln!(out, "    weir consume --topic {OUTPUT}     watch the raw output")?;
     if let Some(api) = api {
-        let server = if api == "127.0.0.1:8080" {
-            String::new()
-        } else {
-            format!(" --server http://{api}")
-        };
         writeln!(
             out,
-            "  upload modules, run jobs: weir module upload FILE.wasm{server}   (the API and \
-             /metrics are on http://{api})"
+            "    weir job list                     the jobs; upload modules with `weir module upload \
+             FILE.wasm` (API and /metrics: http://{api})"
         )?;
     }
     writeln!(
