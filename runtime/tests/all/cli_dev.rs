@@ -1,0 +1,324 @@
+//! The CLI against `weir dev`, as a new user meets it: one embedded broker and API for the
+//! whole module (started on first use, stopped when the test binary exits), and `weir
+//! produce`, `consume`, `module` and `job` run as processes, pointed at it only by the
+//! `export WEIR_BROKERS=... WEIR_SERVER=...` line `weir dev` prints. Each test uses topics,
+//! modules and jobs of its own, so they run side by side.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long `weir dev` may take to print its banner and serve its API.
+const START: Duration = Duration::from_secs(120);
+
+/// The shared `weir dev`: what its banner exported.
+struct Dev {
+    brokers: String,
+    server: String,
+    port: u16,
+    /// `weir dev` runs under `sh`, which stops it when this pipe closes (when the test binary
+    /// exits, whichever way): Rust never drops statics, so nothing else would.
+    _lifeline: Mutex<(Child, ChildStdin)>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+static DEV: LazyLock<Dev> = LazyLock::new(|| {
+    let (port, api) = (free_port(), free_port());
+    let script = format!(
+        "\"$0\" dev --no-sample --port {port} --listen 127.0.0.1:{api} & pid=$!; \
+         read _; kill -INT $pid; wait $pid"
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_weir")])
+        .env("WEIR_LOG", "warn,librdkafka=off,rdkafka=off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start weir dev");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + START;
+    let mut banner = Vec::new();
+    let exports = loop {
+        let line = received
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("weir dev printed no export line:\n{}", banner.join("\n")));
+        if let Some(exports) = line.trim().strip_prefix("export ") {
+            break exports.to_string();
+        }
+        banner.push(line);
+    };
+    let var = |name: &str| {
+        exports
+            .split_whitespace()
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in `export {exports}`"))
+            .to_string()
+    };
+    let dev = Dev {
+        brokers: var("WEIR_BROKERS"),
+        server: var("WEIR_SERVER"),
+        port,
+        _lifeline: Mutex::new((child, stdin)),
+    };
+    // The API answers once the registry is read.
+    while dev.weir(&["job", "list"]).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "weir dev's API never answered `weir job list`"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    dev
+});
+
+impl Dev {
+    /// `weir ARGS` with the banner's exports and no other setting, with `stdin`.
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .env_remove("WEIR_TOKEN")
+            .env("WEIR_CLIENT_CONFIG", "/dev/null")
+            .env("WEIR_BROKERS", &self.brokers)
+            .env("WEIR_SERVER", &self.server)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start weir");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+        drop(input);
+        child.wait_with_output().expect("weir runs")
+    }
+
+    /// `weir ARGS`: its stdout, or its stderr as the error.
+    fn weir(&self, args: &[&str]) -> Result<String, String> {
+        self.weir_with(args, "")
+    }
+
+    /// `weir ARGS` with `stdin`: its stdout, or its stderr as the error.
+    fn weir_with(&self, args: &[&str], stdin: &str) -> Result<String, String> {
+        let output = self.run(args, stdin);
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    /// `weir ARGS`, which must succeed.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(args, "")
+    }
+
+    /// `weir ARGS` with `stdin`, which must succeed.
+    fn ok_with(&self, args: &[&str], stdin: &str) -> String {
+        self.weir_with(args, stdin)
+            .unwrap_or_else(|err| panic!("weir {} failed:\n{err}", args.join(" ")))
+    }
+
+    /// `weir ARGS`, which must fail: its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        self.fails_with(args, "")
+    }
+
+    /// `weir ARGS` with `stdin`, which must fail: its stderr.
+    fn fails_with(&self, args: &[&str], stdin: &str) -> String {
+        match self.weir_with(args, stdin) {
+            Ok(out) => panic!("weir {} succeeded:\n{out}", args.join(" ")),
+            Err(err) => err,
+        }
+    }
+}
+
+/// A name no other test uses.
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+#[test]
+fn cli_dev_pins_its_broker_port_and_exports_what_the_cli_reads() {
+    let dev = &*DEV;
+    assert_eq!(
+        dev.brokers,
+        format!("127.0.0.1:{}", dev.port),
+        "--port is the port clients use"
+    );
+    assert!(dev.server.starts_with("http://127.0.0.1:"), "{}", dev.server);
+    // Through the fixed port, with nothing but the exported variables.
+    let topic = "lines";
+    dev.ok_with(&["produce", "--topic", topic], "pinned port\n");
+    let printed = dev.ok(&["consume", "--topic", topic, "--idle-timeout", "3s"]);
+    assert!(printed.contains("pinned port"), "{printed}");
+}
+
+#[test]
+fn cli_dev_jobs_of_the_config_list_and_show_without_a_creation_time() {
+    let dev = &*DEV;
+    let table = dev.ok(&["job", "list"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("word-count "))
+        .unwrap_or_else(|| panic!("no word-count row:\n{table}"));
+    assert!(
+        row.trim_end().ends_with("<none>"),
+        "AGE of a config-file job: {row}"
+    );
+    let listed = json(&dev.ok(&["job", "list", "-o", "json"]));
+    let job = listed["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["name"] == "word-count"))
+        .unwrap_or_else(|| panic!("word-count is not listed: {listed}"));
+    assert_eq!(job["source"], "config");
+    assert!(job.get("created_at").is_none(), "no null creation time: {job}");
+    let status = dev.ok(&["job", "status", "word-count"]);
+    assert!(
+        status.contains("Created:      <none> (a runtime's config file)"),
+        "{status}"
+    );
+    dev.ok(&["job", "status", "word-count", "-o", "yaml"]);
+}
+
+#[test]
+fn cli_dev_produce_refuses_an_unknown_topic_unless_told_to_create_it() {
+    let dev = &*DEV;
+    let topic = unique("never-made");
+    let err = dev.fails_with(&["produce", "-t", &topic], "x\n");
+    assert!(
+        err.contains(&format!("topic `{topic}` does not exist")) && err.contains("--create"),
+        "{err}"
+    );
+    // The refusal did not create it behind the user's back (the embedded broker creates
+    // topics a producer asks about).
+    let err = dev.fails_with(&["produce", "-t", &topic], "x\n");
+    assert!(err.contains("does not exist"), "{err}");
+    let err = dev.fails(&["consume", "-t", &topic, "--idle-timeout", "1s"]);
+    assert!(err.contains("does not exist"), "{err}");
+    let done = dev.run(&["produce", "-t", &topic, "--create"], "made\n");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(said.contains(&format!("created topic `{topic}`")), "{said}");
+    assert!(
+        said.contains(&format!("1 record to {topic}")),
+        "one record, singular: {said}"
+    );
+    let printed = dev.ok(&["consume", "-t", &topic, "--idle-timeout", "3s"]);
+    assert!(printed.contains("\"made\""), "{printed}");
+}
+
+#[test]
+fn cli_dev_consume_shows_the_headers_produce_sent() {
+    let dev = &*DEV;
+    let topic = unique("headers");
+    let records = [
+        r#"{"key":"k1","value":"first","headers":{"weir.reason":"late","tag":["a","b"]}}"#,
+        r#"{"value":"keyless"}"#,
+    ]
+    .join("\n");
+    dev.ok_with(
+        &["produce", "-t", &topic, "--create", "--json", "-k", "fallback"],
+        &records,
+    );
+    let printed = dev.ok(&["consume", "-t", &topic, "-n", "2", "--idle-timeout", "5s"]);
+    let lines: Vec<Value> = printed.lines().map(json).collect();
+    let first = lines
+        .iter()
+        .find(|l| l["value"] == "first")
+        .unwrap_or_else(|| panic!("no first record: {printed}"));
+    assert_eq!(first["key"], "k1", "a record's own key wins over -k");
+    assert_eq!(
+        first["headers"],
+        serde_json::json!({"weir.reason": "late", "tag": ["a", "b"]}),
+        "{printed}"
+    );
+    let keyless = lines
+        .iter()
+        .find(|l| l["value"] == "keyless")
+        .unwrap_or_else(|| panic!("no keyless record: {printed}"));
+    assert_eq!(keyless["key"], "fallback", "-k is the key of records without one");
+    assert_eq!(keyless["headers"], serde_json::json!({}));
+    let text = dev.ok(&[
+        "consume",
+        "-t",
+        &topic,
+        "-n",
+        "2",
+        "-o",
+        "text",
+        "--idle-timeout",
+        "5s",
+    ]);
+    assert!(text.contains("  header weir.reason: late\n"), "{text}");
+    assert!(text.contains("  header tag: a\n  header tag: b\n"), "{text}");
+    assert!(text.contains("  value: first\n"), "{text}");
+    // What consume prints, produce reads back: headers included.
+    let copy = unique("headers-copy");
+    dev.ok_with(&["produce", "-t", &copy, "--create", "--json"], &printed);
+    let again = dev.ok(&["consume", "-t", &copy, "-n", "2", "--idle-timeout", "5s"]);
+    assert!(
+        again.contains(r#""headers":{"tag":["a","b"],"weir.reason":"late"}"#),
+        "{again}"
+    );
+}
+
+#[test]
+fn cli_dev_produce_json_refuses_unknown_fields() {
+    let dev = &*DEV;
+    let topic = unique("strict");
+    let err = dev.fails_with(
+        &["produce", "-t", &topic, "--create", "--json"],
+        "{\"value\":\"fine\"}\n{\"val\":\"typo\"}\n",
+    );
+    assert!(
+        err.contains("line 2 is not a record: unknown field `val`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_dev_consume_idle_timeout_counts_from_the_assignment() {
+    let dev = &*DEV;
+    let topic = unique("idle");
+    let lines: String = (0..25).map(|i| format!("line {i}\n")).collect();
+    dev.ok_with(&["produce", "-t", &topic, "--create"], &lines);
+    // A group member first joins its group, which takes the embedded broker seconds; the idle
+    // clock must not count that.
+    for group in [None, Some(unique("group"))] {
+        let mut args = vec!["consume", "-t", &topic, "--idle-timeout", "2s"];
+        if let Some(group) = &group {
+            args.extend(["--group", group]);
+        }
+        let printed = dev.ok(&args);
+        assert_eq!(printed.lines().count(), 25, "group {group:?}:\n{printed}");
+    }
+}
