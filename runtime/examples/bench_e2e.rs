@@ -1081,7 +1081,7 @@ impl WeirProcess {
             &job.name,
             "--module",
             MODULE,
-            "--output",
+            "--output-topic",
             &job.output,
             "--window",
             &window,

@@ -320,7 +320,7 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     assert f"id: {v1}" in cli(weir, rt, "module", "inspect", module, "-o", "yaml").stdout
 
     runtimes.jobs.append(name)
-    out = cli(weir, rt, "job", "create", name, "--module", module, "--input", lines, "--output", counts,
+    out = cli(weir, rt, "job", "create", name, "--module", module, "--input", lines, "--output-topic", counts,
               "--window", "tumbling:10s", "--commit-interval", "200ms").stdout
     assert out.startswith(f"job {name} created: revision 1, running"), out
     done = cli(weir, rt, "module", "rm", module, check=False)

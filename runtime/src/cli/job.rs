@@ -221,14 +221,14 @@ pub fn job(args: &JobArgs) -> Result<()> {
         JobCommand::List => {
             let reply = client.get("/jobs")?;
             let list: JobList = reply.parse("the job list")?;
-            return output::print(&output::render(format, &reply.body, || {
-                list_table(&list.jobs, now)
+            return output::print(&output::render(format, &reply.body, |wide| {
+                list_table(&list.jobs, now, wide)
             })?);
         }
         JobCommand::Status { name } => {
             let reply = client.get(&path(name, ""))?;
             let job: Job = reply.parse("the job")?;
-            return output::print(&output::render(format, &reply.body, || describe(&job, now))?);
+            return output::print(&output::render(format, &reply.body, |_| describe(&job, now))?);
         }
         JobCommand::Update { name, spec } => {
             let fields = spec.fields().into_map();
@@ -266,13 +266,13 @@ pub fn job(args: &JobArgs) -> Result<()> {
         JobCommand::Rm { name } => {
             client.delete(&path(name, ""))?;
             let value = serde_json::json!({ "deleted": name });
-            return output::print(&output::render(format, &value, || {
+            return output::print(&output::render(format, &value, |_| {
                 format!("job {name} deleted\n")
             })?);
         }
     };
     let job: Job = reply.parse("the request")?;
-    output::print(&output::render(format, &reply.body, || changed(&job, done))?)
+    output::print(&output::render(format, &reply.body, |_| changed(&job, done))?)
 }
 
 /// The sentence after a change: `job wc updated: revision 2, running, module word-count@3f2a…`.
@@ -307,9 +307,10 @@ fn number_or_none<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| NONE.to_string(), |v| v.to_string())
 }
 
-/// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job.
-fn list_table(jobs: &[Job], now: SystemTime) -> String {
-    let mut table = Table::new(&[
+/// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job; `wide` adds
+/// `INPUT OUTPUT WINDOW SOURCE RUNTIMES ERRORS`.
+fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
+    let mut headers = vec![
         "NAME",
         "REVISION",
         "STATE",
@@ -318,9 +319,13 @@ fn list_table(jobs: &[Job], now: SystemTime) -> String {
         "PARTITIONS",
         "LAST-WINDOW",
         "AGE",
-    ]);
+    ];
+    if wide {
+        headers.extend(["INPUT", "OUTPUT", "WINDOW", "SOURCE", "RUNTIMES", "ERRORS"]);
+    }
+    let mut table = Table::new(&headers);
     for job in jobs {
-        table.row(vec![
+        let mut row = vec![
             job.name.clone(),
             job.revision.to_string(),
             job.state.clone(),
@@ -329,9 +334,36 @@ fn list_table(jobs: &[Job], now: SystemTime) -> String {
             number_or_none(job.status.assigned_partitions),
             output::age_or_none(job.status.last_window_fired_at.as_deref(), now),
             output::age_or_none(job.created_at.as_deref(), now),
-        ]);
+        ];
+        if wide {
+            let errors: usize = job.status.runtimes.iter().map(|r| r.errors.len()).sum();
+            row.extend([
+                spec_text(job, "input"),
+                spec_text(job, "output"),
+                spec_text(job, "window"),
+                job.source.clone(),
+                job.status.runtimes.len().to_string(),
+                errors.to_string(),
+            ]);
+        }
+        table.row(row);
     }
     table.render()
+}
+
+/// A field of the job's spec as a cell: text as it is, a list comma-separated, `<none>` when
+/// absent.
+fn spec_text(job: &Job, key: &str) -> String {
+    match job.spec.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Null) | None => NONE.to_string(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// `topic/0,1,2;other/5`: assigned partitions grouped by topic, in numeric order.
@@ -364,16 +396,7 @@ fn indent(text: &str) -> String {
 
 /// `status`: the job's fields, a row per (runtime, stage), the runtimes' errors, the history.
 fn describe(job: &Job, now: SystemTime) -> String {
-    let spec = |key: &str| match job.spec.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(Value::Null) | None => NONE.to_string(),
-        Some(other) => other.to_string(),
-    };
+    let spec = |key: &str| spec_text(job, key);
     let last = &job.status.last_window_fired_at;
     let mut text = fields(&[
         ("Name", job.name.clone()),
@@ -522,10 +545,30 @@ mod tests {
         }))
         .expect("a job without status figures parses");
         assert_eq!(
-            list_table(&[job, fresh], now()),
+            list_table(&[job.clone(), fresh.clone()], now(), false),
             "NAME    REVISION   STATE     MODULE                    LAG      PARTITIONS   LAST-WINDOW   AGE\n\
              wc      2          running   word-count@3f2a1b9c0d12   12       6            10s           60m\n\
              fresh   1          paused    aaaabbbbcccc              <none>   <none>       <none>        30s\n"
+        );
+        let wide = list_table(&[job, fresh], now(), true);
+        let mut lines = wide.lines();
+        assert!(
+            lines.next().is_some_and(
+                |h| h.ends_with("AGE   INPUT    OUTPUT   WINDOW         SOURCE   RUNTIMES   ERRORS")
+            ),
+            "{wide}"
+        );
+        assert!(
+            lines
+                .next()
+                .is_some_and(|r| r.ends_with("60m   lines    counts   tumbling:10s   api      2          1")),
+            "{wide}"
+        );
+        assert!(
+            lines
+                .next()
+                .is_some_and(|r| r.ends_with("30s   <none>   <none>   <none>                  0          0")),
+            "{wide}"
         );
     }
 
@@ -541,7 +584,7 @@ mod tests {
         ] {
             let reply: JobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
                 .expect("a job list with a config-file job parses");
-            let table = list_table(&reply.jobs, now());
+            let table = list_table(&reply.jobs, now(), false);
             assert!(
                 table.ends_with("word-count   0          running   word-count   <none>   <none>       <none>        <none>\n"),
                 "{table}"
@@ -609,6 +652,31 @@ History:
     }
 
     #[test]
+    fn dash_o_is_the_format_and_a_topic_there_gets_a_hint() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["weir", "job", "create", "wc", "--module", "m"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        let err = parse(&["--output", "counts"]).expect_err("counts is no format");
+        assert!(err.to_string().contains("--output-topic"), "{err}");
+        for args in [&["-o", "wide"][..], &["--output", "wide"], &["--format", "wide"]] {
+            let cli = parse(args).expect("a format");
+            let Command::Job(job) = cli.command else {
+                panic!("not a job command")
+            };
+            assert_eq!(job.output.format, output::Format::Wide, "{args:?}");
+        }
+        let module = Cli::try_parse_from(["weir", "module", "list", "--output", "json"]).expect("parses");
+        let Command::Module(module) = module.command else {
+            panic!("not a module command")
+        };
+        assert_eq!(module.output.format, output::Format::Json);
+    }
+
+    #[test]
     fn partitions_group_by_topic_in_numeric_order() {
         let assigned: Vec<String> = ["a/3", "b/0", "a/1", "a/10", "odd"].map(String::from).to_vec();
         assert_eq!(compact_partitions(&assigned), "a/1,3,10;b/0;odd/");
@@ -628,7 +696,7 @@ History:
             "a,b",
             "--input",
             "c",
-            "--output",
+            "--output-topic",
             "counts",
             "--window",
             "hopping:10s,5s",

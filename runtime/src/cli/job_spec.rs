@@ -24,8 +24,8 @@ pub struct SpecFlags {
     /// An input topic (repeat, or separate with commas, for several).
     #[arg(long = "input", value_name = "TOPIC", value_delimiter = ',')]
     pub input: Vec<String>,
-    /// The output topic (the format is -o).
-    #[arg(long, value_name = "TOPIC")]
+    /// The output topic (`-o`/`--output` is how results print, as everywhere).
+    #[arg(long = "output-topic", value_name = "TOPIC")]
     pub output: Option<String>,
     /// tumbling:10s, hopping:10s,5s or session:30s.
     #[arg(long, value_name = "WINDOW")]
@@ -305,14 +305,30 @@ pub fn check_complete(spec: &Map<String, Value>) -> Result<()> {
         })
         .collect();
     if !missing.is_empty() {
-        let flags: Vec<String> = missing.iter().map(|m| format!("--{m}")).collect();
+        let flags: Vec<&str> = missing.iter().map(|m| flag(m)).collect();
+        let hint = if missing.contains(&"output") {
+            " (-o/--output is how results print; the output topic is --output-topic)"
+        } else {
+            ""
+        };
         bail!(
-            "a job needs {}: give {} or set them in a spec file (-f)",
+            "a job needs {}: give {} or set them in a spec file (-f){hint}",
             missing.join(", "),
             flags.join(", ")
         );
     }
     Ok(())
+}
+
+/// The flag that sets a spec field.
+fn flag(field: &str) -> &'static str {
+    match field {
+        "module" => "--module",
+        "input" => "--input",
+        "output" => "--output-topic",
+        "window" => "--window",
+        _ => "a flag",
+    }
 }
 
 #[cfg(test)]
@@ -464,7 +480,8 @@ limits = { memory = "64MiB", max_output = 1048576 }
             check_complete(&map(json!({"name": "wc", "module": "m", "input": []}))).expect_err("incomplete");
         assert_eq!(
             err.to_string(),
-            "a job needs input, output, window: give --input, --output, --window or set them in a spec file (-f)"
+            "a job needs input, output, window: give --input, --output-topic, --window or set them \
+             in a spec file (-f) (-o/--output is how results print; the output topic is --output-topic)"
         );
         let complete = json!({"module": "m", "input": ["i"], "output": "o", "window": "session:30s"});
         assert!(check_complete(&map(complete)).is_ok());

@@ -66,6 +66,8 @@ pub struct Module {
     pub world: String,
     /// `map_reduce` or `transform`.
     pub kind: String,
+    /// The SDK that built it, as the module says.
+    pub sdk: String,
     /// When it was uploaded (RFC 3339).
     pub uploaded_at: String,
     /// The jobs whose current revision runs it.
@@ -87,17 +89,17 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
         ModuleCommand::Upload { file, name } => {
             let reply = client.upload(file, name.as_deref())?;
             let module: Module = reply.parse("the upload")?;
-            output::render(format, &reply.body, || uploaded(&module, reply.status))?
+            output::render(format, &reply.body, |_| uploaded(&module, reply.status))?
         }
         ModuleCommand::List => {
             let reply = client.get("/modules")?;
             let list: ModuleList = reply.parse("the module list")?;
-            output::render(format, &reply.body, || list_table(&list.modules, now))?
+            output::render(format, &reply.body, |wide| list_table(&list.modules, now, wide))?
         }
         ModuleCommand::Inspect { module } => {
             let reply = client.get(&format!("/modules/{}", segment(module)))?;
             let parsed: Module = reply.parse("the module")?;
-            output::render(format, &reply.body, || describe(&parsed, now))?
+            output::render(format, &reply.body, |_| describe(&parsed, now))?
         }
         ModuleCommand::Rm { module } => {
             client.delete(&format!("/modules/{}", segment(module)))?;
@@ -110,7 +112,7 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
 /// The line printed after `rm`: a sentence for people, `{"deleted": REF}` for scripts.
 fn deleted(format: Format, reference: &str) -> Result<String> {
     let value = serde_json::json!({ "deleted": reference });
-    output::render(format, &value, || format!("module {reference} deleted\n"))
+    output::render(format, &value, |_| format!("module {reference} deleted\n"))
 }
 
 /// What `upload` prints: whether the bytes were new (201) or already there (200).
@@ -136,18 +138,31 @@ fn uploaded(module: &Module, status: u16) -> String {
     )
 }
 
-/// `NAME ID KIND SIZE USED-BY AGE`, one row per module.
-fn list_table(modules: &[Module], now: SystemTime) -> String {
-    let mut table = Table::new(&["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"]);
+/// `NAME ID KIND SIZE USED-BY AGE`, one row per module; `wide` shows the whole id and adds
+/// `SDK WORLD UPLOADED`.
+fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
+    let mut headers = vec!["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"];
+    if wide {
+        headers.extend(["SDK", "WORLD", "UPLOADED"]);
+    }
+    let mut table = Table::new(&headers);
     for m in modules {
-        table.row(vec![
+        let mut row = vec![
             m.name.clone().unwrap_or_else(|| output::NONE.into()),
-            output::short_id(&m.id),
+            if wide {
+                m.id.clone()
+            } else {
+                output::short_id(&m.id)
+            },
             m.kind.clone(),
             output::human_bytes(m.size),
             output::list_or_none(&m.used_by),
             output::age(&m.uploaded_at, now),
-        ]);
+        ];
+        if wide {
+            row.extend([m.sdk.clone(), m.world.clone(), m.uploaded_at.clone()]);
+        }
+        table.row(row);
     }
     table.render()
 }
@@ -183,6 +198,7 @@ mod tests {
             "size": 135840,
             "world": "weir:processor@0.1.0",
             "kind": "map_reduce",
+            "sdk": "weir-sdk 0.1",
             "uploaded_at": "2026-11-25T10:00:00Z",
             "used_by": ["wc", "wc2"]
         })
@@ -199,8 +215,15 @@ mod tests {
         unnamed.name = None;
         unnamed.used_by.clear();
         unnamed.kind = "transform".into();
+        let wide = list_table(std::slice::from_ref(&named), now(), true);
+        assert!(
+            wide.ends_with("2026-11-25T10:00:00Z\n")
+                && wide.contains(&named.id)
+                && wide.contains("weir-sdk 0.1"),
+            "{wide}"
+        );
         assert_eq!(
-            list_table(&[named, unnamed], now()),
+            list_table(&[named, unnamed], now(), false),
             "NAME         ID             KIND         SIZE       USED-BY   AGE\n\
              word-count   3f2a1b9c0d12   map_reduce   132.7KiB   wc,wc2    5m\n\
              <none>       3f2a1b9c0d12   transform    132.7KiB   <none>    5m\n"

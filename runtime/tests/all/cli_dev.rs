@@ -322,3 +322,39 @@ fn cli_dev_consume_idle_timeout_counts_from_the_assignment() {
         assert_eq!(printed.lines().count(), 25, "group {group:?}:\n{printed}");
     }
 }
+
+#[test]
+fn cli_dev_dash_o_is_the_format_everywhere_and_wide_adds_columns() {
+    let dev = &*DEV;
+    let wide = dev.ok(&["job", "list", "-o", "wide"]);
+    let header = wide.lines().next().unwrap_or_default();
+    for column in ["NAME", "AGE", "INPUT", "OUTPUT", "WINDOW", "SOURCE", "RUNTIMES"] {
+        assert!(header.contains(column), "{column} missing from:\n{wide}");
+    }
+    let row = wide
+        .lines()
+        .find(|l| l.starts_with("word-count "))
+        .unwrap_or_else(|| panic!("no word-count row:\n{wide}"));
+    assert!(row.contains(" lines ") && row.contains(" counts "), "{row}");
+    let modules = dev.ok(&["module", "list", "-o", "wide"]);
+    assert!(
+        modules.starts_with("NAME ") && modules.contains(" SDK "),
+        "{modules}"
+    );
+    json(&dev.ok(&["module", "list", "--output", "json"]));
+    json(&dev.ok(&["job", "list", "--format", "json"]));
+    let err = dev.fails(&[
+        "job", "create", "typo", "--module", "m", "--input", "lines", "--output", "counts",
+    ]);
+    assert!(
+        err.contains("`counts` is not an output format") && err.contains("--output-topic"),
+        "{err}"
+    );
+    let err = dev.fails(&[
+        "job", "create", "typo", "--module", "m", "--input", "lines", "-o", "json",
+    ]);
+    assert!(
+        err.contains("a job needs output") && err.contains("--output-topic"),
+        "{err}"
+    );
+}
