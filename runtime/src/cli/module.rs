@@ -1,7 +1,8 @@
 //! `weir module`: the modules of a server's registry. `upload FILE [--name N]`, `list`,
 //! `inspect REF`, `rm REF`, where REF is a full sha256 id, a unique prefix of one (8 hex
-//! digits or more), or a name (its latest upload). The server resolves refs and validates
-//! components; this file sends the request and prints the answer.
+//! digits or more), or a name (the latest upload under it; the same bytes uploaded under
+//! several names answer to each). The server resolves refs and validates components; this file
+//! sends the request and prints the answer.
 
 use super::client::{Client, ClientArgs, segment};
 use super::output::{self, Format, OutputArgs, Table, fields};
@@ -27,11 +28,13 @@ pub struct ModuleArgs {
 /// The `weir module` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ModuleCommand {
-    /// Upload a component (.wasm); uploading the same bytes again changes nothing.
+    /// Upload a component (.wasm). The same bytes again store nothing new; under another
+    /// --name they gain that name and keep their earlier ones, which still refer to them.
     Upload {
         /// The component file, e.g. target/wasm32-wasip2/release/word_count.wasm.
         file: PathBuf,
-        /// A name to refer to it by (a later upload with the same name becomes what it means).
+        /// A name to refer to it by (a later upload of other bytes under the same name becomes
+        /// what it means).
         #[arg(long)]
         name: Option<String>,
     },
@@ -44,7 +47,7 @@ pub enum ModuleCommand {
         /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
         module: String,
     },
-    /// Delete a module no job uses.
+    /// Delete a module no job uses, with every name it has.
     #[command(visible_alias = "delete")]
     Rm {
         /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
@@ -58,8 +61,10 @@ pub enum ModuleCommand {
 pub struct Module {
     /// sha256 of the component, in hex.
     pub id: String,
-    /// Its name, if uploaded with one.
+    /// The name most recently given, if any.
     pub name: Option<String>,
+    /// Every name it answers to, the most recent first.
+    pub names: Vec<String>,
     /// Size in bytes.
     pub size: u64,
     /// The WIT world it implements, e.g. `weir:processor@0.1.0`.
@@ -89,7 +94,9 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
         ModuleCommand::Upload { file, name } => {
             let reply = client.upload(file, name.as_deref())?;
             let module: Module = reply.parse("the upload")?;
-            output::render(format, &reply.body, |_| uploaded(&module, reply.status))?
+            output::render(format, &reply.body, |_| {
+                uploaded(&module, reply.status, name.as_deref())
+            })?
         }
         ModuleCommand::List => {
             let reply = client.get("/modules")?;
@@ -115,18 +122,28 @@ fn deleted(format: Format, reference: &str) -> Result<String> {
     output::render(format, &value, |_| format!("module {reference} deleted\n"))
 }
 
-/// What `upload` prints: whether the bytes were new (201) or already there (200).
-fn uploaded(module: &Module, status: u16) -> String {
-    let what = if status == 201 {
-        "uploaded"
-    } else {
-        "unchanged (identical bytes were already uploaded)"
-    };
-    let name = module.name.as_deref().unwrap_or("");
+/// What `upload` prints: whether the bytes were new, gained a name (201), or were already
+/// there under that name (200), labelled by the name given (else the module's latest name).
+fn uploaded(module: &Module, status: u16, given: Option<&str>) -> String {
+    let name = given.or(module.name.as_deref()).unwrap_or("");
     let label = if name.is_empty() {
         output::short_id(&module.id)
     } else {
         name.to_string()
+    };
+    let others: Vec<&str> = module
+        .names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != name)
+        .collect();
+    let what = match status {
+        201 if others.is_empty() => "uploaded".to_string(),
+        201 => format!(
+            "uploaded: the same bytes as {}, which still refer to them",
+            others.join(", ")
+        ),
+        _ => "unchanged (identical bytes were already uploaded)".to_string(),
     };
     format!(
         "module {label} {what}\n{}",
@@ -136,6 +153,15 @@ fn uploaded(module: &Module, status: u16) -> String {
             ("Size", output::human_bytes(module.size)),
         ])
     )
+}
+
+/// The module's names as one cell: every name, the most recent first, or `<none>`.
+fn names_cell(m: &Module) -> String {
+    if m.names.is_empty() {
+        m.name.clone().unwrap_or_else(|| output::NONE.into())
+    } else {
+        m.names.join(",")
+    }
 }
 
 /// `NAME ID KIND SIZE USED-BY AGE`, one row per module; `wide` shows the whole id and adds
@@ -148,7 +174,7 @@ fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
     let mut table = Table::new(&headers);
     for m in modules {
         let mut row = vec![
-            m.name.clone().unwrap_or_else(|| output::NONE.into()),
+            names_cell(m),
             if wide {
                 m.id.clone()
             } else {
@@ -171,7 +197,7 @@ fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
 fn describe(m: &Module, now: SystemTime) -> String {
     fields(&[
         ("ID", m.id.clone()),
-        ("Name", m.name.clone().unwrap_or_else(|| output::NONE.into())),
+        ("Names", names_cell(m)),
         ("Kind", m.kind.clone()),
         ("World", m.world.clone()),
         (
@@ -253,10 +279,23 @@ mod tests {
     #[test]
     fn upload_says_whether_the_bytes_were_new() {
         let module: Module = serde_json::from_value(sample()).expect("parses");
-        assert!(uploaded(&module, 201).starts_with("module word-count uploaded\n"));
-        assert!(uploaded(&module, 200).starts_with("module word-count unchanged"));
+        assert!(uploaded(&module, 201, None).starts_with("module word-count uploaded\n"));
+        assert!(uploaded(&module, 200, None).starts_with("module word-count unchanged"));
+        assert!(uploaded(&module, 200, Some("wc")).starts_with("module wc unchanged"));
+        let aliased = Module {
+            name: Some("counter".into()),
+            names: vec!["counter".into(), "word-count".into()],
+            ..module.clone()
+        };
+        assert!(
+            uploaded(&aliased, 201, Some("counter")).starts_with(
+                "module counter uploaded: the same bytes as word-count, which still refer to them\n"
+            ),
+            "{}",
+            uploaded(&aliased, 201, Some("counter"))
+        );
         let unnamed = Module { name: None, ..module };
-        assert!(uploaded(&unnamed, 201).starts_with("module 3f2a1b9c0d12 uploaded\n"));
+        assert!(uploaded(&unnamed, 201, None).starts_with("module 3f2a1b9c0d12 uploaded\n"));
     }
 
     #[test]

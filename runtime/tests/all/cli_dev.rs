@@ -358,3 +358,78 @@ fn cli_dev_dash_o_is_the_format_everywhere_and_wide_adds_columns() {
         "{err}"
     );
 }
+
+/// `path`'s component with a custom section naming `tag` appended: another module id, the
+/// same behaviour. Written to a temporary file that lives as long as the returned guard.
+fn variant(path: &str, tag: &str) -> (tempfile::TempDir, String) {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return;
+            }
+        }
+    }
+    let mut bytes = std::fs::read(path).expect("the guest component");
+    let mut content = Vec::new();
+    leb128(b"weir-test".len(), &mut content);
+    content.extend_from_slice(b"weir-test");
+    content.extend_from_slice(tag.as_bytes());
+    bytes.push(0);
+    leb128(content.len(), &mut bytes);
+    bytes.extend_from_slice(&content);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join(format!("{tag}.wasm"));
+    std::fs::write(&file, bytes).expect("write the component");
+    let file = file.to_str().expect("a UTF-8 path").to_string();
+    (dir, file)
+}
+
+#[test]
+fn cli_dev_the_same_bytes_under_another_name_keep_the_old_name() {
+    let dev = &*DEV;
+    let (first, second) = (unique("wc-first"), unique("wc-second"));
+    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &first);
+    let uploaded = json(&dev.ok(&["module", "upload", &file, "--name", &first, "-o", "json"]));
+    let id = uploaded["id"].as_str().expect("an id").to_string();
+    let again = dev.ok(&["module", "upload", &file, "--name", &second]);
+    assert!(
+        again.starts_with(&format!(
+            "module {second} uploaded: the same bytes as {first}, which still refer to them\n"
+        )),
+        "{again}"
+    );
+    for name in [&first, &second] {
+        let module = json(&dev.ok(&["module", "inspect", name, "-o", "json"]));
+        assert_eq!(module["id"], id.as_str(), "{name} resolves to the module");
+        assert_eq!(module["names"], serde_json::json!([second, first]), "{module}");
+    }
+    // A job made by the old name runs the module.
+    let topic = unique("alias-in");
+    dev.ok_with(&["produce", "-t", &topic, "--create"], "a b\n");
+    let job = unique("alias-job");
+    let created = json(&dev.ok(&[
+        "job",
+        "create",
+        &job,
+        "--module",
+        &first,
+        "--input",
+        &topic,
+        "--output-topic",
+        &unique("alias-out"),
+        "--window",
+        "tumbling:10s",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(created["spec"]["module"], id.as_str(), "{created}");
+    dev.ok(&["job", "rm", &job]);
+    let unchanged = dev.ok(&["module", "upload", &file, "--name", &first]);
+    assert!(
+        unchanged.starts_with(&format!("module {first} unchanged")),
+        "{unchanged}"
+    );
+}
