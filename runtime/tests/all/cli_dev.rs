@@ -433,3 +433,34 @@ fn cli_dev_the_same_bytes_under_another_name_keep_the_old_name() {
         "{unchanged}"
     );
 }
+
+#[test]
+fn cli_dev_a_job_on_an_unknown_input_topic_is_refused() {
+    let dev = &*DEV;
+    let module = unique("typo-module");
+    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
+    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let missing = unique("nosuchtopic");
+    let err = dev.fails(&[
+        "job",
+        "create",
+        &unique("typo"),
+        "--module",
+        &module,
+        "--input",
+        &missing,
+        "--output-topic",
+        &unique("out"),
+        "--window",
+        "tumbling:10s",
+    ]);
+    assert!(
+        err.starts_with(&format!(
+            "error: topic_not_found: input topic `{missing}` does not exist"
+        )),
+        "{err}"
+    );
+    // Asking did not create it.
+    let err = dev.fails(&["consume", "-t", &missing, "--idle-timeout", "1s"]);
+    assert!(err.contains("does not exist"), "{err}");
+}
