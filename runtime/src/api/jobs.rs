@@ -214,7 +214,21 @@ fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<J
         .map_err(|e| ApiError::bad_request("invalid_job", format!("{e:#}")))?;
     check_limits(&spec.limits, &state.max_limits)?;
     let reference = spec.module.display().to_string();
-    let id = resolve(&registry.read(), &reference)?.id.clone();
+    let (id, kind) = {
+        let state = registry.read();
+        let meta = resolve(&state, &reference)?;
+        (meta.id.clone(), meta.kind.clone())
+    };
+    if kind == "map_reduce" && spec.window.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_job",
+            format!(
+                "module `{reference}` is a map/reduce module: a job running it needs a window \
+                 (`window`: tumbling:10s, hopping:10s,5s or session:30s); only a transform may \
+                 leave it out"
+            ),
+        ));
+    }
     spec.module = id.into();
     check_inputs(registry.brokers(), &spec.input)?;
     Ok(spec)
@@ -298,7 +312,7 @@ fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
 
 /// Creates a job; it starts on every runtime of the pool.
 #[utoipa::path(post, path = "/v1/jobs", tag = "jobs",
-    request_body(content = Object, description = "a job spec: name, module, input, output, window, and optional out_of_orderness, lateness, time, shuffle, reduce_partitions, batch_size, commit_interval, dead_letters, limits"),
+    request_body(content = Object, description = "a job spec: name, module, input, output, window (optional for a transform module), and optional out_of_orderness, lateness, idle_timeout, time, shuffle, reduce_partitions, batch_size, commit_interval, dead_letters, limits"),
     responses(
         (status = 201, body = JobView),
         (status = 400, description = "`invalid_job`, `limits_exceeded`", body = super::error::ErrorBody),

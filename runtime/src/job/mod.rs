@@ -125,6 +125,9 @@ pub fn start(
             job.module.display()
         )
     })?;
+    if module.info().kind == ModuleKind::MapReduce {
+        job.window()?;
+    }
     let admin = Admin::new(brokers)?;
     let mut upstreams = Vec::new();
     let mut widest = 1;

@@ -66,7 +66,7 @@ impl TaskFactory for ReduceTasks {
         let job = &self.0;
         let mut reducer = Reducer::new(
             job.instantiate()?,
-            job.config.window,
+            job.config.window()?,
             job.lateness_ms(),
             job.upstreams.iter().cloned(),
         );

@@ -464,3 +464,51 @@ fn cli_dev_a_job_on_an_unknown_input_topic_is_refused() {
     let err = dev.fails(&["consume", "-t", &missing, "--idle-timeout", "1s"]);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[test]
+fn cli_dev_a_transform_job_needs_no_window_and_a_map_reduce_one_does() {
+    let dev = &*DEV;
+    let topic = unique("transform-in");
+    dev.ok_with(&["produce", "-t", &topic, "--create"], "x\n");
+    let filter = unique("filter");
+    let (_dir, file) = variant(weir_guest_artifacts::FILTER, &filter);
+    dev.ok(&["module", "upload", &file, "--name", &filter]);
+    let job = unique("transform");
+    let created = dev.ok(&[
+        "job",
+        "create",
+        &job,
+        "--module",
+        &filter,
+        "--input",
+        &topic,
+        "--output-topic",
+        &unique("filtered"),
+    ]);
+    assert!(
+        created.starts_with(&format!("job {job} created: revision 1")),
+        "{created}"
+    );
+    let status = dev.ok(&["job", "status", &job]);
+    assert!(status.contains("Window:       <none>"), "{status}");
+    dev.ok(&["job", "rm", &job]);
+
+    let counter = unique("counter");
+    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &counter);
+    dev.ok(&["module", "upload", &file, "--name", &counter]);
+    let err = dev.fails(&[
+        "job",
+        "create",
+        &unique("windowless"),
+        "--module",
+        &counter,
+        "--input",
+        &topic,
+        "--output-topic",
+        &unique("counted"),
+    ]);
+    assert!(
+        err.starts_with("error: invalid_job: ") && err.contains("needs a window"),
+        "{err}"
+    );
+}

@@ -125,7 +125,7 @@ fn a_partition_added_mid_job_announces_itself_and_its_records_are_counted() {
     out.clear();
     let mut reducer = Reducer::new(
         tasks.0.instantiate().expect("a guest"),
-        context.config.window,
+        context.config.window().expect("a windowed job"),
         context.lateness_ms(),
         context.upstreams.iter().cloned(),
     );

@@ -213,7 +213,7 @@ fn job(window: WindowSpec) -> JobConfig {
         input: vec![INPUT.into()],
         output: OUTPUT.into(),
         dead_letters: None,
-        window,
+        window: Some(window),
         out_of_orderness: Duration::ZERO,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
