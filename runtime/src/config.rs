@@ -425,16 +425,32 @@ fn optional_display<S: serde::Serializer, T: std::fmt::Display>(
 }
 
 fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Number(usize),
-        Text(String),
+    /// A size: a whole number of bytes, or a text like `64MiB`.
+    struct Size;
+
+    impl serde::de::Visitor<'_> for Size {
+        type Value = usize;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a size like \"64MiB\" or a whole number of bytes")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<usize, E> {
+            usize::try_from(n).map_err(|_| E::custom(format!("{n} bytes is too large")))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<usize, E> {
+            u64::try_from(n)
+                .map_err(|_| E::custom(format!("{n} is negative: give a size like 64MiB")))
+                .and_then(|n| self.visit_u64(n))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<usize, E> {
+            parse_bytes(text).map_err(E::custom)
+        }
     }
-    match Size::deserialize(d)? {
-        Size::Number(n) => Ok(n),
-        Size::Text(text) => parse_bytes(&text).map_err(serde::de::Error::custom),
-    }
+
+    d.deserialize_any(Size)
 }
 
 /// `"10s"`-style durations (humantime) in config files.
@@ -448,8 +464,7 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration like 10s: {e}")))
+        crate::cli::units::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -123,7 +123,10 @@ pub async fn read_body(body: Body, limit: usize, what: &str) -> ApiResult<axum::
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the {what} is larger than this server accepts ({limit} bytes); see --max-upload"),
+                format!(
+                    "the {what} is larger than this server accepts ({}); see --max-upload",
+                    crate::cli::units::format_bytes(u64::try_from(limit).unwrap_or(u64::MAX))
+                ),
             )
         } else {
             ApiError::bad_request("bad_body", format!("cannot read the request body: {err}"))

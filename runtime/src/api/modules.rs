@@ -9,6 +9,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, blocking, read_body};
+use crate::cli::units::format_bytes;
 use crate::engine::{Engine, ModuleError, PROCESSOR_EXPORT};
 use crate::record::ModuleKind;
 use crate::registry::model::{CHUNK_SIZE, Key, module_records, module_tombstones};
@@ -165,9 +166,9 @@ pub async fn upload(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!(
-                "the module is {} bytes; this server accepts at most {} (--max-upload)",
-                declared.unwrap_or_default(),
-                state.max_upload
+                "the module is {}; this server accepts at most {} (--max-upload)",
+                format_bytes(declared.unwrap_or_default() as u64),
+                format_bytes(state.max_upload as u64)
             ),
         ));
     }

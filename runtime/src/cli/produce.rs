@@ -41,7 +41,7 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = 1, requires = "create", value_parser = clap::value_parser!(i32).range(1..=10_000))]
     pub partitions: i32,
     /// How long to wait for the broker to acknowledge everything at the end.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::cli::units::parse_duration)]
     pub flush_timeout: Duration,
 }
 

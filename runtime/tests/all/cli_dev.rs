@@ -512,3 +512,43 @@ fn cli_dev_a_transform_job_needs_no_window_and_a_map_reduce_one_does() {
         "{err}"
     );
 }
+
+#[test]
+fn cli_dev_server_errors_name_the_field_and_print_sizes_in_units() {
+    let dev = &*DEV;
+    let topic = unique("limits-in");
+    dev.ok_with(&["produce", "-t", &topic, "--create"], "x\n");
+    let module = unique("limits");
+    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
+    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let create = |extra: &[&str]| {
+        let name = unique("limits-job");
+        let out = unique("limits-out");
+        let mut args = vec![
+            "job",
+            "create",
+            &name,
+            "--module",
+            &module,
+            "--input",
+            &topic,
+            "--output-topic",
+            &out,
+            "--window",
+            "tumbling:10s",
+        ];
+        args.extend(extra);
+        dev.fails(&args)
+    };
+    let err = create(&["--memory", "100GiB"]);
+    assert!(
+        err.contains("memory = 100 GiB, above this pool's maximum of 512 MiB"),
+        "{err}"
+    );
+    let err = create(&["--timeout", "soon"]);
+    assert!(
+        err.contains("`limits.timeout`: `soon` is not a duration like 10s, 500ms or 1m"),
+        "{err}"
+    );
+    assert!(!err.contains("line 1") && !err.contains(" at 0"), "{err}");
+}
