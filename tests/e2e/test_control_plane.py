@@ -91,7 +91,8 @@ def test_a_the_tour_with_curl_and_an_independent_kafka_client(broker, runtimes):
     status, job = curl("-X", "POST", "-H", "Content-Type: application/json", *auth, "--data", json.dumps(spec),
                        f"{rt.url}/v1/jobs")
     assert status == 201, job
-    assert (job["name"], job["revision"], job["state"], job["source"]) == (name, 1, "running", "api")
+    assert (job["name"], job["revision"], job["state"], job["source"]) == (name, 1, "starting", "api"), \
+        "no runtime holds its partitions the moment it is created"
     assert job["spec"]["module"] == module["id"], "the module ref is resolved to its id"
     assert job["module"] == {"id": module["id"], "name": f"{name}-wc"}
     status, listed = curl(f"{rt.url}/v1/modules/{module['id'][:12]}")
@@ -322,7 +323,7 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     runtimes.jobs.append(name)
     out = cli(weir, rt, "job", "create", name, "--module", module, "--input", lines, "--output-topic", counts,
               "--window", "tumbling:10s", "--commit-interval", "200ms").stdout
-    assert out.startswith(f"job {name} created: revision 1, running"), out
+    assert out.startswith(f"job {name} created: revision 1, starting"), out
     done = cli(weir, rt, "module", "rm", module, check=False)
     assert done.returncode != 0 and done.stderr.startswith("error: module_in_use: "), done.stderr
     rows = table_rows(cli(weir, rt, "job", "list").stdout)
@@ -354,7 +355,8 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     assert re.search(r"^State:\s+paused$", status, re.M), status
 
     # Resumed: everything comes out, exact.
-    assert cli_json(weir, rt, "job", "resume", name)["state"] == "running"
+    assert cli_json(weir, rt, "job", "resume", name)["state"] == "starting"
+    wait_for("the resumed job to run", lambda: job_status(rt, name)["state"] == "running")
     expect_exact_counts(broker, counts, stream, logs_of(rt))
     assert metric_sum(rt, "weir_records_in_total", name, "map") >= consumed + published
     wait_for("the group's lag to come down to the closing records",

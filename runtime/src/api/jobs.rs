@@ -11,7 +11,7 @@ use super::modules::resolve;
 use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::cli::units::{format_bytes, format_duration};
 use crate::config::{JobConfig, LimitsConfig};
-use crate::job::status::{RuntimeStatus, rfc3339};
+use crate::job::status::{RunState, RuntimeStatus, rfc3339};
 use crate::kafka::TopicError;
 use crate::kafka::admin::Admin;
 use crate::registry::model::Key;
@@ -37,7 +37,9 @@ pub struct JobView {
     pub name: String,
     /// Its revision (0 for config-file jobs).
     pub revision: u64,
-    /// `running` or `paused`.
+    /// `starting` (no runtime holds an input partition for the current revision yet),
+    /// `running` (some runtime does), `failed` (the runtimes could not start it: see their
+    /// errors; they retry) or `paused`.
     pub state: String,
     /// `api` (in the registry) or `config` (a runtime's config file).
     pub source: String,
@@ -101,6 +103,31 @@ pub struct JobList {
     pub jobs: Vec<JobView>,
 }
 
+/// The job's state from what the runtimes report for `(revision, resumes)` (statuses of an
+/// earlier revision, or from before the latest resume, do not count): `running` once one of
+/// them holds input partitions, `failed` when they report only failures, else `starting`.
+fn run_state(status: &JobStatusView, (revision, resumes): (u64, u64)) -> &'static str {
+    let current = || {
+        status
+            .runtimes
+            .iter()
+            .filter(|r| (r.revision, r.resumes) == (revision, resumes))
+    };
+    let holds_input = |r: &RuntimeStatus| {
+        r.state == RunState::Running
+            && r.stages
+                .iter()
+                .any(|s| s.stage == "map" && !s.assigned.is_empty())
+    };
+    if current().any(holds_input) {
+        "running"
+    } else if current().next().is_some() && current().all(|r| r.state == RunState::Failed) {
+        "failed"
+    } else {
+        "starting"
+    }
+}
+
 fn status_of(board: &StatusBoard, name: &str) -> JobStatusView {
     let runtimes = board.of(name);
     let stages = runtimes.iter().flat_map(|r| r.stages.iter());
@@ -142,10 +169,20 @@ fn module_name(registry: &Registry, id: &str) -> Option<String> {
 
 fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
     let module = record.module();
+    let status = if record.paused {
+        paused_status(registry, &record.spec)
+    } else {
+        status_of(board, &record.spec.name)
+    };
     JobView {
         name: record.spec.name.clone(),
         revision: record.revision,
-        state: if record.paused { "paused" } else { "running" }.into(),
+        state: if record.paused {
+            "paused"
+        } else {
+            run_state(&status, (record.revision, record.resumes))
+        }
+        .into(),
         source: "api".into(),
         spec: serde_json::to_value(&record.spec).unwrap_or_default(),
         module: ModuleRef {
@@ -163,19 +200,16 @@ fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> Job
                 at: r.at.clone(),
             })
             .collect(),
-        status: if record.paused {
-            paused_status(registry, &record.spec)
-        } else {
-            status_of(board, &record.spec.name)
-        },
+        status,
     }
 }
 
 fn file_view(board: &StatusBoard, spec: &JobConfig) -> JobView {
+    let status = status_of(board, &spec.name);
     JobView {
         name: spec.name.clone(),
         revision: 0,
-        state: "running".into(),
+        state: run_state(&status, (0, 0)).into(),
         source: "config".into(),
         spec: serde_json::to_value(spec).unwrap_or_default(),
         module: ModuleRef {
@@ -185,7 +219,7 @@ fn file_view(board: &StatusBoard, spec: &JobConfig) -> JobView {
         created_at: None,
         updated_at: None,
         history: Vec::new(),
-        status: status_of(board, &spec.name),
+        status,
     }
 }
 
@@ -394,6 +428,7 @@ pub async fn create(
             spec,
             revision: 1,
             paused: false,
+            resumes: 0,
             created_at: now(),
             updated_at: now(),
             history: Vec::new(),
@@ -574,7 +609,11 @@ pub async fn resume(
     headers: HeaderMap,
 ) -> ApiResult<Json<JobView>> {
     change(state, headers, name, |_, _, record| {
-        Ok(std::mem::replace(&mut record.paused, false))
+        let was_paused = std::mem::replace(&mut record.paused, false);
+        if was_paused {
+            record.resumes += 1;
+        }
+        Ok(was_paused)
     })
     .await
 }
@@ -695,6 +734,68 @@ mod tests {
             "{window}"
         );
         assert!(problem("{not json").contains("it is not JSON"));
+    }
+
+    fn runtime(revision: u64, state: RunState, assigned: &[&str]) -> RuntimeStatus {
+        RuntimeStatus {
+            runtime: "h/1".into(),
+            job: "wc".into(),
+            revision,
+            resumes: 1,
+            module: "abc".into(),
+            state,
+            stages: vec![crate::job::status::StageStatus {
+                stage: "map".into(),
+                assigned: assigned.iter().map(|s| s.to_string()).collect(),
+                lag: 0,
+                records_in: 0,
+                last_window_fired_at: None,
+            }],
+            errors: Vec::new(),
+            updated_at: rfc3339(SystemTime::now()),
+        }
+    }
+
+    #[test]
+    fn a_job_is_starting_until_a_runtime_of_its_revision_holds_input() {
+        let state = |runtimes: Vec<RuntimeStatus>| {
+            run_state(
+                &JobStatusView {
+                    runtimes,
+                    ..JobStatusView::default()
+                },
+                (2, 1),
+            )
+        };
+        assert_eq!(state(vec![]), "starting", "no runtime has reported it yet");
+        assert_eq!(state(vec![runtime(2, RunState::Starting, &[])]), "starting");
+        assert_eq!(
+            state(vec![runtime(2, RunState::Running, &[])]),
+            "starting",
+            "in its group, nothing assigned yet"
+        );
+        assert_eq!(
+            state(vec![runtime(1, RunState::Running, &["in/0"])]),
+            "starting",
+            "only the previous revision holds partitions"
+        );
+        assert_eq!(
+            state(vec![
+                runtime(2, RunState::Running, &["in/0"]),
+                runtime(2, RunState::Starting, &[])
+            ]),
+            "running"
+        );
+        assert_eq!(state(vec![runtime(2, RunState::Failed, &[])]), "failed");
+        let before_the_resume = RuntimeStatus {
+            resumes: 0,
+            ..runtime(2, RunState::Running, &["in/0"])
+        };
+        assert_eq!(
+            state(vec![before_the_resume]),
+            "starting",
+            "a status from before the pause is not the resumed job's"
+        );
     }
 
     #[test]

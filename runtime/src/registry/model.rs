@@ -55,6 +55,11 @@ pub struct JobRecord {
     pub revision: u64,
     /// Paused jobs run nowhere.
     pub paused: bool,
+    /// How many times the job was resumed. Runtimes put it in their statuses, so that a status
+    /// from before a pause is not taken for the resumed job's (which reads as starting until a
+    /// runtime reports it again).
+    #[serde(default)]
+    pub resumes: u64,
     /// Creation time (RFC 3339).
     pub created_at: String,
     /// Last change (RFC 3339).

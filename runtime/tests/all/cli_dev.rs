@@ -552,3 +552,50 @@ fn cli_dev_server_errors_name_the_field_and_print_sizes_in_units() {
     );
     assert!(!err.contains("line 1") && !err.contains(" at 0"), "{err}");
 }
+
+#[test]
+fn cli_dev_a_new_job_is_starting_until_its_partitions_are_assigned() {
+    let dev = &*DEV;
+    let topic = unique("starting-in");
+    dev.ok_with(&["produce", "-t", &topic, "--create"], "a\n");
+    let module = unique("starting");
+    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
+    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let job = unique("starting-job");
+    let created = dev.ok(&[
+        "job",
+        "create",
+        &job,
+        "--module",
+        &module,
+        "--input",
+        &topic,
+        "--output-topic",
+        &unique("starting-out"),
+        "--window",
+        "tumbling:10s",
+    ]);
+    assert!(
+        created.starts_with(&format!("job {job} created: revision 1, starting,")),
+        "no runtime holds its partitions yet: {created}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        let status = json(&dev.ok(&["job", "status", &job, "-o", "json"]));
+        if status["state"] == "running" {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "not running after 60 s: {status}");
+        assert_ne!(status["state"], "failed", "{status}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        running["status"]["assigned_partitions"].as_u64() > Some(0),
+        "running means partitions are held: {running}"
+    );
+    let paused = dev.ok(&["job", "pause", &job]);
+    assert!(paused.contains(", paused,"), "{paused}");
+    let resumed = dev.ok(&["job", "resume", &job]);
+    assert!(resumed.contains(", starting,"), "{resumed}");
+    dev.ok(&["job", "rm", &job]);
+}
