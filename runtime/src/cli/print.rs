@@ -6,6 +6,15 @@ use crate::record::{Header, InputRecord, OutputRecord};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
+/// `n` and a noun, singular for one: `1 record`, `20 records`, `0 dead letters`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// Bytes as JSON: the JSON they contain, else their text, else `{"hex": ..}`.
 fn bytes_json(bytes: &[u8], parse: bool) -> Value {
     if parse && let Ok(value) = serde_json::from_slice::<Value>(bytes) {
@@ -176,6 +185,13 @@ mod tests {
             partition: 1,
             offset: 7,
         }
+    }
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1, "record", "records"), "1 record");
+        assert_eq!(count(0, "record", "records"), "0 records");
+        assert_eq!(count(2, "dead letter", "dead letters"), "2 dead letters");
     }
 
     #[test]

@@ -46,12 +46,8 @@ pub struct ProduceArgs {
 }
 
 /// `1 record`, `2 records`.
-pub fn records(n: u64) -> String {
-    if n == 1 {
-        "1 record".to_string()
-    } else {
-        format!("{n} records")
-    }
+fn records(n: u64) -> String {
+    super::print::count(n, "record", "records")
 }
 
 /// Checks that the topic exists (without creating it), or creates it with `--create`.
