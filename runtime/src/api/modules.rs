@@ -227,15 +227,31 @@ pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<ModuleLi
 /// Finds a module by id, id prefix (8+ hex digits) or name (the latest upload).
 pub fn resolve<'a>(state: &'a RegistryState, reference: &str) -> ApiResult<&'a ModuleMeta> {
     state.resolve(reference).map_err(|why| match why {
+        Resolve::NotFound if is_short_prefix(reference) => ApiError::not_found(
+            "module_not_found",
+            format!(
+                "no module is named `{reference}`, and as an id prefix it is too short: give 8 or \
+                 more hex digits of the id; `weir module list` shows them"
+            ),
+        ),
         Resolve::NotFound => ApiError::not_found(
             "module_not_found",
-            format!("no module has the id, id prefix or name `{reference}`; `weir module list` shows them"),
+            format!(
+                "no module has the id, id prefix (8+ hex digits) or name `{reference}`; \
+                 `weir module list` shows them"
+            ),
         ),
         Resolve::Ambiguous => ApiError::bad_request(
             "ambiguous_module",
             format!("`{reference}` is the prefix of several module ids; give more of the id"),
         ),
     })
+}
+
+/// Whether `reference` looks like an id prefix of fewer than the 8 hex digits a prefix needs.
+fn is_short_prefix(reference: &str) -> bool {
+    let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
+    !hex.is_empty() && hex.len() < 8 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Shows one module.
@@ -288,4 +304,30 @@ pub async fn remove(
         Ok(StatusCode::NO_CONTENT)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_id_prefix_is_told_it_needs_eight_hex_digits() {
+        let state = RegistryState::default();
+        let err = resolve(&state, "3f2a").expect_err("nothing there");
+        assert_eq!(err.code, "module_not_found");
+        assert!(
+            err.message.contains("give 8 or more hex digits"),
+            "{}",
+            err.message
+        );
+        let err = resolve(&state, "word-count").expect_err("nothing there");
+        assert!(
+            err.message
+                .contains("id prefix (8+ hex digits) or name `word-count`"),
+            "{}",
+            err.message
+        );
+        assert!(!is_short_prefix("3f2a1b9c"), "8 digits is a prefix");
+        assert!(is_short_prefix("sha256:abc"));
+    }
 }

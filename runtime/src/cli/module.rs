@@ -109,17 +109,31 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
             output::render(format, &reply.body, |_| describe(&parsed, now))?
         }
         ModuleCommand::Rm { module } => {
-            client.delete(&format!("/modules/{}", segment(module)))?;
-            deleted(format, module)?
+            // Resolved first, so that what is printed is the id deleted, not the ref given.
+            let found: Module = client
+                .get(&format!("/modules/{}", segment(module)))?
+                .parse("the module")?;
+            client.delete(&format!("/modules/{}", segment(&found.id)))?;
+            deleted(format, module, &found)?
         }
     };
     output::print(&text)
 }
 
-/// The line printed after `rm`: a sentence for people, `{"deleted": REF}` for scripts.
-fn deleted(format: Format, reference: &str) -> Result<String> {
-    let value = serde_json::json!({ "deleted": reference });
+/// The line printed after `rm`: a sentence for people; for scripts, the id deleted and the
+/// names it had: `{"deleted": ID, "names": [...]}`.
+fn deleted(format: Format, reference: &str, module: &Module) -> Result<String> {
+    let value = serde_json::json!({ "deleted": module.id, "names": names(module) });
     output::render(format, &value, |_| format!("module {reference} deleted\n"))
+}
+
+/// Every name of `module`, from `names` or (older servers) `name`.
+fn names(module: &Module) -> Vec<String> {
+    if module.names.is_empty() {
+        module.name.iter().cloned().collect()
+    } else {
+        module.names.clone()
+    }
 }
 
 /// What `upload` prints: whether the bytes were new, gained a name (201), or were already
@@ -157,11 +171,7 @@ fn uploaded(module: &Module, status: u16, given: Option<&str>) -> String {
 
 /// The module's names as one cell: every name, the most recent first, or `<none>`.
 fn names_cell(m: &Module) -> String {
-    if m.names.is_empty() {
-        m.name.clone().unwrap_or_else(|| output::NONE.into())
-    } else {
-        m.names.join(",")
-    }
+    output::list_or_none(&names(m))
 }
 
 /// `NAME ID KIND SIZE USED-BY AGE`, one row per module; `wide` shows the whole id and adds
@@ -299,15 +309,17 @@ mod tests {
     }
 
     #[test]
-    fn rm_prints_a_sentence_or_an_object() {
+    fn rm_prints_a_sentence_or_the_id_deleted() {
+        let module: Module = serde_json::from_value(sample()).expect("parses");
         assert_eq!(
-            deleted(Format::Table, "wc").expect("renders"),
+            deleted(Format::Table, "wc", &module).expect("renders"),
             "module wc deleted\n"
         );
-        let json = deleted(Format::Json, "wc").expect("renders");
+        let json = deleted(Format::Json, "3f2a1b9c", &module).expect("renders");
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&json).expect("JSON"),
-            json!({"deleted": "wc"})
+            json!({"deleted": module.id, "names": ["word-count"]}),
+            "the whole id, not the prefix given"
         );
     }
 }

@@ -599,3 +599,22 @@ fn cli_dev_a_new_job_is_starting_until_its_partitions_are_assigned() {
     assert!(resumed.contains(", starting,"), "{resumed}");
     dev.ok(&["job", "rm", &job]);
 }
+
+#[test]
+fn cli_dev_short_prefixes_say_they_need_8_digits_and_rm_prints_the_id() {
+    let dev = &*DEV;
+    let module = unique("rm-me");
+    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
+    let id = json(&dev.ok(&["module", "upload", &file, "--name", &module, "-o", "json"]))["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let err = dev.fails(&["module", "inspect", &id[..6]]);
+    assert!(err.contains("give 8 or more hex digits"), "{err}");
+    let deleted = json(&dev.ok(&["module", "rm", &id[..12], "-o", "json"]));
+    assert_eq!(
+        deleted,
+        serde_json::json!({"deleted": id, "names": [module]}),
+        "the whole id, not the prefix given"
+    );
+}
