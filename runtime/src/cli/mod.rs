@@ -66,4 +66,28 @@ pub enum Command {
     /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
     /// rollback, rm.
     Job(job::JobArgs),
+    /// Print a shell completion script: `source <(weir completions bash)` (bash), or save
+    /// `weir completions zsh` as `_weir` on $fpath, `weir completions fish` in
+    /// ~/.config/fish/completions/weir.fish.
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `weir completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Runs `weir completions`: the script for `shell`, on stdout.
+pub fn completions(args: &CompletionsArgs) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "weir", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .map_err(|e| anyhow::Error::new(e).context("write to stdout"))
 }
