@@ -3,6 +3,7 @@
 //! come from `weir-guest-artifacts`, built from sources in this repository.
 
 mod cli_dev;
+mod cli_misc;
 mod cli_run;
 mod compile_cache;
 mod dev;
