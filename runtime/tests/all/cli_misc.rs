@@ -86,4 +86,19 @@ fn cli_toolchain_hints_name_no_path_of_the_build_machine() {
     );
     let readme = std::fs::read_to_string(project.join("README.md")).expect("the README");
     assert!(!readme.contains(&checkout), "{readme}");
+    // A Rust scaffold needs the SDK of a checkout; this binary is in none, and says so.
+    let rust = Command::new(&binary)
+        .args(["init", "--lang", "rust", "demo-rs"])
+        .current_dir(dir.path())
+        .output()
+        .expect("weir init runs");
+    let stderr = String::from_utf8_lossy(&rust.stderr);
+    assert!(
+        !rust.status.success() && stderr.contains("--rust-sdk"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&checkout),
+        "the build machine's checkout leaks: {stderr}"
+    );
 }
