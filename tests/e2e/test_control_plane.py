@@ -160,7 +160,7 @@ def test_b_bad_uploads_get_their_status_and_code(weir, runtimes, tmp_path):
     assert "WEIR_TOKEN" in done.stderr, "the CLI says how to give a token"
 
 
-def test_b_bad_job_requests_get_their_status_and_code(broker, runtimes, tmp_path):
+def test_b_bad_job_requests_get_their_status_and_code(weir, broker, runtimes, tmp_path):
     name, fixed = unique("jobs"), unique("fixed")
     lines, counts = f"{name}-lines", f"{name}-counts"
     create_topic(broker, lines, 3)
@@ -205,6 +205,18 @@ def test_b_bad_job_requests_get_their_status_and_code(broker, runtimes, tmp_path
     assert (job["revision"], job["spec"]["window"]) == (1, "tumbling:10s"), "refused changes change nothing"
     listed = {j["name"]: j for j in rt.api("GET", "/v1/jobs").json["jobs"]}
     assert listed[fixed]["source"] == "config" and listed[name]["source"] == "api"
+    assert "created_at" not in listed[fixed], "a config-file job has no creation time: absent, not null"
+
+    # The CLI lists and shows a config-file job (it once failed on `created_at: null`).
+    rows = table_rows(cli(weir, rt, "job", "list").stdout)
+    assert [fixed, "0"] in [row[:2] for row in rows[1:]], rows
+    status = cli(weir, rt, "job", "status", fixed).stdout
+    assert re.search(r"^Created:\s+<none> \(a runtime's config file\)$", status, re.M), status
+    # An input topic nobody made is refused, not waited for.
+    missing = unique("nosuchtopic")
+    reply = rt.api("POST", "/v1/jobs", body=job_spec(unique("typo"), module, [missing], counts))
+    assert (reply.status, reply.error_code()) == (404, "topic_not_found"), reply
+    assert f"input topic `{missing}` does not exist" in reply.json["error"]["message"]
 
     assert rt.api("GET", "/healthz").status == 200
     openapi = rt.api("GET", "/v1/openapi.json")
@@ -328,7 +340,9 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     assert done.returncode != 0 and done.stderr.startswith("error: module_in_use: "), done.stderr
     rows = table_rows(cli(weir, rt, "job", "list").stdout)
     assert rows[0] == ["NAME", "REVISION", "STATE", "MODULE", "LAG", "PARTITIONS", "LAST-WINDOW", "AGE"]
-    assert [name, "1", "running", f"{module}@{v1[:12]}"] in [row[:4] for row in rows[1:]]
+    (row,) = [row for row in rows[1:] if row[0] == name]
+    assert row[1] == "1" and row[3] == f"{module}@{v1[:12]}", row
+    assert row[2] in ("starting", "running"), f"running once its partitions are assigned: {row}"
 
     # Running: the first windows come out.
     stream = Stream(partitions=6, lines=1800, seconds=60, seed=53)
