@@ -48,7 +48,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Publish stdin (text lines, or JSON records with --json) to a Kafka topic.
     Produce(produce::ProduceArgs),
-    /// Print a Kafka topic's records as JSON lines.
+    /// Print a Kafka topic's records with their headers: JSON lines, or text with -o text.
     Consume(consume::ConsumeArgs),
     /// Run the jobs of a config file on Kafka, as one runtime of a pool.
     Serve(serve::ServeArgs),

@@ -253,17 +253,24 @@ fn banner(out: &mut impl Write, brokers: &str, api: Option<&str>, args: &DevArgs
         .map(|api| format!(" WEIR_SERVER=http://{api}"))
         .unwrap_or_default();
     writeln!(out, "    export WEIR_BROKERS={brokers}{server}")?;
-    writeln!(
-        out,
-        "    weir produce --topic {INPUT}      publish your own lines (one record per line)"
-    )?;
-    writeln!(out, "    weir consume --topic {OUTPUT}     watch the raw output")?;
+    let mut commands = vec![
+        (
+            format!("weir produce --topic {INPUT}"),
+            "publish your own lines (one record per line)".to_string(),
+        ),
+        (
+            format!("weir consume --topic {OUTPUT}"),
+            "watch the raw output".to_string(),
+        ),
+    ];
     if let Some(api) = api {
-        writeln!(
-            out,
-            "    weir job list                     the jobs; upload modules with `weir module upload \
-             FILE.wasm` (API and /metrics: http://{api})"
-        )?;
+        commands.push((
+            "weir job list".to_string(),
+            format!("the jobs; `weir module upload FILE.wasm` adds modules (API: http://{api})"),
+        ));
+    }
+    for (command, what) in commands {
+        writeln!(out, "    {command:<30}  {what}")?;
     }
     writeln!(
         out,
