@@ -618,3 +618,59 @@ fn cli_dev_short_prefixes_say_they_need_8_digits_and_rm_prints_the_id() {
         "the whole id, not the prefix given"
     );
 }
+
+#[test]
+fn cli_dev_consume_shows_why_a_record_is_a_dead_letter() {
+    let dev = &*DEV;
+    let topic = unique("poison-in");
+    dev.ok_with(&["produce", "-t", &topic, "--create"], "fine\n");
+    let module = unique("panicky");
+    let (_dir, file) = variant(weir_guest_artifacts::HOSTILE_PANIC, &module);
+    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let job = unique("poison");
+    dev.ok(&[
+        "job",
+        "create",
+        &job,
+        "--module",
+        &module,
+        "--input",
+        &topic,
+        "--output-topic",
+        &unique("poison-out"),
+        "--window",
+        "tumbling:10s",
+        "--commit-interval",
+        "200ms",
+    ]);
+    // The module refuses this record: it goes to the job's dead letters with the reason.
+    dev.ok_with(&["produce", "-t", &topic], "reject\n");
+    let dead = format!("{job}.dead-letters");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let text = loop {
+        let printed = dev.weir(&[
+            "consume",
+            "-t",
+            &dead,
+            "-n",
+            "1",
+            "-o",
+            "text",
+            "--idle-timeout",
+            "3s",
+        ]);
+        if let Ok(text) = &printed
+            && text.contains("value: reject")
+        {
+            break text.clone();
+        }
+        assert!(Instant::now() < deadline, "no dead letter in {dead}: {printed:?}");
+    };
+    assert!(text.contains("  header weir.reason: rejected\n"), "{text}");
+    assert!(text.contains("  header weir.error: "), "{text}");
+    assert!(
+        text.contains(&format!("  header weir.source.topic: {topic}\n")),
+        "{text}"
+    );
+    dev.ok(&["job", "rm", &job]);
+}
