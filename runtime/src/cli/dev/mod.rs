@@ -101,7 +101,8 @@ fn public_broker(asked: Option<u16>, internal: &str) -> Result<(String, Option<S
             Ok(fixed) => Ok((fixed.bootstrap(), None)),
             Err(err) => {
                 let note = format!(
-                    "weir dev: {err}; the embedded broker is at {internal} instead, which changes                      from run to run (`--port N` pins one)"
+                    "weir dev: {err}; the embedded broker is at {internal} instead, which changes \
+                     from run to run (`--port N` pins one)"
                 );
                 Ok((internal.to_string(), Some(note)))
             }
