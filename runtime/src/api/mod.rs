@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod error;
 mod health;
+pub mod job_spec;
 pub mod jobs;
 pub mod modules;
 pub mod openapi;
