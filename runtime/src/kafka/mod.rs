@@ -17,6 +17,7 @@ use std::time::Duration;
 pub mod admin;
 pub mod claim;
 pub mod dead_letter;
+pub mod dead_letter_reader;
 pub mod progress;
 pub mod record_size;
 pub mod refused;
