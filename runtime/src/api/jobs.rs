@@ -165,7 +165,7 @@ fn module_name(registry: &Registry, id: &str) -> Option<String> {
         .and_then(|m| m.name.clone())
 }
 
-fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
+pub(super) fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
     let module = record.module();
     let status = if record.paused {
         paused_status(registry, &record.spec)
@@ -221,14 +221,14 @@ fn file_view(board: &StatusBoard, spec: &JobConfig) -> JobView {
     }
 }
 
-fn job_not_found(name: &str) -> ApiError {
+pub(super) fn job_not_found(name: &str) -> ApiError {
     ApiError::not_found(
         "job_not_found",
         format!("no job is named `{name}`; `weir job list` shows them"),
     )
 }
 
-fn in_config(name: &str) -> ApiError {
+pub(super) fn in_config(name: &str) -> ApiError {
     ApiError::conflict(
         "job_defined_in_config",
         format!("job `{name}` comes from a runtime's config file; change it there, or pick another name"),
@@ -262,11 +262,11 @@ fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<J
     Ok(spec)
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     rfc3339(SystemTime::now())
 }
 
-fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
+pub(super) fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
     let value = serde_json::to_vec(record).map_err(|e| ApiError::unavailable(&e.into()))?;
     registry
         .write(vec![(Key::Job(&record.spec.name).encode(), Some(value))])
@@ -274,7 +274,7 @@ fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
 }
 
 /// The registry and the board, cloned for a blocking thread.
-fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
+pub(super) fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
     let services = state.services()?;
     Ok((Arc::clone(&services.registry), Arc::clone(&services.board)))
 }
@@ -322,6 +322,7 @@ pub async fn create(
             updated_at: now(),
             history: Vec::new(),
             lineage: Vec::new(),
+            replayed_dead_letters: Default::default(),
         };
         record_lineage(&mut record);
         save(&registry, &record)?;

@@ -7,6 +7,8 @@
 //! | `POST /v1/jobs`, `GET /v1/jobs` | create, list |
 //! | `GET/PUT/DELETE /v1/jobs/{name}` | status, update (a new revision), delete |
 //! | `POST /v1/jobs/{name}/pause`, `/resume`, `/rollback` | pause, resume, back to the previous revision |
+//! | `POST /v1/jobs/{name}/reset` | move the input partitions (earliest, latest, a time, offsets), stages afresh |
+//! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
 //! | `GET /v1/openapi.json` | the OpenAPI document of all of this |
 //! | `GET /metrics`, `/healthz`, `/readyz` | Prometheus metrics, liveness, readiness |
 //!
@@ -14,12 +16,14 @@
 //! ([`error`]). Handlers that touch Kafka or compile a module run on blocking threads.
 
 pub mod auth;
+pub mod dead_letters;
 pub mod error;
 mod health;
 pub mod job_spec;
 pub mod jobs;
 pub mod modules;
 pub mod openapi;
+pub mod reset;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
@@ -94,6 +98,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{name}/pause", post(jobs::pause))
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
         .route("/v1/jobs/{name}/rollback", post(jobs::rollback))
+        .route("/v1/jobs/{name}/reset", post(reset::reset))
+        .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))
+        .route("/v1/jobs/{name}/dead-letters/replay", post(dead_letters::replay))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))

@@ -1,7 +1,9 @@
 //! The OpenAPI document of the API, generated from the handlers' annotations (utoipa) and
 //! served at `GET /v1/openapi.json`.
 
-use super::{error, health, jobs, modules};
+use super::{dead_letters, error, health, jobs, modules, reset};
+use crate::job::replay::{ReplayOutcome, Skipped};
+use crate::job::reset::{MovedPartition, ResetOutcome};
 use crate::job::status::{RunState, RuntimeStatus, StageStatus, StatusError};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -14,12 +16,16 @@ use utoipa::{Modify, OpenApi};
     paths(
         modules::upload, modules::list, modules::inspect, modules::remove,
         jobs::create, jobs::list, jobs::get, jobs::update, jobs::pause, jobs::resume, jobs::rollback, jobs::remove,
+        reset::reset, dead_letters::list, dead_letters::replay,
         health::metrics, health::healthz, health::readyz,
     ),
     components(schemas(
         modules::ModuleView, modules::ModuleList, jobs::JobView, jobs::JobList, jobs::ModuleRef,
         jobs::RevisionView, jobs::JobStatusView, RuntimeStatus, StageStatus, StatusError, RunState,
         error::ErrorBody, error::ErrorDetail,
+        reset::ResetRequest, reset::ResetView, ResetOutcome, MovedPartition,
+        dead_letters::DeadLetterList, dead_letters::DeadLetterView, dead_letters::SourceView,
+        dead_letters::ReplayRequest, dead_letters::ReplayView, ReplayOutcome, Skipped,
     )),
     modifiers(&BearerToken),
     tags((name = "modules"), (name = "jobs"), (name = "operations")),

@@ -14,9 +14,12 @@
 
 mod map_task;
 mod metered;
+pub mod module_runs;
 pub mod observe;
 pub mod orphans;
 mod reduce_task;
+pub mod replay;
+pub mod reset;
 pub mod stage;
 pub mod status;
 pub mod task;

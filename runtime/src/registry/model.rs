@@ -69,6 +69,10 @@ pub struct JobRecord {
     /// Every revision the job has had, the current one last: what it ran, and since when.
     #[serde(default)]
     pub lineage: Vec<Lineage>,
+    /// The dead letters already replayed into the input (`weir dead-letters replay`), so that
+    /// none is replayed twice.
+    #[serde(default, skip_serializing_if = "crate::job::replay::Replayed::is_empty")]
+    pub replayed_dead_letters: crate::job::replay::Replayed,
 }
 
 /// One revision of a job's lineage.
