@@ -1,5 +1,5 @@
 //! `weir job`: the jobs a pool of `weir serve` runtimes runs. `create`, `list`, `status`,
-//! `update`, `pause`, `resume`, `rollback`, `rm`.
+//! `update`, `pause`, `resume`, `rollback`, `reset`, `rm`.
 //!
 //! A job's spec comes from flags (`--module M --input T --output O --window W ...`), from a
 //! spec file (`-f spec.toml|spec.json|spec.yaml`, `-` for stdin; the same fields as a `[[job]]`
@@ -74,6 +74,19 @@ pub enum JobCommand {
     Rollback {
         /// The job's name.
         name: String,
+    },
+    /// Move a job's input partitions (replay or skip input): its stages start afresh there,
+    /// windows computed again from the records. A running job is refused unless --pause.
+    Reset {
+        /// The job's name.
+        name: String,
+        /// `earliest`, `latest`, a time (RFC 3339 like 2026-11-27T18:00:00Z, or ms since the
+        /// epoch), or offsets (`0=120,1=300`, or `topic:0=120` for several input topics).
+        #[arg(long, value_name = "earliest|latest|TIME|OFFSETS")]
+        to: String,
+        /// Pause a running job for the reset and resume it after.
+        #[arg(long)]
+        pause: bool,
     },
     /// Delete a job.
     #[command(visible_alias = "delete")]
@@ -263,6 +276,12 @@ pub fn job(args: &JobArgs) -> Result<()> {
             client.send_json(Method::POST, &path(name, "/rollback"), None)?,
             "rolled back to the previous revision's spec",
         ),
+        JobCommand::Reset { name, to, pause } => {
+            let body = serde_json::json!({ "to": to, "pause": pause });
+            let reply = client.send_json(Method::POST, &path(name, "/reset"), Some(&body))?;
+            let reset: super::job_reset::ResetReply = reply.parse("the reset")?;
+            return output::print(&output::render(format, &reply.body, |_| reset.summary())?);
+        }
         JobCommand::Rm { name } => {
             client.delete(&path(name, ""))?;
             let value = serde_json::json!({ "deleted": name });

@@ -4,10 +4,12 @@ pub mod build;
 mod chunks;
 pub mod client;
 pub mod consume;
+pub mod dead_letters;
 pub mod dev;
 pub mod init;
 mod input;
 pub mod job;
+pub mod job_reset;
 pub mod job_spec;
 pub mod module;
 pub mod output;
@@ -64,8 +66,12 @@ pub enum Command {
     /// Manage the modules of a Weir server's registry: upload, list, inspect, rm.
     Module(module::ModuleArgs),
     /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
-    /// rollback, rm.
+    /// rollback, reset, rm.
     Job(job::JobArgs),
+    /// A job's dead letters: list, tail (follow), replay (back to the input once the module is
+    /// fixed).
+    #[command(name = "dead-letters")]
+    DeadLetters(dead_letters::DeadLettersArgs),
     /// Print a shell completion script: `source <(weir completions bash)` (bash), or save
     /// `weir completions zsh` as `_weir` on $fpath, `weir completions fish` in
     /// ~/.config/fish/completions/weir.fish.
