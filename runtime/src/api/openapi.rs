@@ -60,6 +60,35 @@ mod tests {
     }
 
     #[test]
+    fn reset_and_dead_letters_are_documented() {
+        let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        for (path, method) in [
+            ("/v1/jobs/{name}/reset", "post"),
+            ("/v1/jobs/{name}/dead-letters", "get"),
+            ("/v1/jobs/{name}/dead-letters/replay", "post"),
+        ] {
+            assert!(
+                document["paths"][path][method].is_object(),
+                "{method} {path} is missing"
+            );
+        }
+        let params: Vec<&str> = document["paths"]["/v1/jobs/{name}/dead-letters"]["get"]["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        for name in ["limit", "reason", "since", "after"] {
+            assert!(params.contains(&name), "{name} is not documented: {params:?}");
+        }
+        for schema in ["DeadLetterView", "ResetView", "ReplayView"] {
+            assert!(schema_exists(&document, schema), "{schema}");
+        }
+    }
+
+    fn schema_exists(document: &Value, name: &str) -> bool {
+        document["components"]["schemas"][name].is_object()
+    }
+
+    #[test]
     fn a_job_may_have_no_creation_time_and_then_the_field_is_absent() {
         let job = schema("JobView");
         let required: Vec<&str> = job["required"]
