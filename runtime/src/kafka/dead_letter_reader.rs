@@ -3,21 +3,13 @@
 //! after a cursor ([`after`], to follow the topic) and all of them from a cursor on ([`each`],
 //! to replay them).
 
-use super::consumer_config;
-use anyhow::{Context, Result};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use anyhow::Result;
 use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
-/// How long a read waits for the brokers.
-const TIMEOUT: Duration = Duration::from_secs(10);
 /// How many records a backward read takes per step.
 const STEP: i64 = 500;
 
-/// Where each partition of the dead-letter topic was read up to (the next offset), by partition.
-pub type Cursor = BTreeMap<i32, i64>;
+pub use super::topic_reader::{Cursor, format_cursor, parse_cursor};
 
 /// Where a dead letter's record was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,79 +114,20 @@ impl StoredDeadLetter {
     }
 }
 
-/// A reader of one dead-letter topic.
-pub struct DeadLetterReader {
-    consumer: BaseConsumer,
-    topic: String,
-    partitions: i32,
-}
+/// A reader of a dead-letter topic.
+pub type DeadLetterReader = super::topic_reader::TopicReader;
 
-impl DeadLetterReader {
-    /// A reader of `topic` at `brokers`; an error when the topic does not exist (the job has
-    /// not run yet) or the brokers cannot be reached.
-    pub fn new(brokers: &str, topic: &str) -> Result<Self> {
-        let consumer: BaseConsumer = consumer_config(brokers, "weir.dead-letter-reader")
-            .create()
-            .with_context(|| format!("cannot create a Kafka client for {brokers}"))?;
-        let partitions = super::topic_partitions(consumer.client(), brokers, topic, TIMEOUT)?;
-        Ok(DeadLetterReader {
-            consumer,
-            topic: topic.to_string(),
-            partitions: i32::try_from(partitions).unwrap_or(i32::MAX),
-        })
-    }
-
-    /// The first and end offsets of each partition.
-    pub fn bounds(&self) -> Result<BTreeMap<i32, (i64, i64)>> {
-        (0..self.partitions)
-            .map(|p| {
-                self.consumer
-                    .fetch_watermarks(&self.topic, p, TIMEOUT)
-                    .map(|b| (p, b))
-                    .with_context(|| format!("cannot read the offsets of {}/{p}", self.topic))
-            })
-            .collect()
-    }
-
-    /// Reads `[start, end)` of `partition` in order, handing each dead letter to `each`.
-    fn range(
-        &self,
-        partition: i32,
-        start: i64,
-        end: i64,
-        each: &mut dyn FnMut(StoredDeadLetter),
-    ) -> Result<()> {
-        if start >= end {
-            return Ok(());
-        }
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(&self.topic, partition, Offset::Offset(start))
-            .context("assignment")?;
-        self.consumer
-            .assign(&assignment)
-            .with_context(|| format!("cannot read {}/{partition}", self.topic))?;
-        let mut deadline = Instant::now() + TIMEOUT;
-        let mut next = start;
-        while next < end {
-            if Instant::now() >= deadline {
-                anyhow::bail!(
-                    "reading {}/{partition} stopped at offset {next} of {end}: the brokers sent nothing for {TIMEOUT:?}",
-                    self.topic
-                );
-            }
-            let Some(message) = self.consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let message = message.with_context(|| format!("cannot read {}/{partition}", self.topic))?;
-            deadline = Instant::now() + TIMEOUT;
-            next = message.offset() + 1;
-            if message.offset() < end {
-                each(StoredDeadLetter::from_message(&message));
-            }
-        }
-        Ok(())
-    }
+/// Reads `[start, end)` of `partition` as dead letters.
+fn range(
+    reader: &DeadLetterReader,
+    partition: i32,
+    start: i64,
+    end: i64,
+    each: &mut dyn FnMut(StoredDeadLetter),
+) -> Result<()> {
+    reader.range(partition, start, end, &mut |m| {
+        each(StoredDeadLetter::from_message(m));
+    })
 }
 
 /// A page of dead letters, oldest first, and where to go on from.
@@ -222,7 +155,7 @@ pub fn recent(reader: &DeadLetterReader, filter: &Filter, limit: usize, max_scan
         while end > floor && kept < limit {
             let start = (end - STEP).max(floor);
             let mut step = Vec::new();
-            reader.range(partition, start, end, &mut |d| {
+            range(reader, partition, start, end, &mut |d| {
                 if filter.keeps(&d) {
                     step.push(d);
                 }
@@ -253,7 +186,7 @@ pub fn after(reader: &DeadLetterReader, cursor: &Cursor, filter: &Filter, limit:
         let start = cursor.get(&partition).copied().unwrap_or(low).max(low);
         let end = high.min(start.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
         more |= end < high;
-        reader.range(partition, start, end, &mut |d| {
+        range(reader, partition, start, end, &mut |d| {
             if filter.keeps(&d) {
                 found.push(d);
             }
@@ -278,30 +211,10 @@ pub fn each(
     let mut next = Cursor::new();
     for (partition, (low, high)) in reader.bounds()? {
         let start = cursor.get(&partition).copied().unwrap_or(low).max(low);
-        reader.range(partition, start, high, each)?;
+        range(reader, partition, start, high, each)?;
         next.insert(partition, high.max(start));
     }
     Ok(next)
-}
-
-/// A cursor as text: `0:15,1:3` (partition:next offset).
-pub fn format_cursor(cursor: &Cursor) -> String {
-    cursor
-        .iter()
-        .map(|(p, o)| format!("{p}:{o}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Parses [`format_cursor`]'s text.
-pub fn parse_cursor(text: &str) -> Option<Cursor> {
-    text.split(',')
-        .filter(|e| !e.trim().is_empty())
-        .map(|entry| {
-            let (p, o) = entry.trim().split_once(':')?;
-            Some((p.parse().ok()?, o.parse().ok()?))
-        })
-        .collect()
 }
 
 #[cfg(test)]

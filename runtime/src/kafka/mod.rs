@@ -24,6 +24,7 @@ pub mod refused;
 pub mod sink;
 pub mod source;
 pub mod tail;
+pub mod topic_reader;
 pub mod truncation;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
