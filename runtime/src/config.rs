@@ -371,6 +371,11 @@ impl JobConfig {
         format!("weir.{}.progress", self.name)
     }
 
+    /// The internal topic of the job's guest log lines (every runtime's).
+    pub fn logs_topic(&self) -> String {
+        format!("weir.{}.logs", self.name)
+    }
+
     /// The job's window, or an error saying a map/reduce job needs one.
     pub fn window(&self) -> anyhow::Result<WindowSpec> {
         self.window.ok_or_else(|| {

@@ -148,7 +148,7 @@ impl TaskFactory for MapTasks {
     fn premapper(&self) -> Option<MakePremapper> {
         let job = self.0.clone();
         Some(Arc::new(move || {
-            let mut guest = job.instantiate().ok()?;
+            let mut guest = job.instantiate("map").ok()?;
             let premapper: Premapper =
                 Box::new(move |records, pane| guest.map_combine(records, pane).and_then(Result::ok));
             Some(premapper)
@@ -163,7 +163,7 @@ impl TaskFactory for MapTasks {
         epoch: i64,
     ) -> anyhow::Result<MapTask> {
         let job = &self.0;
-        let guest = job.instantiate()?;
+        let guest = job.instantiate("map")?;
         let config = job.config.pipeline();
         let checkpoint: Option<MapCheckpoint> = checkpoint
             .map(serde_json::from_slice)

@@ -120,6 +120,11 @@ impl JobStatus {
         }
     }
 
+    /// The runtime (`host/pid`).
+    pub fn runtime(&self) -> &str {
+        &self.runtime
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
         f(&mut self.live.lock().unwrap_or_else(|e| e.into_inner()))
     }
