@@ -8,6 +8,7 @@
 //! | `GET/PUT/DELETE /v1/jobs/{name}` | status, update (a new revision), delete |
 //! | `POST /v1/jobs/{name}/pause`, `/resume`, `/rollback` | pause, resume, back to the previous revision |
 //! | `POST /v1/jobs/{name}/reset` | move the input partitions (earliest, latest, a time, offsets), stages afresh |
+//! | `GET /v1/jobs/{name}/logs` | the job's guest log lines, from every runtime |
 //! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
 //! | `GET /v1/openapi.json` | the OpenAPI document of all of this |
 //! | `GET /metrics`, `/healthz`, `/readyz` | Prometheus metrics, liveness, readiness |
@@ -21,6 +22,7 @@ pub mod error;
 mod health;
 pub mod job_spec;
 pub mod jobs;
+pub mod logs;
 pub mod modules;
 pub mod openapi;
 pub mod reset;
@@ -99,6 +101,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
         .route("/v1/jobs/{name}/rollback", post(jobs::rollback))
         .route("/v1/jobs/{name}/reset", post(reset::reset))
+        .route("/v1/jobs/{name}/logs", get(logs::logs))
         .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))
         .route("/v1/jobs/{name}/dead-letters/replay", post(dead_letters::replay))
         .route("/v1/openapi.json", get(openapi::document))

@@ -1,7 +1,8 @@
 //! The OpenAPI document of the API, generated from the handlers' annotations (utoipa) and
 //! served at `GET /v1/openapi.json`.
 
-use super::{dead_letters, error, health, jobs, modules, reset};
+use super::{dead_letters, error, health, jobs, logs, modules, reset};
+use crate::job::guest_log::LogLine;
 use crate::job::replay::{ReplayOutcome, Skipped};
 use crate::job::reset::{MovedPartition, ResetOutcome};
 use crate::job::status::{RunState, RuntimeStatus, StageStatus, StatusError};
@@ -16,7 +17,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         modules::upload, modules::list, modules::inspect, modules::remove,
         jobs::create, jobs::list, jobs::get, jobs::update, jobs::pause, jobs::resume, jobs::rollback, jobs::remove,
-        reset::reset, dead_letters::list, dead_letters::replay,
+        reset::reset, dead_letters::list, dead_letters::replay, logs::logs,
         health::metrics, health::healthz, health::readyz,
     ),
     components(schemas(
@@ -26,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         reset::ResetRequest, reset::ResetView, ResetOutcome, MovedPartition,
         dead_letters::DeadLetterList, dead_letters::DeadLetterView, dead_letters::SourceView,
         dead_letters::ReplayRequest, dead_letters::ReplayView, ReplayOutcome, Skipped,
+        logs::LogList, LogLine,
     )),
     modifiers(&BearerToken),
     tags((name = "modules"), (name = "jobs"), (name = "operations")),
@@ -66,6 +68,7 @@ mod tests {
             ("/v1/jobs/{name}/reset", "post"),
             ("/v1/jobs/{name}/dead-letters", "get"),
             ("/v1/jobs/{name}/dead-letters/replay", "post"),
+            ("/v1/jobs/{name}/logs", "get"),
         ] {
             assert!(
                 document["paths"][path][method].is_object(),

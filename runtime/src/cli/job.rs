@@ -1,5 +1,5 @@
 //! `weir job`: the jobs a pool of `weir serve` runtimes runs. `create`, `list`, `status`,
-//! `update`, `pause`, `resume`, `rollback`, `reset`, `rm`.
+//! `update`, `pause`, `resume`, `rollback`, `reset`, `logs`, `rm`.
 //!
 //! A job's spec comes from flags (`--module M --input T --output O --window W ...`), from a
 //! spec file (`-f spec.toml|spec.json|spec.yaml`, `-` for stdin; the same fields as a `[[job]]`
@@ -87,6 +87,18 @@ pub enum JobCommand {
         /// Pause a running job for the reset and resume it after.
         #[arg(long)]
         pause: bool,
+    },
+    /// The job's guest log lines, from every runtime: when, level, stage, partition and
+    /// offsets of the batch, runtime, message. -f follows new ones (Ctrl-C stops).
+    Logs {
+        /// The job's name.
+        name: String,
+        /// Keep printing new lines as they come.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// How many of the newest lines to print first (1 to 1000).
+        #[arg(long, short = 'n', default_value_t = 100)]
+        limit: usize,
     },
     /// Delete a job.
     #[command(visible_alias = "delete")]
@@ -281,6 +293,9 @@ pub fn job(args: &JobArgs) -> Result<()> {
             let reply = client.send_json(Method::POST, &path(name, "/reset"), Some(&body))?;
             let reset: super::job_reset::ResetReply = reply.parse("the reset")?;
             return output::print(&output::render(format, &reply.body, |_| reset.summary())?);
+        }
+        JobCommand::Logs { name, follow, limit } => {
+            return super::job_logs::logs(&client, &path(name, "/logs"), *limit, *follow, format);
         }
         JobCommand::Rm { name } => {
             client.delete(&path(name, ""))?;
