@@ -13,6 +13,7 @@ use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::config::JobConfig;
 use crate::job::status::{RunState, RuntimeStatus, rfc3339};
 use crate::registry::model::Key;
+use crate::registry::spec_diff::{SpecChange, spec_changes};
 use crate::registry::{JobRecord, Lineage, Registry, Revision, StatusBoard};
 use axum::Json;
 use axum::body::Body;
@@ -24,7 +25,7 @@ use std::time::SystemTime;
 use utoipa::ToSchema;
 
 /// Revisions kept for rollback.
-const HISTORY: usize = 10;
+pub(super) const HISTORY: usize = 10;
 /// Revisions kept in a job's lineage.
 const LINEAGE: usize = 50;
 
@@ -70,7 +71,7 @@ pub struct ModuleRef {
     pub name: Option<String>,
 }
 
-/// An earlier revision.
+/// A revision of the job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RevisionView {
     /// Its number.
@@ -79,6 +80,13 @@ pub struct RevisionView {
     pub module: String,
     /// When it became current.
     pub at: String,
+    /// What it changed in the spec of the revision before, field by field (empty for the
+    /// first revision).
+    #[serde(default)]
+    pub changes: Vec<SpecChange>,
+    /// Whether its spec is kept, so `rollback` can return to it (`to_revision`).
+    #[serde(default)]
+    pub kept: bool,
 }
 
 /// A job's status across the pool.
@@ -196,6 +204,8 @@ pub(super) fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRec
                 revision: r.revision,
                 module: r.module.clone(),
                 at: r.at.clone(),
+                changes: r.changes.clone(),
+                kept: record.history.iter().any(|h| h.revision == r.revision),
             })
             .collect(),
         status,
@@ -324,7 +334,7 @@ pub async fn create(
             lineage: Vec::new(),
             replayed_dead_letters: Default::default(),
         };
-        record_lineage(&mut record);
+        record_lineage(&mut record, None);
         save(&registry, &record)?;
         tracing::info!(job = record.spec.name, module = record.module(), "job created");
         Ok((StatusCode::CREATED, Json(api_view(&registry, &board, &record))))
@@ -367,7 +377,7 @@ pub async fn get(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -
 }
 
 /// Changes a job under `name`, as `change` says, and saves it.
-async fn change(
+pub(super) async fn change(
     state: Arc<ApiState>,
     headers: HeaderMap,
     name: String,
@@ -395,26 +405,27 @@ async fn change(
 }
 
 /// Makes `spec` the job's next revision, keeping the current one for rollback.
-fn next_revision(record: &mut JobRecord, spec: JobConfig) {
+pub(super) fn next_revision(record: &mut JobRecord, spec: JobConfig) {
     let previous = std::mem::replace(&mut record.spec, spec);
+    record.revision += 1;
+    record_lineage(record, Some(&previous));
     record.history.push(Revision {
-        revision: record.revision,
+        revision: record.revision - 1,
         spec: previous,
         at: now(),
     });
     if record.history.len() > HISTORY {
         record.history.remove(0);
     }
-    record.revision += 1;
-    record_lineage(record);
 }
 
-/// Notes the current revision in the job's lineage.
-fn record_lineage(record: &mut JobRecord) {
+/// Notes the current revision in the job's lineage, with what it changed from `previous`.
+pub(super) fn record_lineage(record: &mut JobRecord, previous: Option<&JobConfig>) {
     record.lineage.push(Lineage {
         revision: record.revision,
         module: record.module(),
         at: now(),
+        changes: previous.map_or_else(Vec::new, |p| spec_changes(p, &record.spec)),
     });
     if record.lineage.len() > LINEAGE {
         record.lineage.remove(0);
@@ -504,32 +515,6 @@ pub async fn resume(
             record.resumes += 1;
         }
         Ok(was_paused)
-    })
-    .await
-}
-
-/// Returns to the previous revision's spec (as a new revision).
-#[utoipa::path(post, path = "/v1/jobs/{name}/rollback", tag = "jobs", params(("name" = String, Path)),
-    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody),
-        (status = 409, description = "`no_previous_revision`", body = super::error::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn rollback(
-    State(state): State<Arc<ApiState>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Json<JobView>> {
-    change(state, headers, name.clone(), move |_, _, record| {
-        let Some(previous) = record.history.pop() else {
-            return Err(ApiError::conflict(
-                "no_previous_revision",
-                format!("job `{name}` has no earlier revision to roll back to"),
-            ));
-        };
-        tracing::info!(job = name, to = previous.revision, "job rolled back");
-        record.spec = previous.spec;
-        record.revision += 1;
-        record_lineage(record);
-        Ok(true)
     })
     .await
 }

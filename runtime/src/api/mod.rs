@@ -6,7 +6,7 @@
 //! | `GET /v1/modules`, `GET/DELETE /v1/modules/{ref}` | list, inspect, delete (refused while used) |
 //! | `POST /v1/jobs`, `GET /v1/jobs` | create, list |
 //! | `GET/PUT/DELETE /v1/jobs/{name}` | status, update (a new revision), delete |
-//! | `POST /v1/jobs/{name}/pause`, `/resume`, `/rollback` | pause, resume, back to the previous revision |
+//! | `POST /v1/jobs/{name}/pause`, `/resume`, `/rollback` | pause, resume, back to the previous (or a kept) revision |
 //! | `POST /v1/jobs/{name}/reset` | move the input partitions (earliest, latest, a time, offsets), stages afresh |
 //! | `GET /v1/jobs/{name}/logs` | the job's guest log lines, from every runtime |
 //! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
@@ -26,6 +26,7 @@ pub mod logs;
 pub mod modules;
 pub mod openapi;
 pub mod reset;
+pub mod rollback;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
@@ -99,7 +100,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/v1/jobs/{name}/pause", post(jobs::pause))
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
-        .route("/v1/jobs/{name}/rollback", post(jobs::rollback))
+        .route("/v1/jobs/{name}/rollback", post(rollback::rollback))
         .route("/v1/jobs/{name}/reset", post(reset::reset))
         .route("/v1/jobs/{name}/logs", get(logs::logs))
         .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))

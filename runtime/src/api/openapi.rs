@@ -1,11 +1,12 @@
 //! The OpenAPI document of the API, generated from the handlers' annotations (utoipa) and
 //! served at `GET /v1/openapi.json`.
 
-use super::{dead_letters, error, health, jobs, logs, modules, reset};
+use super::{dead_letters, error, health, jobs, logs, modules, reset, rollback};
 use crate::job::guest_log::LogLine;
 use crate::job::replay::{ReplayOutcome, Skipped};
 use crate::job::reset::{MovedPartition, ResetOutcome};
 use crate::job::status::{RunState, RuntimeStatus, StageStatus, StatusError};
+use crate::registry::spec_diff::SpecChange;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,7 +17,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "Weir", description = "Upload WebAssembly map/reduce modules and run them as jobs on a pool of Weir runtimes over Kafka."),
     paths(
         modules::upload, modules::list, modules::inspect, modules::remove,
-        jobs::create, jobs::list, jobs::get, jobs::update, jobs::pause, jobs::resume, jobs::rollback, jobs::remove,
+        jobs::create, jobs::list, jobs::get, jobs::update, jobs::pause, jobs::resume, rollback::rollback, jobs::remove,
         reset::reset, dead_letters::list, dead_letters::replay, logs::logs,
         health::metrics, health::healthz, health::readyz,
     ),
@@ -27,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         reset::ResetRequest, reset::ResetView, ResetOutcome, MovedPartition,
         dead_letters::DeadLetterList, dead_letters::DeadLetterView, dead_letters::SourceView,
         dead_letters::ReplayRequest, dead_letters::ReplayView, ReplayOutcome, Skipped,
-        logs::LogList, LogLine,
+        logs::LogList, LogLine, rollback::RollbackRequest, SpecChange,
     )),
     modifiers(&BearerToken),
     tags((name = "modules"), (name = "jobs"), (name = "operations")),

@@ -1,5 +1,5 @@
 //! `weir job`: the jobs a pool of `weir serve` runtimes runs. `create`, `list`, `status`,
-//! `update`, `pause`, `resume`, `rollback`, `reset`, `logs`, `rm`.
+//! `update`, `pause`, `resume`, `rollback`, `history`, `reset`, `logs`, `rm`.
 //!
 //! A job's spec comes from flags (`--module M --input T --output O --window W ...`), from a
 //! spec file (`-f spec.toml|spec.json|spec.yaml`, `-` for stdin; the same fields as a `[[job]]`
@@ -70,8 +70,18 @@ pub enum JobCommand {
         /// The job's name.
         name: String,
     },
-    /// Make a new revision with the previous revision's spec.
+    /// Make a new revision with the previous revision's spec, or with a kept revision's
+    /// (--to-revision; `weir job history` shows which are kept).
     Rollback {
+        /// The job's name.
+        name: String,
+        /// The revision to return to (default: the one before the current).
+        #[arg(long, value_name = "N")]
+        to_revision: Option<u64>,
+    },
+    /// Every revision of a job: when, its module, whether its spec is kept for rollback, and
+    /// what it changed in the spec, field by field.
+    History {
         /// The job's name.
         name: String,
     },
@@ -155,6 +165,10 @@ pub struct Revision {
     pub module: String,
     /// When it was made.
     pub at: String,
+    /// What it changed in the spec of the revision before.
+    pub changes: Vec<super::job_history::Change>,
+    /// Whether its spec is kept for `rollback --to-revision`.
+    pub kept: bool,
 }
 
 /// A job's status, summed over runtimes and per runtime.
@@ -284,10 +298,32 @@ pub fn job(args: &JobArgs) -> Result<()> {
             client.send_json(Method::POST, &path(name, "/resume"), None)?,
             "resumed",
         ),
-        JobCommand::Rollback { name } => (
+        JobCommand::Rollback {
+            name,
+            to_revision: None,
+        } => (
             client.send_json(Method::POST, &path(name, "/rollback"), None)?,
             "rolled back to the previous revision's spec",
         ),
+        JobCommand::Rollback {
+            name,
+            to_revision: Some(to),
+        } => (
+            client.send_json(
+                Method::POST,
+                &path(name, "/rollback"),
+                Some(&serde_json::json!({ "to_revision": to })),
+            )?,
+            "rolled back to an earlier revision's spec",
+        ),
+        JobCommand::History { name } => {
+            let reply = client.get(&path(name, ""))?;
+            let job: Job = reply.parse("the job")?;
+            let history = serde_json::json!({ "name": job.name, "revision": job.revision, "history": reply.body.get("history") });
+            return output::print(&output::render(format, &history, |_| {
+                super::job_history::history_table(&job.history, job.revision)
+            })?);
+        }
         JobCommand::Reset { name, to, pause } => {
             let body = serde_json::json!({ "to": to, "pause": pause });
             let reply = client.send_json(Method::POST, &path(name, "/reset"), Some(&body))?;
@@ -515,15 +551,10 @@ fn describe(job: &Job, now: SystemTime) -> String {
     }
     if !job.history.is_empty() {
         text.push_str("\nHistory:\n");
-        let mut history = Table::new(&["REVISION", "MODULE", "AT"]);
-        for revision in &job.history {
-            history.row(vec![
-                revision.revision.to_string(),
-                output::short_id(&revision.module),
-                revision.at.clone(),
-            ]);
-        }
-        text.push_str(&indent(&history.render()));
+        text.push_str(&indent(&super::job_history::history_table(
+            &job.history,
+            job.revision,
+        )));
     }
     text
 }
@@ -648,9 +679,9 @@ Errors:
   host-b/202   2026-11-25T09:59:00Z   input topic missing
 
 History:
-  REVISION   MODULE         AT
-  1          aaaabbbbcccc   2026-11-25T09:00:00Z
-  2          3f2a1b9c0d12   2026-11-25T09:58:00Z
+  REVISION      AT                     MODULE         KEPT   CHANGES
+  1             2026-11-25T09:00:00Z   aaaabbbbcccc   no     (created)
+  2 (current)   2026-11-25T09:58:00Z   3f2a1b9c0d12   no     (not recorded)
 ";
         assert!(text.ends_with(expected_rows), "{text}");
         assert!(

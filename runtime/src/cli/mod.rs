@@ -9,6 +9,7 @@ pub mod dev;
 pub mod init;
 mod input;
 pub mod job;
+pub mod job_history;
 pub mod job_logs;
 pub mod job_reset;
 pub mod job_spec;
@@ -67,7 +68,7 @@ pub enum Command {
     /// Manage the modules of a Weir server's registry: upload, list, inspect, rm.
     Module(module::ModuleArgs),
     /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
-    /// rollback, reset, logs, rm.
+    /// rollback, history, reset, logs, rm.
     Job(job::JobArgs),
     /// A job's dead letters: list, tail (follow), replay (back to the input once the module is
     /// fixed).

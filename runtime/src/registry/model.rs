@@ -84,6 +84,10 @@ pub struct Lineage {
     pub module: String,
     /// When it became current (RFC 3339).
     pub at: String,
+    /// What it changed in the spec of the revision before (none for the first, and in records
+    /// written before changes were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<super::spec_diff::SpecChange>,
 }
 
 /// An earlier revision of a job.
