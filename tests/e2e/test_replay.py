@@ -181,3 +181,104 @@ def test_dead_letters_are_listed_followed_replayed_once_and_a_reset_counts_the_i
     # published (the 23 refused ones included) and the 23 replayed.
     second_pass = plus(words, {"reject": 40, "panic": 6, "map": 6})
     totals(broker, output, plus(fixed_words, second_pass), logs=rt.logs)
+
+
+FILTER = ROOT / "target" / "guests" / "wasm32-wasip2" / "release" / "filter.wasm"
+
+
+def test_a_reset_moves_only_the_named_partitions_of_a_job_without_shuffle_or_each_to_a_time(weir, broker, runtime):
+    """A transform (one output per big order, no windows): offsets move only the partitions they
+    name, a paused job stays paused, and a time moves every partition to its first record at or
+    after it."""
+    rt = runtime
+    source, output, job = unique("rs-in"), unique("rs-out"), unique("rs-job")
+    create_topic(broker, source, 3)
+    module = upload(rt, FILTER.read_bytes(), unique("filter")).json["id"]
+    spec = {"name": job, "module": module, "input": [source], "output": output, "commit_interval": "200ms"}
+    assert rt.api("POST", "/v1/jobs", spec).status == 201
+    rt.jobs.append(job)
+    base = 1_700_000_000_000
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 5})
+    for p in range(3):
+        for i in range(10):
+            order = {"id": f"p{p}-{i}", "customer": "c", "amount": 150.0, "currency": "EUR"}
+            producer.produce(source, value=json.dumps(order).encode(), partition=p, timestamp=base + i * 1000)
+    assert producer.flush(30) == 0
+
+    def ids(n):
+        records = read_topic(broker, output, idle=1.0, until=lambda rs: len(rs) >= n, deadline=60)
+        return sorted(json.loads(v)["id"] for _, v, _ in records)
+    first = ids(30)
+    assert len(first) == 30, first
+
+    cli(weir, rt, "job", "pause", job)
+    wait_for("the job to pause", lambda: job_status(rt, job)["state"] == "paused")
+    moved = cli(weir, rt, "job", "reset", job, "--to", "0=4,2=8")
+    assert "2 input partitions" in moved.stdout and "stays paused" in moved.stdout, moved.stdout
+    assert "reduce stage" not in moved.stdout, moved.stdout
+    rows = [l.split() for l in moved.stdout.splitlines()[2:]]
+    assert rows == [[source, "0", "10", "4"], [source, "2", "10", "8"]], moved.stdout
+    assert job_status(rt, job)["state"] == "paused"
+    cli(weir, rt, "job", "resume", job)
+    again = [f"p0-{i}" for i in range(4, 10)] + ["p2-8", "p2-9"]
+    assert ids(38) == sorted(first + again)
+
+    # A time: every partition from its first record at or after it, the running job paused for it.
+    at = cli(weir, rt, "job", "reset", job, "--to", str(base + 5000), "--pause")
+    assert "3 input partitions" in at.stdout and "resumed" in at.stdout, at.stdout
+    assert ids(53) == sorted(first + again + [f"p{p}-{i}" for p in range(3) for i in range(5, 10)])
+
+
+def test_records_the_fixed_module_read_again_when_it_took_over_are_not_replayed(weir, broker, runtime):
+    """Event time, one window still open when the module is fixed: the update resumes each
+    partition from its committed offset, the oldest record the open window needs, so the fixed
+    module reads again (and counts) the refused records from there on. Replay then publishes only
+    those before it (partition 0's first record), and each word is counted once when the window
+    closes."""
+    rt = runtime
+    source, output, job = unique("ev-in"), unique("ev-out"), unique("ev-job")
+    create_topic(broker, source, 3)
+    picky = upload(rt, PICKY.read_bytes(), unique("picky")).json["id"]
+    fixed = upload(rt, word_count_bytes(), unique("wc")).json["id"]
+    assert rt.api("POST", "/v1/jobs", job_spec(job, picky, [source], output, window="tumbling:60s")).status == 201
+    rt.jobs.append(job)
+    base = 1_700_000_000_000
+    rng = random.Random(7)
+    per_partition = {p: [rng.choice(WORDS) for _ in range(30)] for p in range(3)}
+    per_partition[0][0] = "reject"  # before every record the open window needs
+    for p in range(3):
+        for i in rng.sample(range(1, 30), 6):
+            per_partition[p][i] = "reject"
+    refused = sum(lines.count("reject") for lines in per_partition.values())
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 5})
+    for p, lines in per_partition.items():
+        for i, line in enumerate(lines):
+            producer.produce(source, value=line.encode(), partition=p, timestamp=base + i)
+    assert producer.flush(30) == 0
+    wait_for(f"{refused} dead letters", lambda: len(dead_letter_json(weir, rt, job)["dead_letters"]) >= refused)
+    time.sleep(1.0)  # a few commit cycles: the checkpoints say where the open window starts
+
+    cli(weir, rt, "job", "update", job, "--module", fixed)
+
+    def replay():
+        done = cli(weir, rt, "dead-letters", "replay", job, "-o", "json", check=False)
+        if done.returncode != 0:
+            assert "revision_starting" in done.stderr, done.stderr
+            return None
+        return json.loads(done.stdout)
+    replayed = wait_for("the replay", replay, deadline=60)
+    skipped = sum(s["count"] for s in replayed["skipped"])
+    assert (replayed["replayed"], skipped) == (1, refused - 1), replayed
+    assert all("took over at offset" in s["why"] for s in replayed["skipped"]), replayed
+
+    producer.produce(source, value=b"end", partition=0, timestamp=base + 3_600_000)
+    for p in (1, 2):
+        producer.produce(source, value=b"end", partition=p, timestamp=base + 3_600_000)
+    assert producer.flush(30) == 0
+    words = {}
+    for lines in per_partition.values():
+        for line in lines:
+            words[line] = words.get(line, 0) + 1
+    totals(broker, output, words, logs=rt.logs)
