@@ -674,3 +674,27 @@ fn cli_dev_consume_shows_why_a_record_is_a_dead_letter() {
     );
     dev.ok(&["job", "rm", &job]);
 }
+
+/// Under `weir dev` (the mock cluster): the dead letters and guest logs of its config-file job
+/// are shown like an API job's, but a config-file job is neither reset nor replayed over the
+/// API (its file is where it is changed), and the CLI says why.
+#[test]
+fn cli_dev_a_config_file_jobs_dead_letters_and_logs_show_but_it_is_not_reset_or_replayed() {
+    let dev = &*DEV;
+    let listed = dev.ok(&["dead-letters", "list", "word-count", "-o", "json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("the list is JSON");
+    assert_eq!(listed["topic"], "word-count.dead-letters", "{listed}");
+    assert!(listed["dead_letters"].is_array(), "{listed}");
+    let logs = dev.ok(&["job", "logs", "word-count", "-o", "json"]);
+    let logs: serde_json::Value = serde_json::from_str(&logs).expect("the logs are JSON");
+    assert_eq!(logs["topic"], "weir.word-count.logs", "{logs}");
+    let replay = dev.fails(&["dead-letters", "replay", "word-count"]);
+    assert!(
+        replay.contains("job_defined_in_config") && replay.contains("config file"),
+        "{replay}"
+    );
+    let reset = dev.fails(&["job", "reset", "word-count", "--to", "earliest", "--pause"]);
+    assert!(reset.contains("job_defined_in_config"), "{reset}");
+    let unknown = dev.fails(&["dead-letters", "list", "no-such-job"]);
+    assert!(unknown.contains("job_not_found"), "{unknown}");
+}
