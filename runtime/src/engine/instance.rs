@@ -242,6 +242,8 @@ impl WasmGuest {
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
+        // The records of this call only: a call that sets none (reduce, finish) has none.
+        let site = std::mem::take(&mut self.site);
         if self.live.is_none() {
             self.live = Some(self.instantiate().map_err(|e| GuestError::Failed {
                 kind: FailureKind::Trap,
@@ -256,7 +258,6 @@ impl WasmGuest {
                 message: format!("{name}: {e:#}"),
             })?;
         live.store.set_epoch_deadline(deadline_ticks(&self.limits));
-        let site = std::mem::take(&mut self.site);
         live.store.data_mut().site = CallSite { call: name, ..site };
         let result = func.call(&mut live.store, params);
         let captured = live.store.data().output.take();
