@@ -526,7 +526,7 @@ fn word_count_job(
         input: vec![input.to_string()],
         output: output.to_string(),
         dead_letters: None,
-        window: "tumbling:10s".parse()?,
+        window: Some("tumbling:10s".parse()?),
         out_of_orderness,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
@@ -1070,7 +1070,7 @@ impl WeirProcess {
     /// `weir job create` with the fields of `job`.
     fn create_job(&self, job: &JobConfig) -> Result<()> {
         let (window, ooo, commit, batch) = (
-            job.window.to_string(),
+            job.window.map(|w| w.to_string()).unwrap_or_default(),
             format!("{}ms", job.out_of_orderness.as_millis()),
             format!("{}ms", job.commit_interval.as_millis()),
             job.batch_size.to_string(),
@@ -1081,7 +1081,7 @@ impl WeirProcess {
             &job.name,
             "--module",
             MODULE,
-            "--output",
+            "--output-topic",
             &job.output,
             "--window",
             &window,

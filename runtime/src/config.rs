@@ -95,9 +95,15 @@ pub struct JobConfig {
     /// Dead-letter topic, created when missing (default `NAME.dead-letters`).
     #[serde(default)]
     pub dead_letters: Option<String>,
-    /// Windows: `tumbling:SIZE`, `hopping:SIZE,SLIDE` or `session:GAP`.
-    #[serde(deserialize_with = "window_spec", serialize_with = "display")]
-    pub window: WindowSpec,
+    /// Windows: `tumbling:SIZE`, `hopping:SIZE,SLIDE` or `session:GAP`. A map/reduce module
+    /// needs one; a transform has no windows and may leave it out (it is ignored if given).
+    #[serde(
+        default,
+        deserialize_with = "window_spec",
+        serialize_with = "optional_display",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub window: Option<WindowSpec>,
     /// How far the watermark trails the largest event time seen.
     #[serde(default, with = "duration")]
     pub out_of_orderness: Duration,
@@ -302,7 +308,8 @@ impl JobConfig {
                 changes.push(format!("{what} from {old} to {new}"));
             }
         };
-        changed("window", self.window.to_string(), new.window.to_string());
+        let window = |w: &Option<WindowSpec>| w.map_or_else(|| "none".to_string(), |w| w.to_string());
+        changed("window", window(&self.window), window(&new.window));
         changed(
             "lateness",
             humantime::format_duration(self.lateness).to_string(),
@@ -364,10 +371,26 @@ impl JobConfig {
         format!("weir.{}.progress", self.name)
     }
 
-    /// How the pipeline windows.
+    /// The internal topic of the job's guest log lines (every runtime's).
+    pub fn logs_topic(&self) -> String {
+        format!("weir.{}.logs", self.name)
+    }
+
+    /// The job's window, or an error saying a map/reduce job needs one.
+    pub fn window(&self) -> anyhow::Result<WindowSpec> {
+        self.window.ok_or_else(|| {
+            anyhow::anyhow!(
+                "job `{}` runs a map/reduce module, which needs a window (`window = \"tumbling:10s\"`, \
+                 hopping:SIZE,SLIDE or session:GAP); only a transform may leave it out",
+                self.name
+            )
+        })
+    }
+
+    /// How the pipeline windows (a transform, which has no window, gets one it ignores).
     pub fn pipeline(&self) -> PipelineConfig {
         PipelineConfig {
-            window: self.window,
+            window: self.window.unwrap_or(TRANSFORM_WINDOW),
             out_of_orderness: self.out_of_orderness,
             lateness: self.lateness,
             time: match self.time {
@@ -387,26 +410,52 @@ impl JobConfig {
     }
 }
 
-fn window_spec<'de, D: Deserializer<'de>>(d: D) -> Result<WindowSpec, D::Error> {
-    let text = String::deserialize(d)?;
-    text.parse().map_err(serde::de::Error::custom)
+/// The window a transform's pipeline is built with: transforms never window, so any will do.
+const TRANSFORM_WINDOW: WindowSpec = WindowSpec::Tumbling { size: 1_000 };
+
+fn window_spec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WindowSpec>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    text.map(|t| t.parse().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
-fn display<S: serde::Serializer, T: std::fmt::Display>(value: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(value)
+fn optional_display<S: serde::Serializer, T: std::fmt::Display>(
+    value: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => s.collect_str(value),
+        None => s.serialize_none(),
+    }
 }
 
 fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Number(usize),
-        Text(String),
+    /// A size: a whole number of bytes, or a text like `64MiB`.
+    struct Size;
+
+    impl serde::de::Visitor<'_> for Size {
+        type Value = usize;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a size like \"64MiB\" or a whole number of bytes")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<usize, E> {
+            usize::try_from(n).map_err(|_| E::custom(format!("{n} bytes is too large")))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<usize, E> {
+            u64::try_from(n)
+                .map_err(|_| E::custom(format!("{n} is negative: give a size like 64MiB")))
+                .and_then(|n| self.visit_u64(n))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<usize, E> {
+            parse_bytes(text).map_err(E::custom)
+        }
     }
-    match Size::deserialize(d)? {
-        Size::Number(n) => Ok(n),
-        Size::Text(text) => parse_bytes(&text).map_err(serde::de::Error::custom),
-    }
+
+    d.deserialize_any(Size)
 }
 
 /// `"10s"`-style durations (humantime) in config files.
@@ -420,8 +469,7 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration like 10s: {e}")))
+        crate::cli::units::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -458,7 +506,7 @@ mod tests {
             old.incompatible_changes(&new).is_empty(),
             "a module update is safe"
         );
-        new.window = WindowSpec::Tumbling { size: 20_000 };
+        new.window = Some(WindowSpec::Tumbling { size: 20_000 });
         new.lateness = Duration::from_secs(1);
         new.shuffle = false;
         new.input = vec!["b".into()];
@@ -494,10 +542,10 @@ mod tests {
         let job = &config.jobs[0];
         assert_eq!(
             job.window,
-            WindowSpec::Hopping {
+            Some(WindowSpec::Hopping {
                 size: 10_000,
                 slide: 5_000
-            }
+            })
         );
         assert_eq!(job.lateness, Duration::from_secs(2));
         assert_eq!(job.idle_timeout, Duration::from_secs(30));
@@ -506,6 +554,20 @@ mod tests {
         assert!(job.shuffle);
         assert_eq!(job.dead_letter_topic(), "wc.dead-letters");
         assert_eq!(job.repartition_topic(), "weir.wc.repartition");
+        Ok(())
+    }
+
+    #[test]
+    fn a_job_may_leave_the_window_out_and_then_has_none() -> anyhow::Result<()> {
+        let config = parse("[[job]]\nname = \"f\"\nmodule = \"filter\"\ninput = [\"a\"]\noutput = \"b\"\n")?;
+        let job = &config.jobs[0];
+        assert_eq!(job.window, None);
+        let err = job.window().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("needs a window"), "{err}");
+        let json = serde_json::to_value(job)?;
+        assert!(json.get("window").is_none(), "no window, no field: {json}");
+        let back: JobConfig = serde_json::from_value(json)?;
+        assert_eq!(&back, job);
         Ok(())
     }
 

@@ -40,6 +40,8 @@ pub struct Metrics {
     /// `weir_dead_letters_truncated_total{job}`: dead letters cut to fit the producer's size
     /// limit (their `weir.truncated` header says what was cut).
     pub dead_letters_truncated: IntCounterVec,
+    /// `weir_guest_log_lines_dropped_total{job}`: guest log lines over the job's rate limit.
+    pub guest_log_lines_dropped: IntCounterVec,
     /// `weir_records_dropped_total{job}`: records the broker kept refusing as too large, even
     /// cut down, and that were given up so that the job goes on (each is logged).
     pub records_dropped: IntCounterVec,
@@ -128,6 +130,11 @@ impl Metrics {
             dead_letters_truncated: r.counters(
                 "weir_dead_letters_truncated_total",
                 "Dead letters cut to fit the producer's size limit.",
+                &["job"],
+            ),
+            guest_log_lines_dropped: r.counters(
+                "weir_guest_log_lines_dropped_total",
+                "Guest log lines dropped over the job's rate limit.",
                 &["job"],
             ),
             records_dropped: r.counters(
@@ -271,6 +278,7 @@ mod tests {
         m.module_cache_hits.inc();
         m.dead_letters_truncated.with_label_values(&["wc"]).inc();
         m.records_dropped.with_label_values(&["wc"]).inc();
+        m.guest_log_lines_dropped.with_label_values(&["wc"]).inc();
         let text = render();
         for name in [
             "weir_records_in_total{job=\"wc\",stage=\"map\"} 3",
@@ -281,6 +289,7 @@ mod tests {
             "# TYPE weir_registry_caught_up gauge",
             "weir_dead_letters_truncated_total{job=\"wc\"}",
             "weir_records_dropped_total{job=\"wc\"}",
+            "weir_guest_log_lines_dropped_total{job=\"wc\"}",
         ] {
             assert!(text.contains(name), "missing {name} in:\n{text}");
         }

@@ -42,6 +42,9 @@ pub struct Desired {
     pub spec: JobConfig,
     /// Its revision (0 for config-file jobs).
     pub revision: u64,
+    /// How many times it was resumed (a resume restarts it, even one that came before this
+    /// runtime saw the pause).
+    pub resumes: u64,
     /// Its module.
     pub module: ModuleSource,
 }
@@ -95,6 +98,7 @@ impl Supervisor {
                 let job = Desired {
                     spec: spec.clone(),
                     revision: 0,
+                    resumes: 0,
                     module: ModuleSource::File(spec.module.clone()),
                 };
                 (spec.name.clone(), job)
@@ -112,6 +116,7 @@ impl Supervisor {
                 Desired {
                     spec: record.spec.clone(),
                     revision: record.revision,
+                    resumes: record.resumes,
                     module: ModuleSource::Registry(record.module()),
                 },
             );
@@ -147,9 +152,10 @@ impl Supervisor {
         let names: Vec<String> = self.running.keys().cloned().collect();
         for name in names {
             let keep = desired.get(&name).is_some_and(|d| {
-                self.running
-                    .get(&name)
-                    .is_some_and(|r| r.desired.revision == d.revision && r.desired.module == d.module)
+                self.running.get(&name).is_some_and(|r| {
+                    (r.desired.revision, r.desired.resumes, &r.desired.module)
+                        == (d.revision, d.resumes, &d.module)
+                })
             });
             if !keep && let Some(running) = self.running.remove(&name) {
                 tracing::info!(
@@ -204,7 +210,7 @@ impl Supervisor {
         let status = Arc::new(JobStatus::new(
             &self.runtime,
             &desired.spec.name,
-            desired.revision,
+            (desired.revision, desired.resumes),
             &module,
         ));
         let shutdown = Arc::new(AtomicBool::new(false));

@@ -102,3 +102,81 @@ def test_an_unreachable_broker_is_a_clear_error(weir):
     )
     assert done.returncode != 0
     assert "cannot reach the Kafka brokers at 127.0.0.1:1" in done.stderr
+
+
+def test_consume_shows_headers_as_json_and_text(broker, weir, topic):
+    """What `weir produce --json` sends with headers, `weir consume` prints with them (the dead
+    letters' `weir.reason` and `weir.error` are headers too), and an independent client agrees."""
+    lines = [
+        {"key": "k1", "value": "first", "timestamp": 1_000,
+         "headers": {"weir.reason": "late", "weir.error": "the window had fired", "tag": ["a", "b"]}},
+    ]
+    done = subprocess.run(
+        [weir, "produce", "-b", broker, "-t", topic, "--json"],
+        input="".join(json.dumps(l) + "\n" for l in lines), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"1 record to {topic}" in done.stderr, "one record, singular"
+    (message,) = read_all(broker, topic, 1)
+    assert message.headers() == [("tag", b"a"), ("tag", b"b"), ("weir.error", b"the window had fired"),
+                                 ("weir.reason", b"late")]
+
+    done = subprocess.run(
+        [weir, "consume", "-b", broker, "-t", topic, "-n", "1", "--idle-timeout", "30s"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (printed,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert printed["headers"] == {"weir.reason": "late", "weir.error": "the window had fired", "tag": ["a", "b"]}
+    done = subprocess.run(
+        [weir, "consume", "-b", broker, "-t", topic, "-n", "1", "-o", "text", "--idle-timeout", "30s"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "  header weir.reason: late\n" in done.stdout, done.stdout
+    assert "  header weir.error: the window had fired\n" in done.stdout, done.stdout
+
+
+def test_consume_idle_timeout_starts_once_the_group_is_assigned(broker, weir, topic):
+    """A group join takes the broker seconds; `--idle-timeout 3s` must not count it."""
+    producer = Producer({"bootstrap.servers": broker})
+    for i in range(25):
+        producer.produce(topic, value=f"record {i}".encode())
+    assert producer.flush(30) == 0
+    for extra in ([], ["--group", f"idle-{uuid.uuid4().hex[:8]}"]):
+        done = subprocess.run(
+            [weir, "consume", "-b", broker, "-t", topic, "--idle-timeout", "3s", *extra],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.splitlines()) == 25, (extra, done.stdout)
+
+
+def test_produce_create_makes_a_missing_topic_with_its_partitions(broker, weir):
+    name = f"made-{uuid.uuid4().hex[:12]}"
+    done = subprocess.run(
+        [weir, "produce", "-b", broker, "-t", name, "--create", "--partitions", "3"],
+        input="a\nb\n", capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"created topic `{name}`" in done.stderr and f"2 records to {name}" in done.stderr
+    from confluent_kafka.admin import AdminClient
+    metadata = AdminClient({"bootstrap.servers": broker}).list_topics(name, timeout=30)
+    assert len(metadata.topics[name].partitions) == 3
+
+
+def test_produce_json_refuses_unknown_fields_and_key_fills_in(broker, weir, topic):
+    done = subprocess.run(
+        [weir, "produce", "-b", broker, "-t", topic, "--json"],
+        input='{"val":"typo"}\n', capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "line 1 is not a record: unknown field `val`" in done.stderr, done.stderr
+    done = subprocess.run(
+        [weir, "produce", "-b", broker, "-t", topic, "--json", "-k", "default"],
+        input='{"value":"keyless"}\n{"key":"own","value":"keyed"}\n', capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    got = {m.value(): m.key() for m in read_all(broker, topic, 2)}
+    assert got == {b"keyless": b"default", b"keyed": b"own"}

@@ -91,7 +91,8 @@ def test_a_the_tour_with_curl_and_an_independent_kafka_client(broker, runtimes):
     status, job = curl("-X", "POST", "-H", "Content-Type: application/json", *auth, "--data", json.dumps(spec),
                        f"{rt.url}/v1/jobs")
     assert status == 201, job
-    assert (job["name"], job["revision"], job["state"], job["source"]) == (name, 1, "running", "api")
+    assert (job["name"], job["revision"], job["state"], job["source"]) == (name, 1, "starting", "api"), \
+        "no runtime holds its partitions the moment it is created"
     assert job["spec"]["module"] == module["id"], "the module ref is resolved to its id"
     assert job["module"] == {"id": module["id"], "name": f"{name}-wc"}
     status, listed = curl(f"{rt.url}/v1/modules/{module['id'][:12]}")
@@ -159,7 +160,7 @@ def test_b_bad_uploads_get_their_status_and_code(weir, runtimes, tmp_path):
     assert "WEIR_TOKEN" in done.stderr, "the CLI says how to give a token"
 
 
-def test_b_bad_job_requests_get_their_status_and_code(broker, runtimes, tmp_path):
+def test_b_bad_job_requests_get_their_status_and_code(weir, broker, runtimes, tmp_path):
     name, fixed = unique("jobs"), unique("fixed")
     lines, counts = f"{name}-lines", f"{name}-counts"
     create_topic(broker, lines, 3)
@@ -204,6 +205,18 @@ def test_b_bad_job_requests_get_their_status_and_code(broker, runtimes, tmp_path
     assert (job["revision"], job["spec"]["window"]) == (1, "tumbling:10s"), "refused changes change nothing"
     listed = {j["name"]: j for j in rt.api("GET", "/v1/jobs").json["jobs"]}
     assert listed[fixed]["source"] == "config" and listed[name]["source"] == "api"
+    assert "created_at" not in listed[fixed], "a config-file job has no creation time: absent, not null"
+
+    # The CLI lists and shows a config-file job (it once failed on `created_at: null`).
+    rows = table_rows(cli(weir, rt, "job", "list").stdout)
+    assert [fixed, "0"] in [row[:2] for row in rows[1:]], rows
+    status = cli(weir, rt, "job", "status", fixed).stdout
+    assert re.search(r"^Created:\s+<none> \(a runtime's config file\)$", status, re.M), status
+    # An input topic nobody made is refused, not waited for.
+    missing = unique("nosuchtopic")
+    reply = rt.api("POST", "/v1/jobs", body=job_spec(unique("typo"), module, [missing], counts))
+    assert (reply.status, reply.error_code()) == (404, "topic_not_found"), reply
+    assert f"input topic `{missing}` does not exist" in reply.json["error"]["message"]
 
     assert rt.api("GET", "/healthz").status == 200
     openapi = rt.api("GET", "/v1/openapi.json")
@@ -320,14 +333,16 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     assert f"id: {v1}" in cli(weir, rt, "module", "inspect", module, "-o", "yaml").stdout
 
     runtimes.jobs.append(name)
-    out = cli(weir, rt, "job", "create", name, "--module", module, "--input", lines, "--output", counts,
+    out = cli(weir, rt, "job", "create", name, "--module", module, "--input", lines, "--output-topic", counts,
               "--window", "tumbling:10s", "--commit-interval", "200ms").stdout
-    assert out.startswith(f"job {name} created: revision 1, running"), out
+    assert out.startswith(f"job {name} created: revision 1, starting"), out
     done = cli(weir, rt, "module", "rm", module, check=False)
     assert done.returncode != 0 and done.stderr.startswith("error: module_in_use: "), done.stderr
     rows = table_rows(cli(weir, rt, "job", "list").stdout)
     assert rows[0] == ["NAME", "REVISION", "STATE", "MODULE", "LAG", "PARTITIONS", "LAST-WINDOW", "AGE"]
-    assert [name, "1", "running", f"{module}@{v1[:12]}"] in [row[:4] for row in rows[1:]]
+    (row,) = [row for row in rows[1:] if row[0] == name]
+    assert row[1] == "1" and row[3] == f"{module}@{v1[:12]}", row
+    assert row[2] in ("starting", "running"), f"running once its partitions are assigned: {row}"
 
     # Running: the first windows come out.
     stream = Stream(partitions=6, lines=1800, seconds=60, seed=53)
@@ -354,7 +369,8 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     assert re.search(r"^State:\s+paused$", status, re.M), status
 
     # Resumed: everything comes out, exact.
-    assert cli_json(weir, rt, "job", "resume", name)["state"] == "running"
+    assert cli_json(weir, rt, "job", "resume", name)["state"] == "starting"
+    wait_for("the resumed job to run", lambda: job_status(rt, name)["state"] == "running")
     expect_exact_counts(broker, counts, stream, logs_of(rt))
     assert metric_sum(rt, "weir_records_in_total", name, "map") >= consumed + published
     wait_for("the group's lag to come down to the closing records",

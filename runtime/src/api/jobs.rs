@@ -7,11 +7,13 @@
 //! jobs are listed too, read-only.
 
 use super::error::{ApiError, ApiResult};
+use super::job_spec::{check_inputs, check_limits, decode_spec};
 use super::modules::resolve;
 use super::{ApiState, MAX_SPEC, blocking, read_body};
-use crate::config::{JobConfig, LimitsConfig};
-use crate::job::status::{RuntimeStatus, rfc3339};
+use crate::config::JobConfig;
+use crate::job::status::{RunState, RuntimeStatus, rfc3339};
 use crate::registry::model::Key;
+use crate::registry::spec_diff::{SpecChange, spec_changes};
 use crate::registry::{JobRecord, Lineage, Registry, Revision, StatusBoard};
 use axum::Json;
 use axum::body::Body;
@@ -23,7 +25,7 @@ use std::time::SystemTime;
 use utoipa::ToSchema;
 
 /// Revisions kept for rollback.
-const HISTORY: usize = 10;
+pub(super) const HISTORY: usize = 10;
 /// Revisions kept in a job's lineage.
 const LINEAGE: usize = 50;
 
@@ -34,7 +36,9 @@ pub struct JobView {
     pub name: String,
     /// Its revision (0 for config-file jobs).
     pub revision: u64,
-    /// `running` or `paused`.
+    /// `starting` (no runtime holds an input partition for the current revision yet),
+    /// `running` (some runtime does), `failed` (the runtimes could not start it: see their
+    /// errors; they retry) or `paused`.
     pub state: String,
     /// `api` (in the registry) or `config` (a runtime's config file).
     pub source: String,
@@ -43,9 +47,14 @@ pub struct JobView {
     pub spec: serde_json::Value,
     /// The module.
     pub module: ModuleRef,
-    /// Creation time (API jobs).
+    /// Creation time (RFC 3339), for API jobs; absent for a config-file job, which has no
+    /// creation time of its own (each runtime reads its file when it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub created_at: Option<String>,
-    /// Last change (API jobs).
+    /// Last change (RFC 3339), for API jobs; absent for a config-file job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub updated_at: Option<String>,
     /// Its revisions, oldest first, the current one last.
     pub history: Vec<RevisionView>,
@@ -62,7 +71,7 @@ pub struct ModuleRef {
     pub name: Option<String>,
 }
 
-/// An earlier revision.
+/// A revision of the job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RevisionView {
     /// Its number.
@@ -71,6 +80,13 @@ pub struct RevisionView {
     pub module: String,
     /// When it became current.
     pub at: String,
+    /// What it changed in the spec of the revision before, field by field (empty for the
+    /// first revision).
+    #[serde(default)]
+    pub changes: Vec<SpecChange>,
+    /// Whether its spec is kept, so `rollback` can return to it (`to_revision`).
+    #[serde(default)]
+    pub kept: bool,
 }
 
 /// A job's status across the pool.
@@ -91,6 +107,31 @@ pub struct JobStatusView {
 pub struct JobList {
     /// Every job.
     pub jobs: Vec<JobView>,
+}
+
+/// The job's state from what the runtimes report for `(revision, resumes)` (statuses of an
+/// earlier revision, or from before the latest resume, do not count): `running` once one of
+/// them holds input partitions, `failed` when they report only failures, else `starting`.
+fn run_state(status: &JobStatusView, (revision, resumes): (u64, u64)) -> &'static str {
+    let current = || {
+        status
+            .runtimes
+            .iter()
+            .filter(|r| (r.revision, r.resumes) == (revision, resumes))
+    };
+    let holds_input = |r: &RuntimeStatus| {
+        r.state == RunState::Running
+            && r.stages
+                .iter()
+                .any(|s| s.stage == "map" && !s.assigned.is_empty())
+    };
+    if current().any(holds_input) {
+        "running"
+    } else if current().next().is_some() && current().all(|r| r.state == RunState::Failed) {
+        "failed"
+    } else {
+        "starting"
+    }
 }
 
 fn status_of(board: &StatusBoard, name: &str) -> JobStatusView {
@@ -132,12 +173,22 @@ fn module_name(registry: &Registry, id: &str) -> Option<String> {
         .and_then(|m| m.name.clone())
 }
 
-fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
+pub(super) fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> JobView {
     let module = record.module();
+    let status = if record.paused {
+        paused_status(registry, &record.spec)
+    } else {
+        status_of(board, &record.spec.name)
+    };
     JobView {
         name: record.spec.name.clone(),
         revision: record.revision,
-        state: if record.paused { "paused" } else { "running" }.into(),
+        state: if record.paused {
+            "paused"
+        } else {
+            run_state(&status, (record.revision, record.resumes))
+        }
+        .into(),
         source: "api".into(),
         spec: serde_json::to_value(&record.spec).unwrap_or_default(),
         module: ModuleRef {
@@ -153,21 +204,20 @@ fn api_view(registry: &Registry, board: &StatusBoard, record: &JobRecord) -> Job
                 revision: r.revision,
                 module: r.module.clone(),
                 at: r.at.clone(),
+                changes: r.changes.clone(),
+                kept: record.history.iter().any(|h| h.revision == r.revision),
             })
             .collect(),
-        status: if record.paused {
-            paused_status(registry, &record.spec)
-        } else {
-            status_of(board, &record.spec.name)
-        },
+        status,
     }
 }
 
 fn file_view(board: &StatusBoard, spec: &JobConfig) -> JobView {
+    let status = status_of(board, &spec.name);
     JobView {
         name: spec.name.clone(),
         revision: 0,
-        state: "running".into(),
+        state: run_state(&status, (0, 0)).into(),
         source: "config".into(),
         spec: serde_json::to_value(spec).unwrap_or_default(),
         module: ModuleRef {
@@ -177,18 +227,18 @@ fn file_view(board: &StatusBoard, spec: &JobConfig) -> JobView {
         created_at: None,
         updated_at: None,
         history: Vec::new(),
-        status: status_of(board, &spec.name),
+        status,
     }
 }
 
-fn job_not_found(name: &str) -> ApiError {
+pub(super) fn job_not_found(name: &str) -> ApiError {
     ApiError::not_found(
         "job_not_found",
         format!("no job is named `{name}`; `weir job list` shows them"),
     )
 }
 
-fn in_config(name: &str) -> ApiError {
+pub(super) fn in_config(name: &str) -> ApiError {
     ApiError::conflict(
         "job_defined_in_config",
         format!("job `{name}` comes from a runtime's config file; change it there, or pick another name"),
@@ -197,54 +247,36 @@ fn in_config(name: &str) -> ApiError {
 
 /// Parses and checks a spec; resolves its module to an id.
 fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<JobConfig> {
-    let mut spec: JobConfig = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_job",
-            format!("the job spec is not valid: {e} (fields: name, module, input, output, window, ...)"),
-        )
-    })?;
+    let mut spec = decode_spec(body)?;
     spec.validate()
         .map_err(|e| ApiError::bad_request("invalid_job", format!("{e:#}")))?;
     check_limits(&spec.limits, &state.max_limits)?;
     let reference = spec.module.display().to_string();
-    let id = resolve(&registry.read(), &reference)?.id.clone();
+    let (id, kind) = {
+        let state = registry.read();
+        let meta = resolve(&state, &reference)?;
+        (meta.id.clone(), meta.kind.clone())
+    };
+    if kind == "map_reduce" && spec.window.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_job",
+            format!(
+                "module `{reference}` is a map/reduce module: a job running it needs a window \
+                 (`window`: tumbling:10s, hopping:10s,5s or session:30s); only a transform may \
+                 leave it out"
+            ),
+        ));
+    }
     spec.module = id.into();
+    check_inputs(registry.brokers(), &spec.input)?;
     Ok(spec)
 }
 
-/// Refuses limits above what the operator allows (`max_limits`).
-pub fn check_limits(asked: &LimitsConfig, max: &LimitsConfig) -> ApiResult<()> {
-    let over = |what: &str, asked: String, max: String| {
-        Err(ApiError::bad_request(
-            "limits_exceeded",
-            format!("the job asks for {what} = {asked}, above this pool's maximum of {max} (max_limits)"),
-        ))
-    };
-    if asked.memory > max.memory {
-        return over("memory", asked.memory.to_string(), max.memory.to_string());
-    }
-    if asked.timeout > max.timeout {
-        return over(
-            "timeout",
-            format!("{:?}", asked.timeout),
-            format!("{:?}", max.timeout),
-        );
-    }
-    if asked.max_output > max.max_output {
-        return over(
-            "max_output",
-            asked.max_output.to_string(),
-            max.max_output.to_string(),
-        );
-    }
-    Ok(())
-}
-
-fn now() -> String {
+pub(super) fn now() -> String {
     rfc3339(SystemTime::now())
 }
 
-fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
+pub(super) fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
     let value = serde_json::to_vec(record).map_err(|e| ApiError::unavailable(&e.into()))?;
     registry
         .write(vec![(Key::Job(&record.spec.name).encode(), Some(value))])
@@ -252,19 +284,20 @@ fn save(registry: &Registry, record: &JobRecord) -> ApiResult<()> {
 }
 
 /// The registry and the board, cloned for a blocking thread.
-fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
+pub(super) fn parts(state: &ApiState) -> ApiResult<(Arc<Registry>, Arc<StatusBoard>)> {
     let services = state.services()?;
     Ok((Arc::clone(&services.registry), Arc::clone(&services.board)))
 }
 
 /// Creates a job; it starts on every runtime of the pool.
 #[utoipa::path(post, path = "/v1/jobs", tag = "jobs",
-    request_body(content = Object, description = "a job spec: name, module, input, output, window, and optional out_of_orderness, lateness, time, shuffle, reduce_partitions, batch_size, commit_interval, dead_letters, limits"),
+    request_body(content = Object, description = "a job spec: name, module, input, output, window (optional for a transform module), and optional out_of_orderness, lateness, idle_timeout, time, shuffle, reduce_partitions, batch_size, commit_interval, dead_letters, limits"),
     responses(
         (status = 201, body = JobView),
         (status = 400, description = "`invalid_job`, `limits_exceeded`", body = super::error::ErrorBody),
-        (status = 404, description = "`module_not_found`", body = super::error::ErrorBody),
+        (status = 404, description = "`module_not_found`, `topic_not_found` (an input topic)", body = super::error::ErrorBody),
         (status = 409, description = "`job_exists`, `job_defined_in_config`", body = super::error::ErrorBody),
+        (status = 503, description = "`registry_unavailable`, `brokers_unavailable`", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -294,12 +327,14 @@ pub async fn create(
             spec,
             revision: 1,
             paused: false,
+            resumes: 0,
             created_at: now(),
             updated_at: now(),
             history: Vec::new(),
             lineage: Vec::new(),
+            replayed_dead_letters: Default::default(),
         };
-        record_lineage(&mut record);
+        record_lineage(&mut record, None);
         save(&registry, &record)?;
         tracing::info!(job = record.spec.name, module = record.module(), "job created");
         Ok((StatusCode::CREATED, Json(api_view(&registry, &board, &record))))
@@ -342,7 +377,7 @@ pub async fn get(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -
 }
 
 /// Changes a job under `name`, as `change` says, and saves it.
-async fn change(
+pub(super) async fn change(
     state: Arc<ApiState>,
     headers: HeaderMap,
     name: String,
@@ -370,26 +405,27 @@ async fn change(
 }
 
 /// Makes `spec` the job's next revision, keeping the current one for rollback.
-fn next_revision(record: &mut JobRecord, spec: JobConfig) {
+pub(super) fn next_revision(record: &mut JobRecord, spec: JobConfig) {
     let previous = std::mem::replace(&mut record.spec, spec);
+    record.revision += 1;
+    record_lineage(record, Some(&previous));
     record.history.push(Revision {
-        revision: record.revision,
+        revision: record.revision - 1,
         spec: previous,
         at: now(),
     });
     if record.history.len() > HISTORY {
         record.history.remove(0);
     }
-    record.revision += 1;
-    record_lineage(record);
 }
 
-/// Notes the current revision in the job's lineage.
-fn record_lineage(record: &mut JobRecord) {
+/// Notes the current revision in the job's lineage, with what it changed from `previous`.
+pub(super) fn record_lineage(record: &mut JobRecord, previous: Option<&JobConfig>) {
     record.lineage.push(Lineage {
         revision: record.revision,
         module: record.module(),
         at: now(),
+        changes: previous.map_or_else(Vec::new, |p| spec_changes(p, &record.spec)),
     });
     if record.lineage.len() > LINEAGE {
         record.lineage.remove(0);
@@ -402,7 +438,8 @@ fn record_lineage(record: &mut JobRecord) {
     params(("name" = String, Path)),
     request_body(content = Object, description = "the whole new job spec"),
     responses((status = 200, body = JobView), (status = 400, body = super::error::ErrorBody),
-        (status = 404, body = super::error::ErrorBody)),
+        (status = 404, description = "`job_not_found`, `module_not_found`, `topic_not_found` (an input topic)", body = super::error::ErrorBody),
+        (status = 409, description = "`incompatible_update`, `job_defined_in_config`", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<Arc<ApiState>>,
@@ -473,33 +510,11 @@ pub async fn resume(
     headers: HeaderMap,
 ) -> ApiResult<Json<JobView>> {
     change(state, headers, name, |_, _, record| {
-        Ok(std::mem::replace(&mut record.paused, false))
-    })
-    .await
-}
-
-/// Returns to the previous revision's spec (as a new revision).
-#[utoipa::path(post, path = "/v1/jobs/{name}/rollback", tag = "jobs", params(("name" = String, Path)),
-    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody),
-        (status = 409, description = "`no_previous_revision`", body = super::error::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn rollback(
-    State(state): State<Arc<ApiState>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Json<JobView>> {
-    change(state, headers, name.clone(), move |_, _, record| {
-        let Some(previous) = record.history.pop() else {
-            return Err(ApiError::conflict(
-                "no_previous_revision",
-                format!("job `{name}` has no earlier revision to roll back to"),
-            ));
-        };
-        tracing::info!(job = name, to = previous.revision, "job rolled back");
-        record.spec = previous.spec;
-        record.revision += 1;
-        record_lineage(record);
-        Ok(true)
+        let was_paused = std::mem::replace(&mut record.paused, false);
+        if was_paused {
+            record.resumes += 1;
+        }
+        Ok(was_paused)
     })
     .await
 }
@@ -531,4 +546,71 @@ pub async fn remove(
         Ok(StatusCode::NO_CONTENT)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(revision: u64, state: RunState, assigned: &[&str]) -> RuntimeStatus {
+        RuntimeStatus {
+            runtime: "h/1".into(),
+            job: "wc".into(),
+            revision,
+            resumes: 1,
+            module: "abc".into(),
+            state,
+            stages: vec![crate::job::status::StageStatus {
+                stage: "map".into(),
+                assigned: assigned.iter().map(|s| s.to_string()).collect(),
+                lag: 0,
+                records_in: 0,
+                last_window_fired_at: None,
+            }],
+            errors: Vec::new(),
+            updated_at: rfc3339(SystemTime::now()),
+        }
+    }
+
+    #[test]
+    fn a_job_is_starting_until_a_runtime_of_its_revision_holds_input() {
+        let state = |runtimes: Vec<RuntimeStatus>| {
+            run_state(
+                &JobStatusView {
+                    runtimes,
+                    ..JobStatusView::default()
+                },
+                (2, 1),
+            )
+        };
+        assert_eq!(state(vec![]), "starting", "no runtime has reported it yet");
+        assert_eq!(state(vec![runtime(2, RunState::Starting, &[])]), "starting");
+        assert_eq!(
+            state(vec![runtime(2, RunState::Running, &[])]),
+            "starting",
+            "in its group, nothing assigned yet"
+        );
+        assert_eq!(
+            state(vec![runtime(1, RunState::Running, &["in/0"])]),
+            "starting",
+            "only the previous revision holds partitions"
+        );
+        assert_eq!(
+            state(vec![
+                runtime(2, RunState::Running, &["in/0"]),
+                runtime(2, RunState::Starting, &[])
+            ]),
+            "running"
+        );
+        assert_eq!(state(vec![runtime(2, RunState::Failed, &[])]), "failed");
+        let before_the_resume = RuntimeStatus {
+            resumes: 0,
+            ..runtime(2, RunState::Running, &["in/0"])
+        };
+        assert_eq!(
+            state(vec![before_the_resume]),
+            "starting",
+            "a status from before the pause is not the resumed job's"
+        );
+    }
 }

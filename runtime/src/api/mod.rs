@@ -6,7 +6,10 @@
 //! | `GET /v1/modules`, `GET/DELETE /v1/modules/{ref}` | list, inspect, delete (refused while used) |
 //! | `POST /v1/jobs`, `GET /v1/jobs` | create, list |
 //! | `GET/PUT/DELETE /v1/jobs/{name}` | status, update (a new revision), delete |
-//! | `POST /v1/jobs/{name}/pause`, `/resume`, `/rollback` | pause, resume, back to the previous revision |
+//! | `POST /v1/jobs/{name}/pause`, `/resume`, `/rollback` | pause, resume, back to the previous (or a kept) revision |
+//! | `POST /v1/jobs/{name}/reset` | move the input partitions (earliest, latest, a time, offsets), stages afresh |
+//! | `GET /v1/jobs/{name}/logs` | the job's guest log lines, from every runtime |
+//! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
 //! | `GET /v1/openapi.json` | the OpenAPI document of all of this |
 //! | `GET /metrics`, `/healthz`, `/readyz` | Prometheus metrics, liveness, readiness |
 //!
@@ -14,11 +17,16 @@
 //! ([`error`]). Handlers that touch Kafka or compile a module run on blocking threads.
 
 pub mod auth;
+pub mod dead_letters;
 pub mod error;
 mod health;
+pub mod job_spec;
 pub mod jobs;
+pub mod logs;
 pub mod modules;
 pub mod openapi;
+pub mod reset;
+pub mod rollback;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
@@ -92,7 +100,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/v1/jobs/{name}/pause", post(jobs::pause))
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
-        .route("/v1/jobs/{name}/rollback", post(jobs::rollback))
+        .route("/v1/jobs/{name}/rollback", post(rollback::rollback))
+        .route("/v1/jobs/{name}/reset", post(reset::reset))
+        .route("/v1/jobs/{name}/logs", get(logs::logs))
+        .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))
+        .route("/v1/jobs/{name}/dead-letters/replay", post(dead_letters::replay))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
@@ -123,7 +135,10 @@ pub async fn read_body(body: Body, limit: usize, what: &str) -> ApiResult<axum::
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the {what} is larger than this server accepts ({limit} bytes); see --max-upload"),
+                format!(
+                    "the {what} is larger than this server accepts ({}); see --max-upload",
+                    crate::cli::units::format_bytes(u64::try_from(limit).unwrap_or(u64::MAX))
+                ),
             )
         } else {
             ApiError::bad_request("bad_body", format!("cannot read the request body: {err}"))

@@ -3,13 +3,16 @@
 //! An upload is validated exactly as a runtime loads it (the Weir world's exports and
 //! signatures, no import beyond the inert WASI set and the log, a successful `describe`) before
 //! anything is written, so a module in the registry always loads. Modules are content-addressed:
-//! the id is the sha256 of the bytes, and uploading the same bytes again changes nothing.
+//! the id is the sha256 of the bytes. Uploading the same bytes again stores nothing new; under
+//! a name they do not have yet, they gain it and keep their other names (aliases), so jobs and
+//! scripts that use an old name keep working.
 
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, blocking, read_body};
+use crate::cli::units::format_bytes;
 use crate::engine::{Engine, ModuleError, PROCESSOR_EXPORT};
 use crate::record::ModuleKind;
-use crate::registry::model::{CHUNK_SIZE, module_records, module_tombstones};
+use crate::registry::model::{CHUNK_SIZE, Key, module_records, module_tombstones};
 use crate::registry::{ModuleMeta, RegistryState, Resolve};
 use axum::Json;
 use axum::body::Body;
@@ -25,8 +28,12 @@ use utoipa::{IntoParams, ToSchema};
 pub struct ModuleView {
     /// The sha256 of the component, in hex: its id.
     pub id: String,
-    /// The name given at upload.
+    /// The name most recently given at upload.
     pub name: Option<String>,
+    /// Every name it was uploaded under, the most recent first; each refers to it unless a
+    /// later upload took the name.
+    #[serde(default)]
+    pub names: Vec<String>,
     /// Size in bytes.
     pub size: u64,
     /// The WIT world it implements.
@@ -51,7 +58,8 @@ pub struct ModuleList {
 /// Query of an upload.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UploadQuery {
-    /// A name for the module; later uploads with the same name are its newer versions.
+    /// A name for the module; later uploads with the same name are its newer versions. The same
+    /// bytes uploaded under another name keep their earlier names too.
     pub name: Option<String>,
 }
 
@@ -59,6 +67,11 @@ fn view(state: &RegistryState, meta: &ModuleMeta) -> ModuleView {
     ModuleView {
         id: meta.id.clone(),
         name: meta.name.clone(),
+        names: meta
+            .names()
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect(),
         size: meta.size,
         world: meta.world.clone(),
         kind: meta.kind.clone(),
@@ -105,8 +118,10 @@ pub fn world() -> String {
 pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<ModuleMeta, ModuleError> {
     let module = engine.load(bytes)?;
     let info = module.info();
+    let uploaded_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     Ok(ModuleMeta {
         id: module.digest().to_string(),
+        names: name.iter().map(|n| (n.clone(), uploaded_at.clone())).collect(),
         name,
         size: bytes.len() as u64,
         world: world(),
@@ -116,7 +131,7 @@ pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<M
         },
         sdk: info.sdk.clone(),
         chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
-        uploaded_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        uploaded_at,
     })
 }
 
@@ -124,8 +139,8 @@ pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<M
 #[utoipa::path(post, path = "/v1/modules", tag = "modules", params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "the component"),
     responses(
-        (status = 201, description = "uploaded", body = ModuleView),
-        (status = 200, description = "these exact bytes were already uploaded", body = ModuleView),
+        (status = 201, description = "stored: new bytes, or bytes already uploaded under a name they did not have (they keep their other names)", body = ModuleView),
+        (status = 200, description = "these exact bytes were already uploaded, and the name (if any) already means them: nothing changed", body = ModuleView),
         (status = 400, description = "not WebAssembly (`not_wasm`), bad name", body = super::error::ErrorBody),
         (status = 401, description = "no or wrong token (`unauthorized`)", body = super::error::ErrorBody),
         (status = 413, description = "larger than --max-upload (`payload_too_large`)", body = super::error::ErrorBody),
@@ -151,9 +166,9 @@ pub async fn upload(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!(
-                "the module is {} bytes; this server accepts at most {} (--max-upload)",
-                declared.unwrap_or_default(),
-                state.max_upload
+                "the module is {}; this server accepts at most {} (--max-upload)",
+                format_bytes(declared.unwrap_or_default() as u64),
+                format_bytes(state.max_upload as u64)
             ),
         ));
     }
@@ -167,11 +182,23 @@ pub async fn upload(
     let registry = Arc::clone(&state.services()?.registry);
     blocking(move || {
         let _writing = registry.lock();
-        if let Some(existing) = registry.read().modules().find(|m| m.id == meta.id) {
-            let same_name = meta.name.is_none() || existing.name == meta.name;
-            if same_name {
-                return Ok((StatusCode::OK, Json(view(&registry.read(), existing))));
-            }
+        let existing = registry.read().modules().find(|m| m.id == meta.id).cloned();
+        if let Some(existing) = existing {
+            let state = registry.read();
+            let means_it = |name: &str| state.resolve(name).is_ok_and(|m| m.id == existing.id);
+            let Some(name) = meta.name.as_deref().filter(|name| !means_it(name)) else {
+                return Ok((StatusCode::OK, Json(view(&state, &existing))));
+            };
+            // The same bytes under another name: the module gains the name, keeps the others.
+            let renamed = existing.with_name(name, &meta.uploaded_at);
+            drop(state);
+            let record = serde_json::to_vec(&renamed).map_err(|e| ApiError::unavailable(&e.into()))?;
+            registry
+                .write(vec![(Key::Module(&renamed.id).encode(), Some(record))])
+                .map_err(|e| ApiError::unavailable(&e))?;
+            tracing::info!(module = renamed.id, name, "module named");
+            let state = registry.read();
+            return Ok((StatusCode::CREATED, Json(view(&state, &renamed))));
         }
         let records = module_records(&meta, &bytes).map_err(|e| ApiError::unavailable(&e))?;
         registry.write(records).map_err(|e| ApiError::unavailable(&e))?;
@@ -200,15 +227,31 @@ pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<ModuleLi
 /// Finds a module by id, id prefix (8+ hex digits) or name (the latest upload).
 pub fn resolve<'a>(state: &'a RegistryState, reference: &str) -> ApiResult<&'a ModuleMeta> {
     state.resolve(reference).map_err(|why| match why {
+        Resolve::NotFound if is_short_prefix(reference) => ApiError::not_found(
+            "module_not_found",
+            format!(
+                "no module is named `{reference}`, and as an id prefix it is too short: give 8 or \
+                 more hex digits of the id; `weir module list` shows them"
+            ),
+        ),
         Resolve::NotFound => ApiError::not_found(
             "module_not_found",
-            format!("no module has the id, id prefix or name `{reference}`; `weir module list` shows them"),
+            format!(
+                "no module has the id, id prefix (8+ hex digits) or name `{reference}`; \
+                 `weir module list` shows them"
+            ),
         ),
         Resolve::Ambiguous => ApiError::bad_request(
             "ambiguous_module",
             format!("`{reference}` is the prefix of several module ids; give more of the id"),
         ),
     })
+}
+
+/// Whether `reference` looks like an id prefix of fewer than the 8 hex digits a prefix needs.
+fn is_short_prefix(reference: &str) -> bool {
+    let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
+    !hex.is_empty() && hex.len() < 8 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Shows one module.
@@ -261,4 +304,30 @@ pub async fn remove(
         Ok(StatusCode::NO_CONTENT)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_id_prefix_is_told_it_needs_eight_hex_digits() {
+        let state = RegistryState::default();
+        let err = resolve(&state, "3f2a").expect_err("nothing there");
+        assert_eq!(err.code, "module_not_found");
+        assert!(
+            err.message.contains("give 8 or more hex digits"),
+            "{}",
+            err.message
+        );
+        let err = resolve(&state, "word-count").expect_err("nothing there");
+        assert!(
+            err.message
+                .contains("id prefix (8+ hex digits) or name `word-count`"),
+            "{}",
+            err.message
+        );
+        assert!(!is_short_prefix("3f2a1b9c"), "8 digits is a prefix");
+        assert!(is_short_prefix("sha256:abc"));
+    }
 }

@@ -1,10 +1,18 @@
-//! `weir consume`: a Kafka topic → JSON lines on stdout, so users need no other client.
+//! `weir consume`: a Kafka topic → stdout, as JSON lines (`-o json`, the default: the shape
+//! `weir produce --json` reads back) or as text for people (`-o text`), headers included, so
+//! a dead letter's `weir.reason` and `weir.error` show. Users need no other client.
+//!
+//! Without `--group` it reads every partition from the beginning without joining a group
+//! (nothing to wait for, nothing committed); with one it joins the group and commits what it
+//! printed. `--idle-timeout` counts from the moment partitions are assigned, never the
+//! connection and group join before.
 
-use super::print::record_json;
+use super::print::{record_json, record_text};
 use crate::kafka::source::input_record;
 use crate::kafka::{consumer_config, topic_partitions};
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -14,7 +22,7 @@ pub struct ConsumeArgs {
     /// Topic to read.
     #[arg(long, short)]
     pub topic: String,
-    /// Kafka bootstrap servers.
+    /// Kafka bootstrap servers (`weir dev` prints the `export WEIR_BROKERS=...` line).
     #[arg(long, short, env = "WEIR_BROKERS", default_value = "localhost:9092")]
     pub brokers: String,
     /// Consumer group; without one, read the whole topic from the beginning and commit nothing.
@@ -23,9 +31,24 @@ pub struct ConsumeArgs {
     /// Stop after this many records.
     #[arg(long, short = 'n')]
     pub count: Option<u64>,
-    /// Stop when no record has arrived for this long (default: run until interrupted).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Stop when no record has arrived for this long, counted from when the topic's partitions
+    /// are assigned (default: run until interrupted).
+    #[arg(long, value_parser = crate::cli::units::parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// How to print each record: `json` (one JSON object per line, with its headers) or `text`
+    /// (its value and each header on lines of their own).
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = RecordFormat::Json)]
+    pub format: RecordFormat,
+}
+
+/// How `weir consume` prints a record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    /// `{"partition", "offset", "timestamp", "key", "value", "headers"}`, one per line.
+    #[default]
+    Json,
+    /// For people: the record's place, time and key, then its value and headers, indented.
+    Text,
 }
 
 /// Runs `weir consume`.
@@ -37,21 +60,41 @@ pub fn consume(args: &ConsumeArgs) -> Result<()> {
     let consumer: BaseConsumer = consumer_config(&args.brokers, &group)
         .create()
         .with_context(|| format!("cannot create a consumer for {}", args.brokers))?;
-    topic_partitions(
+    let partitions = topic_partitions(
         consumer.client(),
         &args.brokers,
         &args.topic,
         Duration::from_secs(10),
     )?;
-    consumer
-        .subscribe(&[&args.topic])
-        .with_context(|| format!("cannot subscribe to {}", args.topic))?;
+    if args.group.is_some() {
+        consumer
+            .subscribe(&[&args.topic])
+            .with_context(|| format!("cannot subscribe to {}", args.topic))?;
+    } else {
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..i32::try_from(partitions).unwrap_or(i32::MAX) {
+            assignment
+                .add_partition_offset(&args.topic, partition, Offset::Beginning)
+                .with_context(|| format!("cannot read {}/{partition}", args.topic))?;
+        }
+        consumer
+            .assign(&assignment)
+            .with_context(|| format!("cannot read {}", args.topic))?;
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut seen = 0u64;
-    let mut last = Instant::now();
+    // When the last record arrived, or when the partitions were assigned: the idle clock.
+    let mut last: Option<Instant> = None;
     while args.count.is_none_or(|n| seen < n) {
-        if args.idle_timeout.is_some_and(|idle| last.elapsed() >= idle) {
+        if last.is_none() && assigned(&consumer) {
+            last = Some(Instant::now());
+        }
+        let idle = args
+            .idle_timeout
+            .zip(last)
+            .is_some_and(|(idle, last)| last.elapsed() >= idle);
+        if idle {
             break;
         }
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
@@ -61,9 +104,13 @@ pub fn consume(args: &ConsumeArgs) -> Result<()> {
             Ok(message) => message,
             Err(err) => bail!("cannot read {}: {err}", args.topic),
         };
-        last = Instant::now();
+        last = Some(Instant::now());
         let record = input_record(&message);
-        writeln!(out, "{}", record_json(&record)).context("write to stdout")?;
+        match args.format {
+            RecordFormat::Json => writeln!(out, "{}", record_json(&record)),
+            RecordFormat::Text => writeln!(out, "{}", record_text(&record)),
+        }
+        .context("write to stdout")?;
         out.flush().context("write to stdout")?;
         if args.group.is_some() {
             consumer
@@ -74,4 +121,9 @@ pub fn consume(args: &ConsumeArgs) -> Result<()> {
         seen += 1;
     }
     Ok(())
+}
+
+/// Whether the consumer holds partitions yet (a group member gets them after its join).
+fn assigned(consumer: &BaseConsumer) -> bool {
+    consumer.assignment().is_ok_and(|list| list.count() > 0)
 }

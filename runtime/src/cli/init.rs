@@ -167,13 +167,27 @@ pub fn init(args: &InitArgs) -> Result<()> {
     Ok(())
 }
 
-/// The weir-sdk crate a Rust scaffold depends on, by path.
+/// The weir-sdk crate a Rust scaffold depends on, by path: `--rust-sdk`, else the guest-sdk of
+/// the checkout the running `weir` is in (never where the binary was built).
 fn rust_sdk(given: Option<&Path>) -> Result<PathBuf> {
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
-    let dir = given.map_or(built_from, Path::to_path_buf);
-    let manifest = dir.join("Cargo.toml");
-    let is_sdk = std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("name = \"weir-sdk\""));
-    if !is_sdk {
+    let dir = match given {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                exe.ancestors()
+                    .skip(1)
+                    .take(4)
+                    .map(|dir| dir.join("guest-sdk"))
+                    .find(|dir| is_sdk(dir))
+            })
+            .with_context(|| {
+                "weir-sdk is not published yet, and this weir does not run from a Weir checkout: \
+                 pass --rust-sdk with the guest-sdk directory of a checkout"
+                    .to_string()
+            })?,
+    };
+    if !is_sdk(&dir) {
         bail!(
             "weir-sdk is not published yet, and {} is not its directory: pass --rust-sdk with the \
              guest-sdk directory of a Weir checkout",
@@ -182,4 +196,9 @@ fn rust_sdk(given: Option<&Path>) -> Result<PathBuf> {
     }
     dir.canonicalize()
         .with_context(|| format!("cannot resolve {}", dir.display()))
+}
+
+/// Whether `dir` holds the weir-sdk crate.
+fn is_sdk(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|text| text.contains("name = \"weir-sdk\""))
 }

@@ -1,9 +1,12 @@
 //! Input records for `weir run`: JSON lines, or raw text lines with a timestamp policy.
 //!
 //! A JSON line is `{"key": .., "value": .., "timestamp": .., "headers": {..}, "partition": ..,
-//! "offset": ..}`, every field optional. A string key or value is taken as its UTF-8 bytes; any
-//! other JSON (object, number...) as its compact JSON text; `null` or absent as no key/value.
-//! `timestamp` is ms since the epoch or an RFC 3339 string.
+//! "offset": ..}`, every field optional and no other field accepted (a typo such as `"val"`
+//! is an error, not a record without a value). A string key or value is taken as its UTF-8
+//! bytes; any other JSON (object, number...) as its compact JSON text; `null` or absent as no
+//! key/value. `timestamp` is ms since the epoch or an RFC 3339 string. `headers` maps a name to
+//! a value (as a key or value is read), or to an array of values for a name repeated: the
+//! shape `weir consume` prints.
 //!
 //! Timestamp policy, for text lines and JSON lines without a timestamp: line `i` (counting from
 //! 0) gets `start + i × interval`, so with the defaults (0, 1s) line 0 is at 0 ms, line 1 at
@@ -72,9 +75,15 @@ impl InputFormat {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(map)) => map
                 .into_iter()
-                .map(|(key, value)| Header {
-                    key,
-                    value: bytes(value).unwrap_or_default(),
+                .flat_map(|(key, value)| {
+                    let values = match value {
+                        Value::Array(values) => values,
+                        one => vec![one],
+                    };
+                    values.into_iter().map(move |value| Header {
+                        key: key.clone(),
+                        value: bytes(value).unwrap_or_default(),
+                    })
                 })
                 .collect(),
             Some(_) => return Err("headers must be an object of name → value".into()),
@@ -90,9 +99,17 @@ impl InputFormat {
             None => offset,
             Some(v) => v.as_i64().ok_or("offset must be an integer")?,
         };
+        let key = fields.remove("key").and_then(bytes);
+        let value = fields.remove("value").and_then(bytes);
+        if let Some(unknown) = fields.keys().next() {
+            return Err(format!(
+                "unknown field `{unknown}`: a record has only key, value, timestamp, headers, \
+                 partition and offset"
+            ));
+        }
         let record = InputRecord {
-            key: fields.remove("key").and_then(bytes),
-            value: fields.remove("value").and_then(bytes),
+            key,
+            value,
             timestamp,
             headers,
             partition,
@@ -193,6 +210,22 @@ mod tests {
     }
 
     #[test]
+    fn a_header_repeated_is_an_array_of_values_as_consume_prints_it() {
+        let r = JSON
+            .parse(0, r#"{"value":"x","headers":{"tag":["a","b"],"one":"1"}}"#)
+            .expect("valid record");
+        let headers: Vec<(&str, &[u8])> = r
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_slice()))
+            .collect();
+        assert_eq!(
+            headers,
+            [("one", &b"1"[..]), ("tag", &b"a"[..]), ("tag", &b"b"[..])]
+        );
+    }
+
+    #[test]
     fn the_fast_path_reads_what_the_general_path_reads() {
         for line in [
             r#"{"value":"plain words","timestamp":12}"#,
@@ -233,6 +266,8 @@ mod tests {
             (r#"{"timestamp":1.5}"#, "not whole milliseconds"),
             (r#"{"timestamp":"soon"}"#, "RFC 3339"),
             (r#"{"partition":"x"}"#, "partition"),
+            (r#"{"val":"typo"}"#, "unknown field `val`"),
+            (r#"{"value":"x","header":{"h":"v"}}"#, "unknown field `header`"),
         ] {
             let err = JSON.parse(0, line).expect_err(line);
             assert!(err.contains(why), "{line}: {err}");

@@ -1,5 +1,5 @@
 //! `weir job`: the jobs a pool of `weir serve` runtimes runs. `create`, `list`, `status`,
-//! `update`, `pause`, `resume`, `rollback`, `rm`.
+//! `update`, `pause`, `resume`, `rollback`, `history`, `reset`, `logs`, `rm`.
 //!
 //! A job's spec comes from flags (`--module M --input T --output O --window W ...`), from a
 //! spec file (`-f spec.toml|spec.json|spec.yaml`, `-` for stdin; the same fields as a `[[job]]`
@@ -70,10 +70,45 @@ pub enum JobCommand {
         /// The job's name.
         name: String,
     },
-    /// Make a new revision with the previous revision's spec.
+    /// Make a new revision with the previous revision's spec, or with a kept revision's
+    /// (--to-revision; `weir job history` shows which are kept).
     Rollback {
         /// The job's name.
         name: String,
+        /// The revision to return to (default: the one before the current).
+        #[arg(long, value_name = "N")]
+        to_revision: Option<u64>,
+    },
+    /// Every revision of a job: when, its module, whether its spec is kept for rollback, and
+    /// what it changed in the spec, field by field.
+    History {
+        /// The job's name.
+        name: String,
+    },
+    /// Move a job's input partitions (replay or skip input): its stages start afresh there,
+    /// windows computed again from the records. A running job is refused unless --pause.
+    Reset {
+        /// The job's name.
+        name: String,
+        /// `earliest`, `latest`, a time (RFC 3339 like 2026-11-27T18:00:00Z, or ms since the
+        /// epoch), or offsets (`0=120,1=300`, or `topic:0=120` for several input topics).
+        #[arg(long, value_name = "earliest|latest|TIME|OFFSETS")]
+        to: String,
+        /// Pause a running job for the reset and resume it after.
+        #[arg(long)]
+        pause: bool,
+    },
+    /// The job's guest log lines, from every runtime: when, level, stage, partition and
+    /// offsets of the batch, runtime, message. -f follows new ones (Ctrl-C stops).
+    Logs {
+        /// The job's name.
+        name: String,
+        /// Keep printing new lines as they come.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// How many of the newest lines to print first (1 to 1000).
+        #[arg(long, short = 'n', default_value_t = 100)]
+        limit: usize,
     },
     /// Delete a job.
     #[command(visible_alias = "delete")]
@@ -99,10 +134,11 @@ pub struct Job {
     pub module: ModuleRef,
     /// Its spec (module resolved to an id).
     pub spec: Map<String, Value>,
-    /// Created at (RFC 3339).
-    pub created_at: String,
-    /// Last changed at (RFC 3339).
-    pub updated_at: String,
+    /// Created at (RFC 3339); none for a job of a runtime's config file (older servers send
+    /// `null`, newer ones leave it out).
+    pub created_at: Option<String>,
+    /// Last changed at (RFC 3339); none for a config-file job.
+    pub updated_at: Option<String>,
     /// Its revisions, oldest first.
     pub history: Vec<Revision>,
     /// What the runtimes report.
@@ -129,6 +165,10 @@ pub struct Revision {
     pub module: String,
     /// When it was made.
     pub at: String,
+    /// What it changed in the spec of the revision before.
+    pub changes: Vec<super::job_history::Change>,
+    /// Whether its spec is kept for `rollback --to-revision`.
+    pub kept: bool,
 }
 
 /// A job's status, summed over runtimes and per runtime.
@@ -220,14 +260,14 @@ pub fn job(args: &JobArgs) -> Result<()> {
         JobCommand::List => {
             let reply = client.get("/jobs")?;
             let list: JobList = reply.parse("the job list")?;
-            return output::print(&output::render(format, &reply.body, || {
-                list_table(&list.jobs, now)
+            return output::print(&output::render(format, &reply.body, |wide| {
+                list_table(&list.jobs, now, wide)
             })?);
         }
         JobCommand::Status { name } => {
             let reply = client.get(&path(name, ""))?;
             let job: Job = reply.parse("the job")?;
-            return output::print(&output::render(format, &reply.body, || describe(&job, now))?);
+            return output::print(&output::render(format, &reply.body, |_| describe(&job, now))?);
         }
         JobCommand::Update { name, spec } => {
             let fields = spec.fields().into_map();
@@ -258,20 +298,51 @@ pub fn job(args: &JobArgs) -> Result<()> {
             client.send_json(Method::POST, &path(name, "/resume"), None)?,
             "resumed",
         ),
-        JobCommand::Rollback { name } => (
+        JobCommand::Rollback {
+            name,
+            to_revision: None,
+        } => (
             client.send_json(Method::POST, &path(name, "/rollback"), None)?,
             "rolled back to the previous revision's spec",
         ),
+        JobCommand::Rollback {
+            name,
+            to_revision: Some(to),
+        } => (
+            client.send_json(
+                Method::POST,
+                &path(name, "/rollback"),
+                Some(&serde_json::json!({ "to_revision": to })),
+            )?,
+            "rolled back to an earlier revision's spec",
+        ),
+        JobCommand::History { name } => {
+            let reply = client.get(&path(name, ""))?;
+            let job: Job = reply.parse("the job")?;
+            let history = serde_json::json!({ "name": job.name, "revision": job.revision, "history": reply.body.get("history") });
+            return output::print(&output::render(format, &history, |_| {
+                super::job_history::history_table(&job.history, job.revision)
+            })?);
+        }
+        JobCommand::Reset { name, to, pause } => {
+            let body = serde_json::json!({ "to": to, "pause": pause });
+            let reply = client.send_json(Method::POST, &path(name, "/reset"), Some(&body))?;
+            let reset: super::job_reset::ResetReply = reply.parse("the reset")?;
+            return output::print(&output::render(format, &reply.body, |_| reset.summary())?);
+        }
+        JobCommand::Logs { name, follow, limit } => {
+            return super::job_logs::logs(&client, &path(name, "/logs"), *limit, *follow, format);
+        }
         JobCommand::Rm { name } => {
             client.delete(&path(name, ""))?;
             let value = serde_json::json!({ "deleted": name });
-            return output::print(&output::render(format, &value, || {
+            return output::print(&output::render(format, &value, |_| {
                 format!("job {name} deleted\n")
             })?);
         }
     };
     let job: Job = reply.parse("the request")?;
-    output::print(&output::render(format, &reply.body, || changed(&job, done))?)
+    output::print(&output::render(format, &reply.body, |_| changed(&job, done))?)
 }
 
 /// The sentence after a change: `job wc updated: revision 2, running, module word-count@3f2a…`.
@@ -293,13 +364,23 @@ fn module_label(module: &ModuleRef) -> String {
     }
 }
 
+/// A time, or what stands for it: a config-file job has no creation or change time.
+fn or_config(time: Option<&str>, source: &str) -> String {
+    match time {
+        Some(time) => time.to_string(),
+        None if source == "config" => format!("{NONE} (a runtime's config file)"),
+        None => NONE.to_string(),
+    }
+}
+
 fn number_or_none<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| NONE.to_string(), |v| v.to_string())
 }
 
-/// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job.
-fn list_table(jobs: &[Job], now: SystemTime) -> String {
-    let mut table = Table::new(&[
+/// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job; `wide` adds
+/// `INPUT OUTPUT WINDOW SOURCE RUNTIMES ERRORS`.
+fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
+    let mut headers = vec![
         "NAME",
         "REVISION",
         "STATE",
@@ -308,9 +389,13 @@ fn list_table(jobs: &[Job], now: SystemTime) -> String {
         "PARTITIONS",
         "LAST-WINDOW",
         "AGE",
-    ]);
+    ];
+    if wide {
+        headers.extend(["INPUT", "OUTPUT", "WINDOW", "SOURCE", "RUNTIMES", "ERRORS"]);
+    }
+    let mut table = Table::new(&headers);
     for job in jobs {
-        table.row(vec![
+        let mut row = vec![
             job.name.clone(),
             job.revision.to_string(),
             job.state.clone(),
@@ -318,10 +403,37 @@ fn list_table(jobs: &[Job], now: SystemTime) -> String {
             number_or_none(job.status.lag),
             number_or_none(job.status.assigned_partitions),
             output::age_or_none(job.status.last_window_fired_at.as_deref(), now),
-            output::age(&job.created_at, now),
-        ]);
+            output::age_or_none(job.created_at.as_deref(), now),
+        ];
+        if wide {
+            let errors: usize = job.status.runtimes.iter().map(|r| r.errors.len()).sum();
+            row.extend([
+                spec_text(job, "input"),
+                spec_text(job, "output"),
+                spec_text(job, "window"),
+                job.source.clone(),
+                job.status.runtimes.len().to_string(),
+                errors.to_string(),
+            ]);
+        }
+        table.row(row);
     }
     table.render()
+}
+
+/// A field of the job's spec as a cell: text as it is, a list comma-separated, `<none>` when
+/// absent.
+fn spec_text(job: &Job, key: &str) -> String {
+    match job.spec.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Null) | None => NONE.to_string(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// `topic/0,1,2;other/5`: assigned partitions grouped by topic, in numeric order.
@@ -354,16 +466,7 @@ fn indent(text: &str) -> String {
 
 /// `status`: the job's fields, a row per (runtime, stage), the runtimes' errors, the history.
 fn describe(job: &Job, now: SystemTime) -> String {
-    let spec = |key: &str| match job.spec.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(Value::Null) | None => NONE.to_string(),
-        Some(other) => other.to_string(),
-    };
+    let spec = |key: &str| spec_text(job, key);
     let last = &job.status.last_window_fired_at;
     let mut text = fields(&[
         ("Name", job.name.clone()),
@@ -386,8 +489,8 @@ fn describe(job: &Job, now: SystemTime) -> String {
                 |t| format!("{t} ({} ago)", output::age(t, now)),
             ),
         ),
-        ("Created", job.created_at.clone()),
-        ("Updated", job.updated_at.clone()),
+        ("Created", or_config(job.created_at.as_deref(), &job.source)),
+        ("Updated", or_config(job.updated_at.as_deref(), &job.source)),
     ]);
 
     text.push_str("\nRuntimes:\n");
@@ -448,15 +551,10 @@ fn describe(job: &Job, now: SystemTime) -> String {
     }
     if !job.history.is_empty() {
         text.push_str("\nHistory:\n");
-        let mut history = Table::new(&["REVISION", "MODULE", "AT"]);
-        for revision in &job.history {
-            history.row(vec![
-                revision.revision.to_string(),
-                output::short_id(&revision.module),
-                revision.at.clone(),
-            ]);
-        }
-        text.push_str(&indent(&history.render()));
+        text.push_str(&indent(&super::job_history::history_table(
+            &job.history,
+            job.revision,
+        )));
     }
     text
 }
@@ -512,11 +610,57 @@ mod tests {
         }))
         .expect("a job without status figures parses");
         assert_eq!(
-            list_table(&[job, fresh], now()),
+            list_table(&[job.clone(), fresh.clone()], now(), false),
             "NAME    REVISION   STATE     MODULE                    LAG      PARTITIONS   LAST-WINDOW   AGE\n\
              wc      2          running   word-count@3f2a1b9c0d12   12       6            10s           60m\n\
              fresh   1          paused    aaaabbbbcccc              <none>   <none>       <none>        30s\n"
         );
+        let wide = list_table(&[job, fresh], now(), true);
+        let mut lines = wide.lines();
+        assert!(
+            lines.next().is_some_and(
+                |h| h.ends_with("AGE   INPUT    OUTPUT   WINDOW         SOURCE   RUNTIMES   ERRORS")
+            ),
+            "{wide}"
+        );
+        assert!(
+            lines
+                .next()
+                .is_some_and(|r| r.ends_with("60m   lines    counts   tumbling:10s   api      2          1")),
+            "{wide}"
+        );
+        assert!(
+            lines
+                .next()
+                .is_some_and(|r| r.ends_with("30s   <none>   <none>   <none>                  0          0")),
+            "{wide}"
+        );
+    }
+
+    #[test]
+    fn a_config_file_job_without_creation_time_lists_and_describes() {
+        // What `weir dev` and `weir serve --config` answered before 0.1: `created_at: null`.
+        for job in [
+            json!({"name": "word-count", "revision": 0, "state": "running", "source": "config",
+                   "module": {"id": "word-count", "name": null},
+                   "created_at": null, "updated_at": null, "status": {"runtimes": []}}),
+            json!({"name": "word-count", "revision": 0, "state": "running", "source": "config",
+                   "module": {"id": "word-count"}, "status": {"runtimes": []}}),
+        ] {
+            let reply: JobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
+                .expect("a job list with a config-file job parses");
+            let table = list_table(&reply.jobs, now(), false);
+            assert!(
+                table.ends_with("word-count   0          running   word-count   <none>   <none>       <none>        <none>\n"),
+                "{table}"
+            );
+            let parsed: Job = serde_json::from_value(job).expect("parses");
+            let text = describe(&parsed, now());
+            assert!(
+                text.contains("Created:      <none> (a runtime's config file)\n"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
@@ -535,9 +679,9 @@ Errors:
   host-b/202   2026-11-25T09:59:00Z   input topic missing
 
 History:
-  REVISION   MODULE         AT
-  1          aaaabbbbcccc   2026-11-25T09:00:00Z
-  2          3f2a1b9c0d12   2026-11-25T09:58:00Z
+  REVISION      AT                     MODULE         KEPT   CHANGES
+  1             2026-11-25T09:00:00Z   aaaabbbbcccc   no     (created)
+  2 (current)   2026-11-25T09:58:00Z   3f2a1b9c0d12   no     (not recorded)
 ";
         assert!(text.ends_with(expected_rows), "{text}");
         assert!(
@@ -573,6 +717,31 @@ History:
     }
 
     #[test]
+    fn dash_o_is_the_format_and_a_topic_there_gets_a_hint() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["weir", "job", "create", "wc", "--module", "m"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        let err = parse(&["--output", "counts"]).expect_err("counts is no format");
+        assert!(err.to_string().contains("--output-topic"), "{err}");
+        for args in [&["-o", "wide"][..], &["--output", "wide"], &["--format", "wide"]] {
+            let cli = parse(args).expect("a format");
+            let Command::Job(job) = cli.command else {
+                panic!("not a job command")
+            };
+            assert_eq!(job.output.format, output::Format::Wide, "{args:?}");
+        }
+        let module = Cli::try_parse_from(["weir", "module", "list", "--output", "json"]).expect("parses");
+        let Command::Module(module) = module.command else {
+            panic!("not a module command")
+        };
+        assert_eq!(module.output.format, output::Format::Json);
+    }
+
+    #[test]
     fn partitions_group_by_topic_in_numeric_order() {
         let assigned: Vec<String> = ["a/3", "b/0", "a/1", "a/10", "odd"].map(String::from).to_vec();
         assert_eq!(compact_partitions(&assigned), "a/1,3,10;b/0;odd/");
@@ -592,7 +761,7 @@ History:
             "a,b",
             "--input",
             "c",
-            "--output",
+            "--output-topic",
             "counts",
             "--window",
             "hopping:10s,5s",

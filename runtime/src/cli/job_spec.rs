@@ -24,10 +24,11 @@ pub struct SpecFlags {
     /// An input topic (repeat, or separate with commas, for several).
     #[arg(long = "input", value_name = "TOPIC", value_delimiter = ',')]
     pub input: Vec<String>,
-    /// The output topic (the format is -o).
-    #[arg(long, value_name = "TOPIC")]
+    /// The output topic (`-o`/`--output` is how results print, as everywhere).
+    #[arg(long = "output-topic", value_name = "TOPIC")]
     pub output: Option<String>,
-    /// tumbling:10s, hopping:10s,5s or session:30s.
+    /// tumbling:10s, hopping:10s,5s or session:30s (a map/reduce module needs one; a transform
+    /// has no windows).
     #[arg(long, value_name = "WINDOW")]
     pub window: Option<String>,
     /// The dead-letter topic [server default: JOB.dead-letters].
@@ -294,9 +295,10 @@ pub fn name_spec(spec: &mut Map<String, Value>, name: Option<&str>) -> Result<St
     Ok(name)
 }
 
-/// What a new job must have: names the missing fields and the flags that set them.
+/// What a new job must have: names the missing fields and the flags that set them. (A window
+/// too, unless its module is a transform: the server knows the module, and says so.)
 pub fn check_complete(spec: &Map<String, Value>) -> Result<()> {
-    let missing: Vec<&str> = ["module", "input", "output", "window"]
+    let missing: Vec<&str> = ["module", "input", "output"]
         .into_iter()
         .filter(|key| match spec.get(*key) {
             None | Some(Value::Null) => true,
@@ -305,14 +307,30 @@ pub fn check_complete(spec: &Map<String, Value>) -> Result<()> {
         })
         .collect();
     if !missing.is_empty() {
-        let flags: Vec<String> = missing.iter().map(|m| format!("--{m}")).collect();
+        let flags: Vec<&str> = missing.iter().map(|m| flag(m)).collect();
+        let hint = if missing.contains(&"output") {
+            " (-o/--output is how results print; the output topic is --output-topic)"
+        } else {
+            ""
+        };
         bail!(
-            "a job needs {}: give {} or set them in a spec file (-f)",
+            "a job needs {}: give {} or set them in a spec file (-f){hint}",
             missing.join(", "),
             flags.join(", ")
         );
     }
     Ok(())
+}
+
+/// The flag that sets a spec field.
+fn flag(field: &str) -> &'static str {
+    match field {
+        "module" => "--module",
+        "input" => "--input",
+        "output" => "--output-topic",
+        "window" => "--window",
+        _ => "a flag",
+    }
 }
 
 #[cfg(test)]
@@ -464,9 +482,15 @@ limits = { memory = "64MiB", max_output = 1048576 }
             check_complete(&map(json!({"name": "wc", "module": "m", "input": []}))).expect_err("incomplete");
         assert_eq!(
             err.to_string(),
-            "a job needs input, output, window: give --input, --output, --window or set them in a spec file (-f)"
+            "a job needs input, output: give --input, --output-topic or set them in a spec file \
+             (-f) (-o/--output is how results print; the output topic is --output-topic)"
         );
         let complete = json!({"module": "m", "input": ["i"], "output": "o", "window": "session:30s"});
         assert!(check_complete(&map(complete)).is_ok());
+        let transform = json!({"module": "filter", "input": ["i"], "output": "o"});
+        assert!(
+            check_complete(&map(transform)).is_ok(),
+            "the server decides whether a window is needed"
+        );
     }
 }

@@ -4,10 +4,14 @@ pub mod build;
 mod chunks;
 pub mod client;
 pub mod consume;
+pub mod dead_letters;
 pub mod dev;
 pub mod init;
 mod input;
 pub mod job;
+pub mod job_history;
+pub mod job_logs;
+pub mod job_reset;
 pub mod job_spec;
 pub mod module;
 pub mod output;
@@ -48,7 +52,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Publish stdin (text lines, or JSON records with --json) to a Kafka topic.
     Produce(produce::ProduceArgs),
-    /// Print a Kafka topic's records as JSON lines.
+    /// Print a Kafka topic's records with their headers: JSON lines, or text with -o text.
     Consume(consume::ConsumeArgs),
     /// Run the jobs of a config file on Kafka, as one runtime of a pool.
     Serve(serve::ServeArgs),
@@ -64,6 +68,34 @@ pub enum Command {
     /// Manage the modules of a Weir server's registry: upload, list, inspect, rm.
     Module(module::ModuleArgs),
     /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
-    /// rollback, rm.
+    /// rollback, history, reset, logs, rm.
     Job(job::JobArgs),
+    /// A job's dead letters: list, tail (follow), replay (back to the input once the module is
+    /// fixed).
+    #[command(name = "dead-letters")]
+    DeadLetters(dead_letters::DeadLettersArgs),
+    /// Print a shell completion script: `source <(weir completions bash)` (bash), or save
+    /// `weir completions zsh` as `_weir` on $fpath, `weir completions fish` in
+    /// ~/.config/fish/completions/weir.fish.
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `weir completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Runs `weir completions`: the script for `shell`, on stdout.
+pub fn completions(args: &CompletionsArgs) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "weir", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .map_err(|e| anyhow::Error::new(e).context("write to stdout"))
 }

@@ -1,7 +1,8 @@
 //! `weir module`: the modules of a server's registry. `upload FILE [--name N]`, `list`,
 //! `inspect REF`, `rm REF`, where REF is a full sha256 id, a unique prefix of one (8 hex
-//! digits or more), or a name (its latest upload). The server resolves refs and validates
-//! components; this file sends the request and prints the answer.
+//! digits or more), or a name (the latest upload under it; the same bytes uploaded under
+//! several names answer to each). The server resolves refs and validates components; this file
+//! sends the request and prints the answer.
 
 use super::client::{Client, ClientArgs, segment};
 use super::output::{self, Format, OutputArgs, Table, fields};
@@ -27,11 +28,13 @@ pub struct ModuleArgs {
 /// The `weir module` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ModuleCommand {
-    /// Upload a component (.wasm); uploading the same bytes again changes nothing.
+    /// Upload a component (.wasm). The same bytes again store nothing new; under another
+    /// --name they gain that name and keep their earlier ones, which still refer to them.
     Upload {
         /// The component file, e.g. target/wasm32-wasip2/release/word_count.wasm.
         file: PathBuf,
-        /// A name to refer to it by (a later upload with the same name becomes what it means).
+        /// A name to refer to it by (a later upload of other bytes under the same name becomes
+        /// what it means).
         #[arg(long)]
         name: Option<String>,
     },
@@ -44,7 +47,7 @@ pub enum ModuleCommand {
         /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
         module: String,
     },
-    /// Delete a module no job uses.
+    /// Delete a module no job uses, with every name it has.
     #[command(visible_alias = "delete")]
     Rm {
         /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
@@ -58,14 +61,18 @@ pub enum ModuleCommand {
 pub struct Module {
     /// sha256 of the component, in hex.
     pub id: String,
-    /// Its name, if uploaded with one.
+    /// The name most recently given, if any.
     pub name: Option<String>,
+    /// Every name it answers to, the most recent first.
+    pub names: Vec<String>,
     /// Size in bytes.
     pub size: u64,
     /// The WIT world it implements, e.g. `weir:processor@0.1.0`.
     pub world: String,
     /// `map_reduce` or `transform`.
     pub kind: String,
+    /// The SDK that built it, as the module says.
+    pub sdk: String,
     /// When it was uploaded (RFC 3339).
     pub uploaded_at: String,
     /// The jobs whose current revision runs it.
@@ -87,44 +94,70 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
         ModuleCommand::Upload { file, name } => {
             let reply = client.upload(file, name.as_deref())?;
             let module: Module = reply.parse("the upload")?;
-            output::render(format, &reply.body, || uploaded(&module, reply.status))?
+            output::render(format, &reply.body, |_| {
+                uploaded(&module, reply.status, name.as_deref())
+            })?
         }
         ModuleCommand::List => {
             let reply = client.get("/modules")?;
             let list: ModuleList = reply.parse("the module list")?;
-            output::render(format, &reply.body, || list_table(&list.modules, now))?
+            output::render(format, &reply.body, |wide| list_table(&list.modules, now, wide))?
         }
         ModuleCommand::Inspect { module } => {
             let reply = client.get(&format!("/modules/{}", segment(module)))?;
             let parsed: Module = reply.parse("the module")?;
-            output::render(format, &reply.body, || describe(&parsed, now))?
+            output::render(format, &reply.body, |_| describe(&parsed, now))?
         }
         ModuleCommand::Rm { module } => {
-            client.delete(&format!("/modules/{}", segment(module)))?;
-            deleted(format, module)?
+            // Resolved first, so that what is printed is the id deleted, not the ref given.
+            let found: Module = client
+                .get(&format!("/modules/{}", segment(module)))?
+                .parse("the module")?;
+            client.delete(&format!("/modules/{}", segment(&found.id)))?;
+            deleted(format, module, &found)?
         }
     };
     output::print(&text)
 }
 
-/// The line printed after `rm`: a sentence for people, `{"deleted": REF}` for scripts.
-fn deleted(format: Format, reference: &str) -> Result<String> {
-    let value = serde_json::json!({ "deleted": reference });
-    output::render(format, &value, || format!("module {reference} deleted\n"))
+/// The line printed after `rm`: a sentence for people; for scripts, the id deleted and the
+/// names it had: `{"deleted": ID, "names": [...]}`.
+fn deleted(format: Format, reference: &str, module: &Module) -> Result<String> {
+    let value = serde_json::json!({ "deleted": module.id, "names": names(module) });
+    output::render(format, &value, |_| format!("module {reference} deleted\n"))
 }
 
-/// What `upload` prints: whether the bytes were new (201) or already there (200).
-fn uploaded(module: &Module, status: u16) -> String {
-    let what = if status == 201 {
-        "uploaded"
+/// Every name of `module`, from `names` or (older servers) `name`.
+fn names(module: &Module) -> Vec<String> {
+    if module.names.is_empty() {
+        module.name.iter().cloned().collect()
     } else {
-        "unchanged (identical bytes were already uploaded)"
-    };
-    let name = module.name.as_deref().unwrap_or("");
+        module.names.clone()
+    }
+}
+
+/// What `upload` prints: whether the bytes were new, gained a name (201), or were already
+/// there under that name (200), labelled by the name given (else the module's latest name).
+fn uploaded(module: &Module, status: u16, given: Option<&str>) -> String {
+    let name = given.or(module.name.as_deref()).unwrap_or("");
     let label = if name.is_empty() {
         output::short_id(&module.id)
     } else {
         name.to_string()
+    };
+    let others: Vec<&str> = module
+        .names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != name)
+        .collect();
+    let what = match status {
+        201 if others.is_empty() => "uploaded".to_string(),
+        201 => format!(
+            "uploaded: the same bytes as {}, which still refer to them",
+            others.join(", ")
+        ),
+        _ => "unchanged (identical bytes were already uploaded)".to_string(),
     };
     format!(
         "module {label} {what}\n{}",
@@ -136,18 +169,36 @@ fn uploaded(module: &Module, status: u16) -> String {
     )
 }
 
-/// `NAME ID KIND SIZE USED-BY AGE`, one row per module.
-fn list_table(modules: &[Module], now: SystemTime) -> String {
-    let mut table = Table::new(&["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"]);
+/// The module's names as one cell: every name, the most recent first, or `<none>`.
+fn names_cell(m: &Module) -> String {
+    output::list_or_none(&names(m))
+}
+
+/// `NAME ID KIND SIZE USED-BY AGE`, one row per module; `wide` shows the whole id and adds
+/// `SDK WORLD UPLOADED`.
+fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
+    let mut headers = vec!["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"];
+    if wide {
+        headers.extend(["SDK", "WORLD", "UPLOADED"]);
+    }
+    let mut table = Table::new(&headers);
     for m in modules {
-        table.row(vec![
-            m.name.clone().unwrap_or_else(|| output::NONE.into()),
-            output::short_id(&m.id),
+        let mut row = vec![
+            names_cell(m),
+            if wide {
+                m.id.clone()
+            } else {
+                output::short_id(&m.id)
+            },
             m.kind.clone(),
             output::human_bytes(m.size),
             output::list_or_none(&m.used_by),
             output::age(&m.uploaded_at, now),
-        ]);
+        ];
+        if wide {
+            row.extend([m.sdk.clone(), m.world.clone(), m.uploaded_at.clone()]);
+        }
+        table.row(row);
     }
     table.render()
 }
@@ -156,7 +207,7 @@ fn list_table(modules: &[Module], now: SystemTime) -> String {
 fn describe(m: &Module, now: SystemTime) -> String {
     fields(&[
         ("ID", m.id.clone()),
-        ("Name", m.name.clone().unwrap_or_else(|| output::NONE.into())),
+        ("Names", names_cell(m)),
         ("Kind", m.kind.clone()),
         ("World", m.world.clone()),
         (
@@ -183,6 +234,7 @@ mod tests {
             "size": 135840,
             "world": "weir:processor@0.1.0",
             "kind": "map_reduce",
+            "sdk": "weir-sdk 0.1",
             "uploaded_at": "2026-11-25T10:00:00Z",
             "used_by": ["wc", "wc2"]
         })
@@ -199,8 +251,15 @@ mod tests {
         unnamed.name = None;
         unnamed.used_by.clear();
         unnamed.kind = "transform".into();
+        let wide = list_table(std::slice::from_ref(&named), now(), true);
+        assert!(
+            wide.ends_with("2026-11-25T10:00:00Z\n")
+                && wide.contains(&named.id)
+                && wide.contains("weir-sdk 0.1"),
+            "{wide}"
+        );
         assert_eq!(
-            list_table(&[named, unnamed], now()),
+            list_table(&[named, unnamed], now(), false),
             "NAME         ID             KIND         SIZE       USED-BY   AGE\n\
              word-count   3f2a1b9c0d12   map_reduce   132.7KiB   wc,wc2    5m\n\
              <none>       3f2a1b9c0d12   transform    132.7KiB   <none>    5m\n"
@@ -230,22 +289,37 @@ mod tests {
     #[test]
     fn upload_says_whether_the_bytes_were_new() {
         let module: Module = serde_json::from_value(sample()).expect("parses");
-        assert!(uploaded(&module, 201).starts_with("module word-count uploaded\n"));
-        assert!(uploaded(&module, 200).starts_with("module word-count unchanged"));
+        assert!(uploaded(&module, 201, None).starts_with("module word-count uploaded\n"));
+        assert!(uploaded(&module, 200, None).starts_with("module word-count unchanged"));
+        assert!(uploaded(&module, 200, Some("wc")).starts_with("module wc unchanged"));
+        let aliased = Module {
+            name: Some("counter".into()),
+            names: vec!["counter".into(), "word-count".into()],
+            ..module.clone()
+        };
+        assert!(
+            uploaded(&aliased, 201, Some("counter")).starts_with(
+                "module counter uploaded: the same bytes as word-count, which still refer to them\n"
+            ),
+            "{}",
+            uploaded(&aliased, 201, Some("counter"))
+        );
         let unnamed = Module { name: None, ..module };
-        assert!(uploaded(&unnamed, 201).starts_with("module 3f2a1b9c0d12 uploaded\n"));
+        assert!(uploaded(&unnamed, 201, None).starts_with("module 3f2a1b9c0d12 uploaded\n"));
     }
 
     #[test]
-    fn rm_prints_a_sentence_or_an_object() {
+    fn rm_prints_a_sentence_or_the_id_deleted() {
+        let module: Module = serde_json::from_value(sample()).expect("parses");
         assert_eq!(
-            deleted(Format::Table, "wc").expect("renders"),
+            deleted(Format::Table, "wc", &module).expect("renders"),
             "module wc deleted\n"
         );
-        let json = deleted(Format::Json, "wc").expect("renders");
+        let json = deleted(Format::Json, "3f2a1b9c", &module).expect("renders");
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&json).expect("JSON"),
-            json!({"deleted": "wc"})
+            json!({"deleted": module.id, "names": ["word-count"]}),
+            "the whole id, not the prefix given"
         );
     }
 }

@@ -1,6 +1,9 @@
 //! How the control-plane commands (`weir module`, `weir job`) print what the server returned:
-//! `-o table` (the default: aligned columns, kubectl's habit), `-o json` or `-o yaml` (the
-//! server's own object, nothing dropped, for scripts).
+//! `-o table` (the default: aligned columns, kubectl's habit), `-o wide` (more columns),
+//! `-o json` or `-o yaml` (the server's own object, nothing dropped, for scripts).
+//!
+//! `-o`/`--output` is the format everywhere, as in kubectl; a job's output topic is
+//! `--output-topic`. A value that is no format (`-o counts`) is refused with that hint.
 //!
 //! This file owns the formats and the small cell formatters (ages, sizes, short ids). It does
 //! not know what a module or a job is: `module.rs` and `job.rs` build their tables from it.
@@ -11,29 +14,62 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 /// What a control-plane command prints.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Format {
     /// Aligned columns for people.
     #[default]
     Table,
+    /// The table with more columns (lists), as `kubectl get -o wide`.
+    Wide,
     /// The server's JSON, pretty-printed.
     Json,
     /// The server's object as YAML.
     Yaml,
 }
 
+impl Format {
+    /// Every format, as `-o` names them.
+    pub const NAMES: [&'static str; 4] = ["table", "wide", "json", "yaml"];
+}
+
+/// Parses `-o`: a format, or an error that says what `-o` is and where a topic goes.
+pub fn parse_format(text: &str) -> Result<Format, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "table" => Ok(Format::Table),
+        "wide" => Ok(Format::Wide),
+        "json" => Ok(Format::Json),
+        "yaml" | "yml" => Ok(Format::Yaml),
+        _ => Err(format!(
+            "`{text}` is not an output format: -o/--output is how results print ({}); a job's \
+             output topic is --output-topic",
+            Format::NAMES.join(", ")
+        )),
+    }
+}
+
 /// The `-o` option shared by `weir module` and `weir job`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
-    /// Output format: `table` for people, `json` or `yaml` for scripts (the server's object).
-    #[arg(short = 'o', long = "format", global = true, value_enum, default_value_t = Format::Table)]
+    /// How to print: `table` for people, `wide` for more columns, `json` or `yaml` for scripts
+    /// (the server's object). (A job's output topic is --output-topic.)
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "format",
+        global = true,
+        value_name = "table|wide|json|yaml",
+        value_parser = parse_format,
+        default_value = "table"
+    )]
     pub format: Format,
 }
 
-/// Renders `value` as JSON or YAML, or calls `table` for the people's view.
-pub fn render(format: Format, value: &Value, table: impl FnOnce() -> String) -> Result<String> {
+/// Renders `value` as JSON or YAML, or calls `table` for the people's view (with `true` for
+/// `-o wide`).
+pub fn render(format: Format, value: &Value, table: impl FnOnce(bool) -> String) -> Result<String> {
     Ok(match format {
-        Format::Table => table(),
+        Format::Table => table(false),
+        Format::Wide => table(true),
         Format::Json => {
             let mut text = serde_json::to_string_pretty(value).context("cannot print JSON")?;
             text.push('\n');
@@ -232,14 +268,28 @@ mod tests {
     #[test]
     fn json_and_yaml_print_the_server_object_and_table_calls_the_renderer() {
         let value = json!({"name": "wc", "revision": 2, "spec": {"input": ["lines"]}});
-        let text = render(Format::Json, &value, || unreachable!()).expect("JSON renders");
+        let text = render(Format::Json, &value, |_| unreachable!()).expect("JSON renders");
         assert_eq!(serde_json::from_str::<Value>(&text).expect("valid JSON"), value);
-        let yaml = render(Format::Yaml, &value, || unreachable!()).expect("YAML renders");
+        let yaml = render(Format::Yaml, &value, |_| unreachable!()).expect("YAML renders");
         let back: Value = serde_norway::from_str(&yaml).expect("valid YAML");
         assert_eq!(back, value);
         assert!(yaml.contains("revision: 2"), "{yaml}");
-        let table = render(Format::Table, &value, || "the table\n".into()).expect("table renders");
-        assert_eq!(table, "the table\n");
+        let table = render(Format::Table, &value, |wide| format!("wide: {wide}\n")).expect("renders");
+        assert_eq!(table, "wide: false\n");
+        let wide = render(Format::Wide, &value, |wide| format!("wide: {wide}\n")).expect("renders");
+        assert_eq!(wide, "wide: true\n");
+    }
+
+    #[test]
+    fn output_names_a_format_and_a_topic_gets_a_hint() {
+        assert_eq!(parse_format("wide"), Ok(Format::Wide));
+        assert_eq!(parse_format("JSON"), Ok(Format::Json));
+        assert_eq!(parse_format("yml"), Ok(Format::Yaml));
+        let err = parse_format("counts").expect_err("a topic is no format");
+        assert!(
+            err.contains("table, wide, json, yaml") && err.contains("--output-topic"),
+            "{err}"
+        );
     }
 
     #[test]

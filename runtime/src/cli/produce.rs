@@ -1,51 +1,95 @@
 //! `weir produce`: stdin lines or JSON records → a Kafka topic, so users need no other client.
+//!
+//! The topic must exist: it is looked up first, with a client that cannot create it, so a typo
+//! fails even on a broker that creates topics on first use (`weir dev`'s). `--create` makes a
+//! missing topic instead. JSON records are read strictly (an unknown field is an error naming
+//! it, not a record without a value); `--key` is the key of text lines, and of JSON records
+//! that have none.
 
 use super::input::InputFormat;
+use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::sink::{Outgoing, Sink, SinkError};
-use crate::kafka::topic_partitions;
+use crate::kafka::{TopicError, consumer_config, topic_partitions};
 use anyhow::{Context, Result, bail};
-use rdkafka::producer::Producer;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::io::{self, BufRead};
 use std::time::Duration;
 
 /// Arguments of `weir produce`.
 #[derive(Debug, clap::Args)]
 pub struct ProduceArgs {
-    /// Topic to write to.
+    /// Topic to write to; it must exist, unless --create.
     #[arg(long, short)]
     pub topic: String,
-    /// Kafka bootstrap servers.
+    /// Kafka bootstrap servers (`weir dev` prints the `export WEIR_BROKERS=...` line).
     #[arg(long, short, env = "WEIR_BROKERS", default_value = "localhost:9092")]
     pub brokers: String,
-    /// Read JSON records (`{"key", "value", "timestamp", "headers"}`, as `weir run` reads them)
-    /// instead of text lines (each line is a value). Records go to the partition their key hashes
-    /// to; records without a key are spread by the producer.
+    /// Read JSON records (`{"key", "value", "timestamp", "headers"}`, as `weir run` reads them
+    /// and `weir consume` prints them; any other field is an error) instead of text lines (each
+    /// line is a value). Records go to the partition their key hashes to; records without a key
+    /// are spread by the producer.
     #[arg(long)]
     pub json: bool,
-    /// Key for every record (text lines only).
+    /// Key of every text line; with --json, the key of records that have none.
     #[arg(long, short)]
     pub key: Option<String>,
+    /// Create the topic when it does not exist (with --partitions partitions).
+    #[arg(long)]
+    pub create: bool,
+    /// Partitions of a topic --create makes (a broker without the admin API, such as
+    /// `weir dev`'s, uses its own default).
+    #[arg(long, default_value_t = 1, requires = "create", value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    pub partitions: i32,
     /// How long to wait for the broker to acknowledge everything at the end.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::cli::units::parse_duration)]
     pub flush_timeout: Duration,
+}
+
+/// `1 record`, `2 records`.
+fn records(n: u64) -> String {
+    super::print::count(n, "record", "records")
+}
+
+/// Checks that the topic exists (without creating it), or creates it with `--create`.
+fn check_topic(args: &ProduceArgs) -> Result<()> {
+    // A consumer never asks the broker to create the topic it looks up.
+    let lookup: BaseConsumer = consumer_config(&args.brokers, "weir-produce")
+        .create()
+        .with_context(|| format!("cannot create a client for {}", args.brokers))?;
+    let timeout = Duration::from_secs(10);
+    match topic_partitions(lookup.client(), &args.brokers, &args.topic, timeout) {
+        Ok(_) => Ok(()),
+        Err(TopicError::Missing { .. }) if args.create => {
+            Admin::new(&args.brokers)?
+                .create(&[TopicSpec {
+                    name: args.topic.clone(),
+                    partitions: args.partitions,
+                    config: Vec::new(),
+                }])
+                .with_context(|| format!("cannot create topic `{}`", args.topic))?;
+            eprintln!("weir produce: created topic `{}`", args.topic);
+            Ok(())
+        }
+        Err(TopicError::Missing { topic, brokers }) => bail!(
+            "topic `{topic}` does not exist at {brokers}: check its name, or pass --create to \
+             create it"
+        ),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Runs `weir produce`.
 pub fn produce(args: &ProduceArgs) -> Result<()> {
+    check_topic(args)?;
     let mut sink = Sink::new(&args.brokers, args.flush_timeout)
         .with_context(|| format!("cannot create a producer for {}", args.brokers))?;
-    topic_partitions(
-        sink.producer().client(),
-        &args.brokers,
-        &args.topic,
-        Duration::from_secs(10),
-    )?;
     // JSON records keep their own timestamps; text lines get the broker's time (no policy).
     let format = InputFormat {
         lines: !args.json,
         start: 0,
         interval: 0,
     };
+    let key = args.key.as_ref().map(|k| k.as_bytes().to_vec());
     let mut count = 0u64;
     for (index, line) in io::stdin().lock().lines().enumerate() {
         let line = line.context("cannot read stdin")?;
@@ -53,8 +97,8 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
             Ok(parsed) => parsed,
             Err(why) => bail!("line {} is not a record: {why}", index + 1),
         };
-        if !args.json {
-            record.key = args.key.as_ref().map(|k| k.as_bytes().to_vec());
+        if record.key.is_none() {
+            record.key.clone_from(&key);
         }
         let outgoing = Outgoing {
             topic: args.topic.clone(),
@@ -77,11 +121,24 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
             count: failed,
             reason,
         }) => bail!(
-            "{failed} of {count} records were not delivered to {}: {reason}",
+            "{failed} of {} were not delivered to {}: {reason}",
+            records(count),
             args.topic
         ),
         Err(err) => return Err(err.into()),
     }
-    eprintln!("weir produce: {count} records to {}", args.topic);
+    eprintln!("weir produce: {} to {}", records(count), args.topic);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_record_is_singular() {
+        assert_eq!(records(0), "0 records");
+        assert_eq!(records(1), "1 record");
+        assert_eq!(records(25), "25 records");
+    }
 }

@@ -3,16 +3,18 @@
 //! Reads JSON lines (or text lines with `--lines`), batches them, drives the same
 //! [`Pipeline`] the server uses, prints each output record as a JSON line as its window fires,
 //! and prints dead letters with their reasons on stderr (or to `--dead-letters FILE`). At the
-//! end of the input every open window fires.
+//! end of the input every open window fires. When every record went to the dead letters the
+//! run fails (exit status 1), with a hint when the input looks like text read without
+//! `--lines`.
 
 use super::chunks::{Chunk, read_chunks};
 use super::input::InputFormat;
-use super::print::{dead_letter_line, output_line};
+use super::print::{count, dead_letter_line, output_line};
 use super::units::{parse_bytes, parse_timestamp};
 use crate::engine::{CompileCache, Engine, GuestLimits};
 use crate::pipeline::{MapAhead, Mapped, Outcome, Pipeline, PipelineConfig, TimeMode};
 use crate::window::WindowSpec;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -33,10 +35,10 @@ pub struct RunArgs {
     #[arg(long, short, default_value = "tumbling:10s")]
     pub window: WindowSpec,
     /// How far the watermark trails the largest event time seen.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::cli::units::parse_duration)]
     pub out_of_orderness: Duration,
     /// How long after its end a window still accepts records.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::cli::units::parse_duration)]
     pub lateness: Duration,
     /// Read raw text lines instead of JSON records; each line's timestamp is
     /// `--start + line_index × --interval`.
@@ -46,7 +48,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "0", value_parser = parse_timestamp)]
     pub start: i64,
     /// Time between consecutive lines, for lines without a timestamp.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::cli::units::parse_duration)]
     pub interval: Duration,
     /// Event time (record or map timestamps) or processing time (the wall clock).
     #[arg(long, value_enum, default_value = "event")]
@@ -66,7 +68,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
     pub memory: usize,
     /// Time limit of one guest call.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::cli::units::parse_duration)]
     pub timeout: Duration,
     /// Limit on the bytes one guest call returns.
     #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
@@ -133,7 +135,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         None => Box::new(io::stderr()),
     };
     let mut undecodable = 0u64;
-    let emit = |outcome: Outcome, out: &mut dyn Write, dead: &mut dyn Write| -> Result<()> {
+    // Dead letters about one input record each (not a (window, key) whose finish failed).
+    let mut record_letters = 0u64;
+    // The first line that did not decode, to tell text read without --lines.
+    let mut first_undecodable: Option<String> = None;
+    let emit = |outcome: Outcome, out: &mut dyn Write, dead: &mut dyn Write| -> Result<u64> {
+        let about_records = outcome.dead_letters.iter().filter(|d| d.record.is_some()).count();
         for record in &outcome.outputs {
             writeln!(out, "{}", output_line(record, args.with_keys)).context("write to stdout")?;
         }
@@ -141,7 +148,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             writeln!(dead, "{}", dead_letter_line(letter)).context("write dead letters")?;
         }
         out.flush().context("write to stdout")?;
-        Ok(())
+        Ok(about_records as u64)
     };
 
     let chunks = read_chunks(&args.input, format, args.batch_size as usize)?;
@@ -165,11 +172,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
             Ok(Mapped { batch, combined }) => {
                 for line in &batch.undecodable {
                     undecodable += 1;
+                    if first_undecodable.is_none() {
+                        first_undecodable = Some(line.clone());
+                    }
                     writeln!(dead, "{line}").context("write dead letters")?;
                 }
                 if !batch.records.is_empty() {
                     let outcome = pipeline.process_premapped(&batch.records, combined);
-                    emit(outcome, &mut out, &mut *dead)?;
+                    record_letters += emit(outcome, &mut out, &mut *dead)?;
                 }
                 if let Some(err) = batch.failed {
                     return Err(err).context("cannot read the input");
@@ -179,10 +189,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         let outcome = pipeline.tick();
-        emit(outcome, &mut out, &mut *dead)?;
+        record_letters += emit(outcome, &mut out, &mut *dead)?;
     }
     let outcome = pipeline.close();
-    emit(outcome, &mut out, &mut *dead)?;
+    record_letters += emit(outcome, &mut out, &mut *dead)?;
     dead.flush().context("write dead letters")?;
 
     if !args.quiet {
@@ -197,12 +207,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         let dead_total: u64 = stats.dead_letters.values().sum::<u64>() + undecodable;
         eprintln!(
-            "weir run: {} records, {} pairs, {} window results, {} outputs, {} dead letters{} in {:.2?} (module {}, {})",
-            stats.records_in,
-            stats.pairs,
-            stats.windows_fired,
-            stats.outputs,
-            dead_total,
+            "weir run: {}, {}, {}, {}, {}{} in {:.2?} (module {}, {})",
+            count(stats.records_in + undecodable, "record", "records"),
+            count(stats.pairs, "pair", "pairs"),
+            count(stats.windows_fired, "window result", "window results"),
+            count(stats.outputs, "output", "outputs"),
+            count(dead_total, "dead letter", "dead letters"),
             if dead_summary.is_empty() {
                 String::new()
             } else {
@@ -213,7 +223,32 @@ pub fn run(args: &RunArgs) -> Result<()> {
             module.info().sdk,
         );
     }
+    let stats = pipeline.stats();
+    let read = stats.records_in + undecodable;
+    if read > 0 && stats.outputs == 0 && record_letters + undecodable >= read {
+        bail!(
+            "every record read ({}) went to the dead letters{}",
+            read,
+            lines_hint(args.lines, first_undecodable.as_deref())
+        );
+    }
     Ok(())
+}
+
+/// `; did you mean --lines?` when the input was read as JSON records and its first undecodable
+/// line (a dead-letter line, JSON) holds text that is no JSON object.
+fn lines_hint(lines: bool, first_undecodable: Option<&str>) -> String {
+    let text = first_undecodable
+        .and_then(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .and_then(|letter| letter["text"].as_str().map(str::to_string));
+    match text {
+        Some(text) if !lines && !text.trim_start().starts_with('{') => format!(
+            ": the input looks like text lines (`{}`), which without --lines must be JSON \
+             records; did you mean --lines?",
+            text.chars().take(40).collect::<String>()
+        ),
+        _ => String::new(),
+    }
 }
 
 /// How many threads map ahead of the pipeline: `--map-threads`, else one per core.

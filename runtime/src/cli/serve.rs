@@ -40,8 +40,8 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub max_upload: Option<usize>,
     /// How long SIGTERM waits for the jobs to commit and leave their groups, e.g. `30s`.
-    #[arg(long)]
-    pub shutdown_grace: Option<humantime::Duration>,
+    #[arg(long, value_parser = crate::cli::units::parse_duration)]
+    pub shutdown_grace: Option<Duration>,
     /// Where compiled modules are kept across restarts: a directory, or `off` (default
     /// `~/.cache/weir/compiled`; also `WEIR_COMPILE_CACHE`).
     #[arg(long, value_name = "DIR")]
@@ -66,7 +66,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.max_upload = max;
     }
     if let Some(grace) = args.shutdown_grace {
-        config.shutdown_grace = grace.into();
+        config.shutdown_grace = grace;
     }
     if args.compile_cache.is_some() {
         config.compile_cache.clone_from(&args.compile_cache);

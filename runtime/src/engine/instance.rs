@@ -6,6 +6,7 @@
 
 use super::TICK;
 use super::error::ModuleError;
+use super::guest_log::{CallSite, GuestLogLevel, GuestLogLine, GuestLogSink};
 use super::limits::GuestLimits;
 use super::sandbox::Sandbox;
 use super::validate::{COMBINER_EXPORT, PROCESSOR_EXPORT};
@@ -14,6 +15,7 @@ use crate::record::{
     Combined, Emitted, FinishInput, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind,
     OutputBatch, Packed, ReduceInput,
 };
+use std::sync::Arc;
 use wasmtime::component::{ComponentNamedList, ComponentType, Func, InstancePre, Lift, Linker, Lower};
 use wasmtime::{Store, Trap};
 
@@ -35,11 +37,32 @@ enum LogLevel {
     Error,
 }
 
-/// Links `weir:processor/log` to the host's tracing.
+impl From<LogLevel> for GuestLogLevel {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Trace => GuestLogLevel::Trace,
+            LogLevel::Debug => GuestLogLevel::Debug,
+            LogLevel::Info => GuestLogLevel::Info,
+            LogLevel::Warn => GuestLogLevel::Warn,
+            LogLevel::Error => GuestLogLevel::Error,
+        }
+    }
+}
+
+/// Links `weir:processor/log` to the job's log sink, or to the host's tracing.
 pub(super) fn add_log_to_linker(linker: &mut Linker<Sandbox>) -> anyhow::Result<()> {
     let mut log = linker.instance(super::validate::LOG_IMPORT)?;
     log.func_wrap("log", |mut store, (level, message): (LogLevel, String)| {
-        if store.data_mut().log.admit() {
+        let sandbox = store.data_mut();
+        if let Some(sink) = &sandbox.log_sink {
+            sink.log(GuestLogLine {
+                level: level.into(),
+                message,
+                site: sandbox.site,
+            });
+            return Ok(());
+        }
+        if sandbox.log.admit() {
             match level {
                 LogLevel::Trace => tracing::trace!(target: "weir::guest", "{message}"),
                 LogLevel::Debug => tracing::debug!(target: "weir::guest", "{message}"),
@@ -85,6 +108,10 @@ pub struct WasmGuest {
     instantiations: u64,
     /// Whether the module exports `combiner` (every instance of a module agrees).
     combines: bool,
+    /// Where guest log lines go (every instance of this guest).
+    log_sink: Option<Arc<dyn GuestLogSink>>,
+    /// The records of the next call, for its log lines.
+    site: CallSite,
 }
 
 impl WasmGuest {
@@ -101,6 +128,8 @@ impl WasmGuest {
             live: None,
             instantiations: 0,
             combines: false,
+            log_sink: None,
+            site: CallSite::default(),
         };
         guest.live = Some(
             guest
@@ -114,13 +143,23 @@ impl WasmGuest {
         self.kind = kind;
     }
 
+    /// Sends the guest's log lines to `sink` (this instance's and every later one's).
+    pub fn set_log_sink(&mut self, sink: Arc<dyn GuestLogSink>) {
+        if let Some(live) = &mut self.live {
+            live.store.data_mut().log_sink = Some(Arc::clone(&sink));
+        }
+        self.log_sink = Some(sink);
+    }
+
     /// How many instances this guest has started (1 + one per failed call).
     pub fn instantiations(&self) -> u64 {
         self.instantiations
     }
 
     fn instantiate(&mut self) -> anyhow::Result<Live> {
-        let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
+        let mut sandbox = Sandbox::new(&self.limits);
+        sandbox.log_sink = self.log_sink.clone();
+        let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
         store.set_epoch_deadline(deadline_ticks(&self.limits));
         store.epoch_deadline_trap();
@@ -193,11 +232,18 @@ impl WasmGuest {
     }
 
     /// Runs one call with a fresh deadline; on any failure, classifies it and drops the instance.
-    fn call<P, R>(&mut self, which: impl Fn(&Live) -> Func, params: P, name: &str) -> Result<R, GuestError>
+    fn call<P, R>(
+        &mut self,
+        which: impl Fn(&Live) -> Func,
+        params: P,
+        name: &'static str,
+    ) -> Result<R, GuestError>
     where
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
+        // The records of this call only: a call that sets none (reduce, finish) has none.
+        let site = std::mem::take(&mut self.site);
         if self.live.is_none() {
             self.live = Some(self.instantiate().map_err(|e| GuestError::Failed {
                 kind: FailureKind::Trap,
@@ -212,6 +258,7 @@ impl WasmGuest {
                 message: format!("{name}: {e:#}"),
             })?;
         live.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        live.store.data_mut().site = CallSite { call: name, ..site };
         let result = func.call(&mut live.store, params);
         let captured = live.store.data().output.take();
         match result {
@@ -323,6 +370,7 @@ impl Guest for WasmGuest {
     }
 
     fn map_batch(&mut self, records: &[InputRecord]) -> Result<Emitted, GuestError> {
+        self.site = CallSite::over("map", records);
         let (result,) = self.call::<MapParams<'_>, MapResults>(|l| l.map_batch, (records,), "map")?;
         let emitted = result.map_err(rejected)?;
         self.check_output(emitted.data.len(), "map")?;
@@ -349,6 +397,7 @@ impl Guest for WasmGuest {
         if !self.combines || self.kind != ModuleKind::MapReduce {
             return None;
         }
+        self.site = CallSite::over("map", records);
         let result = self
             .call::<CombineParams<'_>, CombineResults>(
                 |l| l.map_combine.unwrap_or(l.map_batch),

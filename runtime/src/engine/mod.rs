@@ -9,6 +9,7 @@
 
 pub mod compile_cache;
 mod error;
+pub mod guest_log;
 mod instance;
 mod limits;
 mod sandbox;

@@ -6,8 +6,10 @@
 //! frozen at the Unix epoch and a monotonic clock frozen at zero, and randomness from a fixed
 //! seed (so a module's output depends on its input alone). stdout and stderr are captured (the
 //! last 16 KiB of each call) so a panic message reaches the error report; the `log` import
-//! goes to the host's tracing, rate-limited.
+//! goes to the job's log sink (see [`super::guest_log`]), or to the host's tracing,
+//! rate-limited.
 
+use super::guest_log::{CallSite, GuestLogSink};
 use super::limits::GuestLimits;
 use std::io;
 use std::pin::Pin;
@@ -32,6 +34,10 @@ pub struct Sandbox {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) output: CapturedOutput,
     pub(crate) log: LogBudget,
+    /// Where the job's guest log lines go; `None`: the host's tracing, under `log`'s budget.
+    pub(crate) log_sink: Option<Arc<dyn GuestLogSink>>,
+    /// The call running now.
+    pub(crate) site: CallSite,
 }
 
 impl Sandbox {
@@ -56,6 +62,8 @@ impl Sandbox {
             limiter: MemoryLimiter::new(limits.memory_bytes),
             output,
             log: LogBudget::default(),
+            log_sink: None,
+            site: CallSite::default(),
         }
     }
 }

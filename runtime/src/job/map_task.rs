@@ -4,10 +4,11 @@
 
 use super::JobContext;
 use super::metered::MeteredGuest;
+use super::module_runs::{MapCheckpoint, ModuleRun};
 use super::task::{Task, TaskFactory};
 use crate::guest::Guest;
 use crate::kafka::sink::Outgoing;
-use crate::pipeline::{Checkpoint, MakePremapper, Outcome, Pipeline, Premapper};
+use crate::pipeline::{MakePremapper, Outcome, Pipeline, Premapper};
 use crate::record::{Combined, InputRecord};
 use crate::shuffle::{MarkerInfo, marker_records, partial_records, upstream_name};
 use anyhow::Context;
@@ -25,6 +26,8 @@ pub struct MapTask {
     /// When the partition last had records (or the task started).
     last_record: Instant,
     fired: u64,
+    /// The modules that read the partition, this one last once it has read something.
+    runs: Vec<ModuleRun>,
 }
 
 impl MapTask {
@@ -92,8 +95,13 @@ impl Task for MapTask {
         combined: Option<Combined>,
         out: &mut Vec<Outgoing>,
     ) {
-        if !records.is_empty() {
+        if let Some(first) = records.first() {
             self.last_record = Instant::now();
+            MapCheckpoint::started(
+                &mut self.runs,
+                self.job.dead_letters.module.as_str(),
+                first.offset,
+            );
         }
         let outcome = self.pipeline.process_premapped(records, combined);
         self.emit(outcome, out);
@@ -114,8 +122,12 @@ impl Task for MapTask {
     }
 
     fn checkpoint(&mut self) -> Option<(i64, Vec<u8>)> {
-        let checkpoint = self.pipeline.checkpoint()?;
-        Some((checkpoint.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
+        let progress = self.pipeline.checkpoint()?;
+        let checkpoint = MapCheckpoint {
+            progress,
+            runs: self.runs.clone(),
+        };
+        Some((progress.commit_offset, serde_json::to_vec(&checkpoint).ok()?))
     }
 
     fn take_fired(&mut self) -> u64 {
@@ -136,7 +148,7 @@ impl TaskFactory for MapTasks {
     fn premapper(&self) -> Option<MakePremapper> {
         let job = self.0.clone();
         Some(Arc::new(move || {
-            let mut guest = job.instantiate().ok()?;
+            let mut guest = job.instantiate("map").ok()?;
             let premapper: Premapper =
                 Box::new(move |records, pane| guest.map_combine(records, pane).and_then(Result::ok));
             Some(premapper)
@@ -151,14 +163,21 @@ impl TaskFactory for MapTasks {
         epoch: i64,
     ) -> anyhow::Result<MapTask> {
         let job = &self.0;
-        let guest = job.instantiate()?;
+        let guest = job.instantiate("map")?;
         let config = job.config.pipeline();
-        let checkpoint: Option<Checkpoint> = checkpoint
+        let checkpoint: Option<MapCheckpoint> = checkpoint
             .map(serde_json::from_slice)
             .transpose()
             .with_context(|| format!("the checkpoint of {topic}/{partition} is not readable"))?;
-        let pipeline = match &checkpoint {
-            Some(checkpoint) => Pipeline::resume(guest, &config, checkpoint),
+        let mut runs = Vec::new();
+        let pipeline = match checkpoint {
+            Some(checkpoint) => {
+                runs = checkpoint.runs;
+                // This module reads again from the commit offset on.
+                let from = checkpoint.progress.commit_offset;
+                MapCheckpoint::started(&mut runs, job.dead_letters.module.as_str(), from);
+                Pipeline::resume(guest, &config, &checkpoint.progress)
+            }
             None => Pipeline::new(guest, &config),
         };
         let pipeline = if job.repartition.is_some() {
@@ -175,6 +194,7 @@ impl TaskFactory for MapTasks {
             marker_sent: None,
             last_record: Instant::now(),
             fired: 0,
+            runs,
         })
     }
 }

@@ -12,11 +12,15 @@
 //! windows itself and writes the output. Dead letters of both stages go to the dead-letter
 //! topic. Every runtime of the pool runs both stages of every job; Kafka spreads the partitions.
 
+pub mod guest_log;
 mod map_task;
 mod metered;
+pub mod module_runs;
 pub mod observe;
 pub mod orphans;
 mod reduce_task;
+pub mod replay;
+pub mod reset;
 pub mod stage;
 pub mod status;
 pub mod task;
@@ -64,15 +68,19 @@ pub struct JobContext {
     pub repartition: Option<Repartition>,
     /// Every input partition, as `topic/partition`: the upstreams of the reduce stage.
     pub upstreams: Vec<String>,
+    /// Where its guests' log lines go.
+    pub log: Arc<guest_log::JobLog>,
 }
 
 impl JobContext {
-    /// A fresh guest instance under the job's limits, its calls metered.
-    pub fn instantiate(&self) -> Result<MeteredGuest> {
-        let guest = self
+    /// A fresh guest instance of `stage` under the job's limits, its calls metered, its log
+    /// lines to the job's log.
+    pub fn instantiate(&self, stage: &'static str) -> Result<MeteredGuest> {
+        let mut guest = self
             .engine
             .instantiate(&self.module, self.config.guest_limits())
             .with_context(|| format!("cannot instantiate the module of job `{}`", self.config.name))?;
+        guest.set_log_sink(self.log.for_stage(stage));
         Ok(MeteredGuest::new(guest, &self.config.name))
     }
 
@@ -125,6 +133,9 @@ pub fn start(
             job.module.display()
         )
     })?;
+    if module.info().kind == ModuleKind::MapReduce {
+        job.window()?;
+    }
     let admin = Admin::new(brokers)?;
     let mut upstreams = Vec::new();
     let mut widest = 1;
@@ -145,6 +156,7 @@ pub fn start(
     let mut topics = vec![
         topic(job.output.clone(), widest),
         topic(job.dead_letter_topic(), widest),
+        topic(job.logs_topic(), 1),
         TopicSpec {
             config: vec![("cleanup.policy", "compact".into())],
             ..topic(job.progress_topic(), widest.max(reduce_partitions))
@@ -167,6 +179,13 @@ pub fn start(
     } else {
         None
     };
+    let log = Arc::new(guest_log::JobLog::new(
+        brokers,
+        &job.name,
+        module.digest(),
+        status.runtime(),
+        &job.logs_topic(),
+    ));
     let context = Arc::new(JobContext {
         dead_letters: DeadLetterTopic {
             topic: job.dead_letter_topic(),
@@ -178,6 +197,7 @@ pub fn start(
         module,
         repartition: repartition.clone(),
         upstreams,
+        log,
     });
     tracing::info!(
         job = job.name,

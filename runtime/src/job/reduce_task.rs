@@ -65,8 +65,8 @@ impl TaskFactory for ReduceTasks {
     ) -> anyhow::Result<ReduceTask> {
         let job = &self.0;
         let mut reducer = Reducer::new(
-            job.instantiate()?,
-            job.config.window,
+            job.instantiate("reduce")?,
+            job.config.window()?,
             job.lateness_ms(),
             job.upstreams.iter().cloned(),
         );

@@ -15,9 +15,10 @@ const ERRORS_KEPT: usize = 5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
-    /// Preparing: loading the module, creating topics, joining the groups.
+    /// Preparing: loading the module, creating topics, joining the groups (until every stage
+    /// has its first assignment).
     Starting,
-    /// Consuming.
+    /// Consuming: every stage is in its group.
     Running,
     /// Could not start; retried every few seconds (see `errors`).
     Failed,
@@ -58,6 +59,10 @@ pub struct RuntimeStatus {
     pub job: String,
     /// The job revision this runtime runs.
     pub revision: u64,
+    /// How many times the job had been resumed when this runtime started it (statuses from
+    /// before a pause and resume are told apart by it).
+    #[serde(default)]
+    pub resumes: u64,
     /// The module's id (sha256).
     pub module: String,
     /// Its state here.
@@ -82,6 +87,7 @@ struct Live {
     expected: Vec<&'static str>,
     joined: BTreeSet<&'static str>,
     revision: u64,
+    resumes: u64,
     module: String,
     state: RunState,
     stages: BTreeMap<&'static str, StageLive>,
@@ -96,8 +102,8 @@ pub struct JobStatus {
 }
 
 impl JobStatus {
-    /// A job that is starting at `revision` with `module`.
-    pub fn new(runtime: &str, job: &str, revision: u64, module: &str) -> Self {
+    /// A job that is starting at `(revision, resumes)` with `module`.
+    pub fn new(runtime: &str, job: &str, (revision, resumes): (u64, u64), module: &str) -> Self {
         JobStatus {
             runtime: runtime.to_string(),
             job: job.to_string(),
@@ -105,12 +111,18 @@ impl JobStatus {
                 expected: Vec::new(),
                 joined: BTreeSet::new(),
                 revision,
+                resumes,
                 module: module.to_string(),
                 state: RunState::Starting,
                 stages: BTreeMap::new(),
                 errors: VecDeque::new(),
             }),
         }
+    }
+
+    /// The runtime (`host/pid`).
+    pub fn runtime(&self) -> &str {
+        &self.runtime
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
@@ -194,14 +206,21 @@ impl JobStatus {
         });
     }
 
-    /// The status to publish.
+    /// The status to publish. A job whose stages are started but have not all joined their
+    /// groups (and got their first assignment) reads as starting, not running.
     pub fn snapshot(&self) -> RuntimeStatus {
         self.with(|live| RuntimeStatus {
             runtime: self.runtime.clone(),
             job: self.job.clone(),
             revision: live.revision,
+            resumes: live.resumes,
             module: live.module.clone(),
-            state: live.state,
+            state: match live.state {
+                RunState::Running if !live.expected.iter().all(|s| live.joined.contains(s)) => {
+                    RunState::Starting
+                }
+                state => state,
+            },
             stages: live
                 .stages
                 .iter()
@@ -229,8 +248,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_job_is_starting_until_every_stage_has_joined() {
+        let status = JobStatus::new("h/1", "wc", (1, 0), "abc");
+        assert_eq!(status.snapshot().state, RunState::Starting);
+        status.stages(&["map", "reduce"]);
+        status.set_state(RunState::Running);
+        assert_eq!(
+            status.snapshot().state,
+            RunState::Starting,
+            "started, in no group yet"
+        );
+        status.joined("map");
+        assert_eq!(
+            status.snapshot().state,
+            RunState::Starting,
+            "the reduce stage has not joined"
+        );
+        status.joined("reduce");
+        assert_eq!(status.snapshot().state, RunState::Running);
+        assert!(status.ready());
+    }
+
+    #[test]
     fn a_snapshot_sums_the_lag_of_held_partitions_only() {
-        let status = JobStatus::new("h/1", "wc", 2, "abc");
+        let status = JobStatus::new("h/1", "wc", (2, 0), "abc");
         status.set_state(RunState::Running);
         status.assigned("map", ["lines/0".to_string(), "lines/1".to_string()].into_iter());
         status.lag("map", "lines/0".into(), 5);

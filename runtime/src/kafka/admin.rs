@@ -1,6 +1,6 @@
 //! Topic administration: checks the inputs exist, creates the topics a job writes to.
 
-use super::topic_partitions;
+use super::{TopicError, topic_partitions};
 use anyhow::{Context, Result};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -28,10 +28,13 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Connects (lazily) to `brokers`.
+    /// Connects (lazily) to `brokers`. Its metadata requests never create a topic (see
+    /// [`topic_partitions`]): a typo in a topic name is an error, even on a broker that
+    /// creates topics on request, as `weir dev`'s does.
     pub fn new(brokers: &str) -> Result<Self> {
         let client = ClientConfig::new()
             .set("bootstrap.servers", brokers)
+            .set("allow.auto.create.topics", "false")
             .create()
             .with_context(|| format!("cannot create an admin client for {brokers}"))?;
         Ok(Admin {
@@ -44,8 +47,42 @@ impl Admin {
     /// The partition count of `topic`, or an error saying it does not exist or the brokers
     /// cannot be reached.
     pub fn partitions(&self, topic: &str) -> Result<i32> {
+        Ok(self.topic(topic)?)
+    }
+
+    /// As [`Admin::partitions`], with the reason typed: whether the topic is missing or the
+    /// brokers cannot be reached.
+    pub fn topic(&self, topic: &str) -> Result<i32, TopicError> {
         let n = topic_partitions(self.client.inner(), &self.brokers, topic, self.timeout)?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// Whether the brokers are librdkafka's mock cluster (`weir dev`'s embedded broker), by the
+    /// cluster id it gives itself: it has no CreateTopics API (a request waits for the whole
+    /// timeout) but creates a topic a producer asks about.
+    pub fn is_mock_cluster(&self) -> bool {
+        self.client
+            .inner()
+            .fetch_cluster_id(self.timeout)
+            .is_some_and(|id| id.starts_with("mockCluster"))
+    }
+
+    /// Creates the topics of `specs` that do not exist yet: through the admin API
+    /// ([`Admin::ensure`]), else, on a broker without it (`weir dev`'s), by asking for their
+    /// metadata ([`Admin::auto_create`]).
+    pub fn create(&self, specs: &[TopicSpec]) -> Result<()> {
+        if self.is_mock_cluster() {
+            return self.auto_create(specs);
+        }
+        match self.ensure(specs) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                tracing::debug!(
+                    "creating topics through the admin API failed ({err:#}); asking for their metadata"
+                );
+                self.auto_create(specs).map_err(|_| err)
+            }
+        }
     }
 
     /// Makes the topics of `specs` exist on a broker that creates topics a producer asks about

@@ -7,6 +7,7 @@
 //! | `weir.stage` | `map`, `window`, `reduce`, `finish`, `shuffle`, `sink` (for `too_large`) |
 //! | `weir.error` | the details: the guest's message, the limit, the watermark |
 //! | `weir.job`, `weir.module` | the job's name and the module's sha256 |
+//! | `weir.at` | when it was set aside, in ms since the epoch (the record keeps its own timestamp) |
 //! | `weir.source.topic`, `.partition`, `.offset`, `.timestamp` | where the record was read |
 //! | `weir.window` | `start,end` in ms, for a (window, key) whose finish failed |
 //! | `weir.sink.topic`, `.partition` | for `too_large`: the topic (and partition, when Weir chose one) the record was meant for |
@@ -146,6 +147,7 @@ impl DeadLetterTopic {
                 ("weir.error".into(), message.as_bytes().to_vec()),
                 ("weir.job".into(), self.job.as_bytes().to_vec()),
                 ("weir.module".into(), self.module.as_bytes().to_vec()),
+                ("weir.at".into(), now_ms().to_string().into_bytes()),
             ],
         }
     }
@@ -165,6 +167,13 @@ impl DeadLetterTopic {
         let weir = std::mem::take(&mut out.headers);
         out.headers = original.chain(weir).chain(source).collect();
     }
+}
+
+/// The wall clock in ms since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

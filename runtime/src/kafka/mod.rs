@@ -17,6 +17,7 @@ use std::time::Duration;
 pub mod admin;
 pub mod claim;
 pub mod dead_letter;
+pub mod dead_letter_reader;
 pub mod fetch_watch;
 pub mod partition_queues;
 pub mod progress;
@@ -25,6 +26,7 @@ pub mod refused;
 pub mod sink;
 pub mod source;
 pub mod tail;
+pub mod topic_reader;
 pub mod truncation;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
@@ -147,27 +149,76 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
     config
 }
 
+/// Why a topic cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// The brokers did not answer.
+    #[error("cannot reach the Kafka brokers at {brokers} within {timeout:?}: {source}")]
+    Unreachable {
+        /// The bootstrap servers.
+        brokers: String,
+        /// How long the metadata request waited.
+        timeout: Duration,
+        /// What librdkafka said.
+        source: rdkafka::error::KafkaError,
+    },
+    /// The brokers do not know the topic.
+    #[error("topic `{topic}` does not exist at {brokers}: create it first")]
+    Missing {
+        /// The topic.
+        topic: String,
+        /// The bootstrap servers.
+        brokers: String,
+    },
+    /// The topic exists without partitions, or the brokers report another error for it.
+    #[error("topic `{topic}` is not available at {brokers}: {why}")]
+    Unavailable {
+        /// The topic.
+        topic: String,
+        /// The bootstrap servers.
+        brokers: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
 /// Asks the brokers about `topic`: its partition count, or an error that says whether the
 /// brokers are unreachable or the topic does not exist.
+///
+/// Whether asking creates the topic is the client's `allow.auto.create.topics`: false for
+/// consumers, true by default for producers (and admin clients, which librdkafka builds as
+/// producers), which `weir dev`'s embedded broker obeys. Ask with a consumer, or set it false,
+/// to check a topic without creating it.
 pub fn topic_partitions<C: ClientContext>(
     client: &Client<C>,
     brokers: &str,
     topic: &str,
     timeout: Duration,
-) -> anyhow::Result<usize> {
-    let metadata = client.fetch_metadata(Some(topic), timeout).map_err(|e| {
-        anyhow::anyhow!("cannot reach the Kafka brokers at {brokers} within {timeout:?}: {e}")
-    })?;
+) -> Result<usize, TopicError> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|source| TopicError::Unreachable {
+            brokers: brokers.to_string(),
+            timeout,
+            source,
+        })?;
+    let missing = || TopicError::Missing {
+        topic: topic.to_string(),
+        brokers: brokers.to_string(),
+    };
+    let unavailable = |why: String| TopicError::Unavailable {
+        topic: topic.to_string(),
+        brokers: brokers.to_string(),
+        why,
+    };
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        anyhow::bail!("topic `{topic}` does not exist at {brokers}");
+        return Err(missing());
     };
     match found.error().map(RDKafkaErrorCode::from) {
         None if !found.partitions().is_empty() => Ok(found.partitions().len()),
-        None => anyhow::bail!("topic `{topic}` has no partitions at {brokers}"),
-        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
-            anyhow::bail!("topic `{topic}` does not exist at {brokers}: create it first")
-        }
-        Some(code) => anyhow::bail!("topic `{topic}` is not available at {brokers}: {code}"),
+        None => Err(unavailable("it has no partitions".into())),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Err(missing()),
+        Some(code) => Err(unavailable(code.to_string())),
     }
 }
 

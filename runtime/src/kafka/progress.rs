@@ -65,9 +65,22 @@ impl ProgressStore {
 
     /// The record that stores `checkpoint` (JSON) for `key`.
     pub fn record(&self, key: &str, partition: i32, checkpoint: Vec<u8>) -> Outgoing {
+        Self::record_in(&self.topic, self.partitions, key, partition, checkpoint)
+    }
+
+    /// The record that stores `checkpoint` (JSON) for `key` in progress topic `topic` of
+    /// `partitions` partitions, without a store (a reset writes checkpoints from outside the
+    /// job).
+    pub fn record_in(
+        topic: &str,
+        partitions: i32,
+        key: &str,
+        partition: i32,
+        checkpoint: Vec<u8>,
+    ) -> Outgoing {
         Outgoing {
-            topic: self.topic.clone(),
-            partition: Some(self.home(partition)),
+            topic: topic.to_string(),
+            partition: Some(partition.rem_euclid(partitions.max(1))),
             key: Some(key.as_bytes().to_vec()),
             value: Some(checkpoint),
             timestamp: None,

@@ -9,6 +9,7 @@
 
 pub mod board;
 pub mod model;
+pub mod spec_diff;
 
 pub use board::StatusBoard;
 pub use model::{JobRecord, Lineage, ModuleMeta, RegistryState, Resolve, Revision};

@@ -3,7 +3,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `module/{id}` | [`ModuleMeta`] (JSON), written after every chunk of the module |
+//! | `module/{id}` | [`ModuleMeta`] (JSON), written after every chunk of the module, and again when the module gets another name |
 //! | `chunk/{id}/{n}` | bytes `n × CHUNK_SIZE ..` of the component |
 //! | `job/{name}` | [`JobRecord`] (JSON) |
 //!
@@ -25,8 +25,13 @@ pub const CHUNK_SIZE: usize = 512 << 10;
 pub struct ModuleMeta {
     /// The sha256 of the component, in hex.
     pub id: String,
-    /// The name given at upload (versions of a module share it).
+    /// The name most recently given at upload (versions of a module share it).
     pub name: Option<String>,
+    /// Every name this module was uploaded under, with when it was given (RFC 3339): the same
+    /// bytes uploaded under another name keep their old names (aliases) and gain the new one.
+    /// Records from before aliases hold only `name`, given at `uploaded_at`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
     /// Size in bytes.
     pub size: u64,
     /// The WIT world it implements.
@@ -50,6 +55,11 @@ pub struct JobRecord {
     pub revision: u64,
     /// Paused jobs run nowhere.
     pub paused: bool,
+    /// How many times the job was resumed. Runtimes put it in their statuses, so that a status
+    /// from before a pause is not taken for the resumed job's (which reads as starting until a
+    /// runtime reports it again).
+    #[serde(default)]
+    pub resumes: u64,
     /// Creation time (RFC 3339).
     pub created_at: String,
     /// Last change (RFC 3339).
@@ -59,6 +69,10 @@ pub struct JobRecord {
     /// Every revision the job has had, the current one last: what it ran, and since when.
     #[serde(default)]
     pub lineage: Vec<Lineage>,
+    /// The dead letters already replayed into the input (`weir dead-letters replay`), so that
+    /// none is replayed twice.
+    #[serde(default, skip_serializing_if = "crate::job::replay::Replayed::is_empty")]
+    pub replayed_dead_letters: crate::job::replay::Replayed,
 }
 
 /// One revision of a job's lineage.
@@ -70,6 +84,10 @@ pub struct Lineage {
     pub module: String,
     /// When it became current (RFC 3339).
     pub at: String,
+    /// What it changed in the spec of the revision before (none for the first, and in records
+    /// written before changes were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<super::spec_diff::SpecChange>,
 }
 
 /// An earlier revision of a job.
@@ -81,6 +99,44 @@ pub struct Revision {
     pub spec: JobConfig,
     /// When it was replaced (RFC 3339).
     pub at: String,
+}
+
+impl ModuleMeta {
+    /// Every name of the module with when it was given, the most recent first.
+    pub fn names(&self) -> Vec<(&str, &str)> {
+        let mut names: Vec<(&str, &str)> = self
+            .names
+            .iter()
+            .map(|(name, at)| (name.as_str(), at.as_str()))
+            .collect();
+        if let Some(name) = self.name.as_deref()
+            && !self.names.contains_key(name)
+        {
+            names.push((name, self.uploaded_at.as_str()));
+        }
+        names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        names
+    }
+
+    /// When `name` was given to this module, if it was.
+    pub fn named_at(&self, name: &str) -> Option<&str> {
+        self.names()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, at)| at)
+    }
+
+    /// The module with `name` given (again) at `at`: it becomes what `name` means, and its
+    /// other names stay.
+    pub fn with_name(&self, name: &str, at: &str) -> ModuleMeta {
+        let mut meta = self.clone();
+        for (old, when) in self.names() {
+            meta.names.insert(old.to_string(), when.to_string());
+        }
+        meta.names.insert(name.to_string(), at.to_string());
+        meta.name = Some(name.to_string());
+        meta
+    }
 }
 
 impl JobRecord {
@@ -208,7 +264,8 @@ impl RegistryState {
     }
 
     /// A module by reference: its full id, a unique id prefix of at least 8 hex digits, or a
-    /// name (its most recent upload). `sha256:` before an id is accepted.
+    /// name (the module most recently uploaded under it; a module keeps every name it was
+    /// uploaded under). `sha256:` before an id is accepted.
     pub fn resolve(&self, reference: &str) -> Result<&ModuleMeta, Resolve> {
         let reference = reference.strip_prefix("sha256:").unwrap_or(reference);
         if let Some(meta) = self.modules.get(reference) {
@@ -217,9 +274,9 @@ impl RegistryState {
         let named = self
             .modules
             .values()
-            .filter(|m| m.name.as_deref() == Some(reference))
-            .max_by(|a, b| (&a.uploaded_at, &a.id).cmp(&(&b.uploaded_at, &b.id)));
-        if let Some(meta) = named {
+            .filter_map(|m| m.named_at(reference).map(|at| (at, &m.id, m)))
+            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        if let Some((_, _, meta)) = named {
             return Ok(meta);
         }
         if reference.len() >= 8 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -285,6 +342,7 @@ mod tests {
         ModuleMeta {
             id: hex::encode(Sha256::digest(bytes)),
             name: Some(name.into()),
+            names: BTreeMap::new(),
             size: bytes.len() as u64,
             world: "weir:processor@0.1.0".into(),
             kind: "map_reduce".into(),
@@ -352,6 +410,54 @@ mod tests {
             "too short a prefix"
         );
         assert_eq!(state.resolve("nothing").err(), Some(Resolve::NotFound));
+        Ok(())
+    }
+
+    #[test]
+    fn the_same_bytes_under_another_name_keep_the_old_name() -> anyhow::Result<()> {
+        let mut state = RegistryState::default();
+        let one = meta(b"one", "wc", "2026-01-01T00:00:00Z");
+        apply_all(&mut state, &module_records(&one, b"one")?)?;
+        // Uploaded again as `counter`: one module, both names.
+        let renamed = one.with_name("counter", "2026-01-02T00:00:00Z");
+        apply_all(
+            &mut state,
+            &[(Key::Module(&one.id).encode(), Some(serde_json::to_vec(&renamed)?))],
+        )?;
+        assert_eq!(
+            state.resolve("wc").map(|m| &m.id),
+            Ok(&one.id),
+            "the old name still works"
+        );
+        assert_eq!(state.resolve("counter").map(|m| &m.id), Ok(&one.id));
+        let names: Vec<&str> = state
+            .resolve("wc")
+            .map(|m| m.names().into_iter().map(|(n, _)| n).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["counter", "wc"], "the most recent name first");
+        // A later module under `wc` takes the name; an upload of `one` as `wc` again takes it back.
+        let two = meta(b"two", "wc", "2026-01-03T00:00:00Z");
+        apply_all(&mut state, &module_records(&two, b"two")?)?;
+        assert_eq!(state.resolve("wc").map(|m| &m.id), Ok(&two.id));
+        assert_eq!(state.resolve("counter").map(|m| &m.id), Ok(&one.id));
+        let back = renamed.with_name("wc", "2026-01-04T00:00:00Z");
+        apply_all(
+            &mut state,
+            &[(Key::Module(&one.id).encode(), Some(serde_json::to_vec(&back)?))],
+        )?;
+        assert_eq!(state.resolve("wc").map(|m| &m.id), Ok(&one.id));
+        Ok(())
+    }
+
+    #[test]
+    fn a_record_from_before_aliases_reads_as_one_name() -> anyhow::Result<()> {
+        let old = r#"{"id":"ab","name":"wc","size":1,"world":"w","kind":"map_reduce","sdk":"s","chunks":1,"uploaded_at":"2026-01-01T00:00:00Z"}"#;
+        let meta: ModuleMeta = serde_json::from_str(old)?;
+        assert_eq!(meta.names(), [("wc", "2026-01-01T00:00:00Z")]);
+        assert!(
+            !serde_json::to_string(&meta)?.contains("names"),
+            "written as it was read"
+        );
         Ok(())
     }
 

@@ -359,3 +359,70 @@ fn map_threads_change_nothing_in_the_output_or_the_dead_letters() {
         assert_eq!(dead, alone_dead, "dead letters with {threads} map threads");
     }
 }
+
+/// `weir run --module MODULE ARGS` over `stdin`, whatever its exit status.
+fn weir_run_status(module: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--module", module])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("weir runs")
+}
+
+#[test]
+fn cli_run_fails_when_every_record_is_a_dead_letter_and_hints_at_lines() {
+    let text = "the quick brown fox\njumps over the lazy dog\n";
+    let done = weir_run_status(
+        weir_guest_artifacts::WORD_COUNT,
+        &["--window", "tumbling:10s"],
+        text,
+    );
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: every record read (2) went to the dead letters")
+            && stderr.contains("did you mean --lines?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 dead letters (2 undecodable)"), "{stderr}");
+
+    // JSON records the module refuses, every one: a failure, with no --lines hint.
+    let refused = "{\"value\":\"reject\"}\n{\"value\":\"reject\"}\n";
+    let done = weir_run_status(
+        weir_guest_artifacts::HOSTILE_PANIC,
+        &["--window", "tumbling:10s"],
+        refused,
+    );
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("every record read (2) went to the dead letters"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--lines"), "{stderr}");
+
+    // One good record among them: a success, and "1 record" in the singular.
+    let done = weir_run_status(weir_guest_artifacts::WORD_COUNT, &["--lines"], "hello\n");
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("weir run: 1 record, 1 pair, 1 window result, 1 output, 0 dead letters"),
+        "{stderr}"
+    );
+    let done = weir_run_status(
+        weir_guest_artifacts::HOSTILE_PANIC,
+        &["--window", "tumbling:10s"],
+        "{\"value\":\"reject\"}\n{\"value\":\"fine\"}\n",
+    );
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+}

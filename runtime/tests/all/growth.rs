@@ -48,6 +48,7 @@ fn job(partitions: i32, reduce: i32) -> Arc<JobContext> {
             partitions: reduce,
         }),
         upstreams: (0..partitions).map(|p| format!("in/{p}")).collect(),
+        log: Arc::new(weir::job::guest_log::JobLog::traced("wc", "m", "test/1")),
     })
 }
 
@@ -124,8 +125,8 @@ fn a_partition_added_mid_job_announces_itself_and_its_records_are_counted() {
     to_partition(&out, 0, &mut log);
     out.clear();
     let mut reducer = Reducer::new(
-        tasks.0.instantiate().expect("a guest"),
-        context.config.window,
+        tasks.0.instantiate("reduce").expect("a guest"),
+        context.config.window().expect("a windowed job"),
         context.lateness_ms(),
         context.upstreams.iter().cloned(),
     );

@@ -2,6 +2,8 @@
 //! layout: the runtime is linked once, which keeps CI's build short). The guest components
 //! come from `weir-guest-artifacts`, built from sources in this repository.
 
+mod cli_dev;
+mod cli_misc;
 mod cli_run;
 mod compile_cache;
 mod dev;

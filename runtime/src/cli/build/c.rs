@@ -161,9 +161,10 @@ fn check_wasi_sysroot(clang: &Path) -> Result<()> {
         (false, false) => "wasi-libc and wasm-ld (lld)",
     };
     bail!(
-        "{} cannot build for wasm32-wasi: {missing} is missing. Install it with `{} install c` \
+        "{} cannot build for wasm32-wasi: {missing} is missing. Install it with `{} install c`{} \
          (apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)",
         clang.display(),
-        toolchain::script()
+        toolchain::script(),
+        toolchain::script_note()
     )
 }

@@ -65,21 +65,22 @@ impl Tool {
     /// How to install it.
     fn install_hint(self) -> String {
         let script = script();
+        let note = script_note();
         match self {
             Tool::ComponentizePy => format!(
-                "install componentize-py {COMPONENTIZE_PY_VERSION} with `{script} install python` (a venv \
-                 in {}/python), or set WEIR_COMPONENTIZE_PY to a componentize-py binary",
+                "install componentize-py {COMPONENTIZE_PY_VERSION} with `{script} install python`{note} \
+                 (a venv in {}/python), or set WEIR_COMPONENTIZE_PY to a componentize-py binary",
                 dir_display()
             ),
             Tool::ComponentizeJs => format!(
-                "install componentize-js {COMPONENTIZE_JS_VERSION} with `{script} install js` (npm, into \
-                 {}/js), or set WEIR_COMPONENTIZE_JS to a componentize-js binary; it needs Node.js 20+",
+                "install componentize-js {COMPONENTIZE_JS_VERSION} with `{script} install js`{note} (npm, \
+                 into {}/js), or set WEIR_COMPONENTIZE_JS to a componentize-js binary; it needs Node.js 20+",
                 dir_display()
             ),
             Tool::Clang => format!(
-                "install Debian's clang, lld and wasi-libc with `{script} install c` (apt-get install \
-                 clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32), or set WEIR_CLANG to a clang \
-                 that targets wasm32-wasi"
+                "install Debian's clang, lld and wasi-libc with `{script} install c`{note} (apt-get \
+                 install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32), or set WEIR_CLANG to a \
+                 clang that targets wasm32-wasi"
             ),
             Tool::Cargo => "install Rust with rustup (https://rustup.rs); the wasm32-wasip2 \
                             target is then added by `weir build`"
@@ -100,14 +101,43 @@ fn dir_display() -> String {
     dir().map_or_else(|| "$WEIR_TOOLCHAINS".to_string(), |d| d.display().to_string())
 }
 
-/// How to run scripts/guest-toolchains: its absolute path when this binary was built from a
-/// checkout that is still there.
+/// How to run scripts/guest-toolchains: its path in the Weir checkout this `weir` runs from
+/// (`target/{debug,release}/weir` of a checkout), else `scripts/guest-toolchains`, to run from
+/// a checkout ([`script_note`] says where to get one). Never where the binary was built: that
+/// path means nothing on another machine.
 pub fn script() -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/guest-toolchains");
-    match script.canonicalize() {
-        Ok(path) => path.display().to_string(),
-        Err(_) => "scripts/guest-toolchains (in the Weir checkout)".to_string(),
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| checkout_script(&exe))
+        .map_or_else(|| SCRIPT.to_string(), |path| path.display().to_string())
+}
+
+/// What follows [`script`] in a hint: nothing when the script was found, else where a checkout
+/// comes from.
+pub fn script_note() -> String {
+    let found = std::env::current_exe()
+        .ok()
+        .and_then(|exe| checkout_script(&exe))
+        .is_some();
+    if found {
+        String::new()
+    } else {
+        format!(" (run from a Weir checkout: {})", env!("CARGO_PKG_REPOSITORY"))
     }
+}
+
+/// The script's path in a checkout.
+const SCRIPT: &str = "scripts/guest-toolchains";
+
+/// scripts/guest-toolchains of the checkout `exe` was built in, if `exe` is in one: the
+/// directory three or four levels up (`target/release/weir`, `target/debug/deps/weir-...`).
+fn checkout_script(exe: &Path) -> Option<PathBuf> {
+    exe.ancestors()
+        .skip(1)
+        .take(4)
+        .map(|dir| dir.join(SCRIPT))
+        .find(|path| path.is_file())
+        .and_then(|path| path.canonicalize().ok())
 }
 
 /// The path of `tool`, or an error that says how to install it.
@@ -176,4 +206,30 @@ pub fn run(mut command: Command, what: &str) -> Result<()> {
         bail!("{what} failed ({status}); its messages are above");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_is_found_beside_the_running_binary_never_where_it_was_built() -> Result<()> {
+        let checkout = tempfile::tempdir()?;
+        std::fs::create_dir_all(checkout.path().join("scripts"))?;
+        std::fs::write(checkout.path().join(SCRIPT), "#!/bin/sh\n")?;
+        let release = checkout.path().join("target/release");
+        std::fs::create_dir_all(&release)?;
+        let found = checkout_script(&release.join("weir"));
+        assert_eq!(found, Some(checkout.path().join(SCRIPT).canonicalize()?));
+        let elsewhere = tempfile::tempdir()?;
+        assert_eq!(checkout_script(&elsewhere.path().join("bin/weir")), None);
+        // This test runs from this checkout's target directory, where the script is.
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SCRIPT)
+            .canonicalize()?;
+        assert_eq!(script(), here.display().to_string());
+        assert_eq!(script_note(), "");
+        Ok(())
+    }
 }

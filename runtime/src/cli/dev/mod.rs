@@ -6,7 +6,9 @@
 //! on a real TCP port of 127.0.0.1, so `weir produce`, `weir consume` or any Kafka client can
 //! reach it while `weir dev` runs, and it keeps everything in memory, so it all goes away on
 //! exit. It is a development broker, not a store: use `weir serve` against a real cluster for
-//! anything else.
+//! anything else. Clients reach it on a fixed port (`--port`, 9092 by default when free: see
+//! [`port`]), and the banner prints the `export WEIR_BROKERS=... WEIR_SERVER=...` line that
+//! points `weir produce`, `weir consume`, `weir module` and `weir job` at it.
 //!
 //! The job reads `lines`, writes `counts`, and windows in processing time (the wall clock), so
 //! a window closes on time while someone is typing; the printer reads `counts` and groups each
@@ -14,17 +16,15 @@
 //! [`ServeConfig`] and hands it to [`crate::server::run`], which also serves the HTTP API on
 //! `--listen` (loopback, no token), so modules can be uploaded and jobs created as on a pool.
 
+mod port;
+mod printer;
+
 use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
-use crate::kafka::consumer_config;
 use crate::kafka::sink::{Outgoing, Sink};
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
-use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use printer::{Printer, QUIET};
 use rdkafka::mocking::MockCluster;
-use rdkafka::{Offset, TopicPartitionList};
-use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,9 +46,6 @@ const INPUT: &str = "lines";
 const OUTPUT: &str = "counts";
 /// Partitions of the output topic: one, so the windows arrive in the order they fire.
 const OUTPUT_PARTITIONS: i32 = 1;
-/// How long the printer waits after a window's latest record before printing the window: the
-/// records of one window are written together, so they arrive within a few milliseconds.
-const QUIET: Duration = Duration::from_millis(300);
 /// How long `--once` waits for the sample's windows beyond the window length itself.
 const ONCE_GRACE: Duration = Duration::from_secs(60);
 
@@ -74,12 +71,45 @@ pub struct DevArgs {
     /// Address of the HTTP API (upload modules, create jobs, /metrics); `off` for none.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// The port of 127.0.0.1 where Kafka clients reach the embedded broker, the same from run
+    /// to run [default: 9092 when it is free, else a port the system picks, and `weir dev`
+    /// says so]; `0`: always a port the system picks.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+}
+
+/// Where clients reach the embedded broker: `--port`, else 9092 when free, else the mock's own
+/// port (with a note saying why).
+fn public_broker(asked: Option<u16>, internal: &str) -> Result<(String, Option<String>)> {
+    let target = port::first_broker(internal)?;
+    match asked {
+        Some(0) => Ok((internal.to_string(), None)),
+        Some(port) => {
+            let fixed = port::FixedPort::open(port, target).map_err(|err| {
+                anyhow::anyhow!("{err}: pick another port with --port, or --port 0 for any free one")
+            })?;
+            Ok((fixed.bootstrap(), None))
+        }
+        None => match port::FixedPort::open(port::DEFAULT_PORT, target) {
+            Ok(fixed) => Ok((fixed.bootstrap(), None)),
+            Err(err) => {
+                let note = format!(
+                    "weir dev: {err}; the embedded broker is at {internal} instead, which changes \
+                     from run to run (`--port N` pins one)"
+                );
+                Ok((internal.to_string(), Some(note)))
+            }
+        },
+    }
 }
 
 /// Runs `weir dev`.
 pub fn dev(args: &DevArgs) -> Result<()> {
     let broker = MockCluster::new(1).context("cannot start the embedded Kafka broker")?;
+    // The job, the printer and the sample's producer use the broker's own port; users, the
+    // fixed one.
     let brokers = broker.bootstrap_servers();
+    let (public, note) = public_broker(args.port, &brokers)?;
     let partitions = i32::from(args.partitions);
     let job = job(args.window);
     // The mock broker has no CreateTopics API: make every topic the job uses with its own API,
@@ -116,7 +146,11 @@ pub fn dev(args: &DevArgs) -> Result<()> {
             }
         },
     };
-    let api = listener.as_ref().map(|_| args.listen.clone());
+    let api = listener.as_ref().map(|listener| {
+        listener
+            .local_addr()
+            .map_or_else(|_| args.listen.clone(), |a| a.to_string())
+    });
 
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -129,7 +163,10 @@ pub fn dev(args: &DevArgs) -> Result<()> {
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    banner(&mut out, &brokers, api.as_deref(), args)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    banner(&mut out, &public, api.as_deref(), args)?;
     let expected = if args.no_sample {
         0
     } else {
@@ -170,7 +207,7 @@ fn job(window: WindowSpec) -> JobConfig {
         input: vec![INPUT.into()],
         output: OUTPUT.into(),
         dead_letters: None,
-        window,
+        window: Some(window),
         out_of_orderness: Duration::ZERO,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
@@ -205,25 +242,29 @@ fn banner(out: &mut impl Write, brokers: &str, api: Option<&str>, args: &DevArgs
         args.partitions, args.window
     )?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "  publish your own lines:  weir produce --brokers {brokers} --topic {INPUT}"
-    )?;
-    writeln!(
-        out,
-        "  watch the raw output:    weir consume --brokers {brokers} --topic {OUTPUT}"
-    )?;
+    writeln!(out, "  in another terminal, point weir at it:")?;
+    let server = api
+        .map(|api| format!(" WEIR_SERVER=http://{api}"))
+        .unwrap_or_default();
+    writeln!(out, "    export WEIR_BROKERS={brokers}{server}")?;
+    let mut commands = vec![
+        (
+            format!("weir produce --topic {INPUT}"),
+            "publish your own lines (one record per line)".to_string(),
+        ),
+        (
+            format!("weir consume --topic {OUTPUT}"),
+            "watch the raw output".to_string(),
+        ),
+    ];
     if let Some(api) = api {
-        let server = if api == "127.0.0.1:8080" {
-            String::new()
-        } else {
-            format!(" --server http://{api}")
-        };
-        writeln!(
-            out,
-            "  upload modules, run jobs: weir module upload FILE.wasm{server}   (the API and \
-             /metrics are on http://{api})"
-        )?;
+        commands.push((
+            "weir job list".to_string(),
+            format!("the jobs; `weir module upload FILE.wasm` adds modules (API: http://{api})"),
+        ));
+    }
+    for (command, what) in commands {
+        writeln!(out, "    {command:<30}  {what}")?;
     }
     writeln!(
         out,
@@ -311,234 +352,9 @@ fn print_windows(
     printer.lines.print_quiet(out, Instant::now() + QUIET)
 }
 
-/// A record of the output topic: word count's default `finish`.
-#[derive(Debug, Deserialize)]
-struct WindowCount {
-    window_start: i64,
-    window_end: i64,
-    key: String,
-    value: u64,
-}
-
-/// The records of one line received so far.
-struct Pending {
-    /// The window, or for sessions the span of those received.
-    start: i64,
-    end: i64,
-    counts: BTreeMap<String, u64>,
-    last: Instant,
-}
-
-/// Reads the output topic into [`WindowLines`].
-struct Printer {
-    consumer: BaseConsumer,
-    lines: WindowLines,
-}
-
-impl Printer {
-    /// A reader of every partition of the output topic from the beginning (no group: nothing
-    /// to wait for).
-    fn new(brokers: &str, partitions: i32, window: WindowSpec) -> Result<Self> {
-        let consumer: BaseConsumer = consumer_config(brokers, "weir-dev-printer")
-            .create()
-            .with_context(|| format!("cannot create a consumer for {brokers}"))?;
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..partitions {
-            assignment
-                .add_partition_offset(OUTPUT, partition, Offset::Beginning)
-                .context("output assignment")?;
-        }
-        consumer
-            .assign(&assignment)
-            .with_context(|| format!("cannot read `{OUTPUT}`"))?;
-        Ok(Printer {
-            consumer,
-            lines: WindowLines::new(window),
-        })
-    }
-
-    /// Waits up to `timeout` for records and adds what arrives to the pending lines.
-    fn poll(&mut self, timeout: Duration) -> Result<()> {
-        let mut timeout = timeout;
-        while let Some(message) = self.consumer.poll(timeout) {
-            timeout = Duration::ZERO;
-            let message = message.with_context(|| format!("cannot read `{OUTPUT}`"))?;
-            let payload = message.payload().unwrap_or_default();
-            match serde_json::from_slice(payload) {
-                Ok(count) => self.lines.add(count),
-                Err(err) => eprintln!(
-                    "weir dev: skipped a record of `{OUTPUT}` that is not a word count ({err}): {}",
-                    String::from_utf8_lossy(payload)
-                ),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Groups word counts into lines to print: one per window, or with session windows (one per
-/// key, each with its own bounds) one per batch of sessions that close together.
-struct WindowLines {
-    sessions: bool,
-    pending: BTreeMap<(i64, i64), Pending>,
-    printed: BTreeSet<(i64, i64)>,
-    counted: u64,
-}
-
-impl WindowLines {
-    fn new(window: WindowSpec) -> Self {
-        WindowLines {
-            sessions: matches!(window, WindowSpec::Session { .. }),
-            pending: BTreeMap::new(),
-            printed: BTreeSet::new(),
-            counted: 0,
-        }
-    }
-
-    /// Adds one record of the output topic.
-    fn add(&mut self, count: WindowCount) {
-        let (start, end) = (count.window_start, count.window_end);
-        let line = if self.sessions {
-            (i64::MIN, i64::MIN)
-        } else {
-            (start, end)
-        };
-        let pending = self.pending.entry(line).or_insert_with(|| Pending {
-            start,
-            end,
-            counts: BTreeMap::new(),
-            last: Instant::now(),
-        });
-        pending.start = pending.start.min(start);
-        pending.end = pending.end.max(end);
-        // Anyone can write to `counts`: no count may overflow.
-        let slot = pending.counts.entry(count.key).or_default();
-        *slot = slot.saturating_add(count.value);
-        pending.last = Instant::now();
-        self.counted = self.counted.saturating_add(count.value);
-    }
-
-    /// Prints (and forgets) the lines that got no record for [`QUIET`] before `now`.
-    fn print_quiet(&mut self, out: &mut impl Write, now: Instant) -> Result<()> {
-        let quiet: Vec<(i64, i64)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now.saturating_duration_since(p.last) >= QUIET)
-            .map(|(line, _)| *line)
-            .collect();
-        for line in quiet {
-            let Some(pending) = self.pending.remove(&line) else {
-                continue;
-            };
-            let label = if self.sessions {
-                Label::Sessions
-            } else if self.printed.insert(line) {
-                Label::Window
-            } else {
-                Label::More
-            };
-            writeln!(
-                out,
-                "{}",
-                window_line(pending.start, pending.end, &pending.counts, label)
-            )
-            .context("write to stdout")?;
-        }
-        out.flush().context("write to stdout")
-    }
-}
-
-/// What a printed line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Label {
-    /// A window's counts.
-    Window,
-    /// Counts of a window already printed, which arrived later (they add to it).
-    More,
-    /// The sessions that closed together, spanning the line's bounds.
-    Sessions,
-}
-
-/// `[12:00:00–12:00:10) UTC  7 words: the=3 fox=2 dog=1 ...`, most frequent first.
-fn window_line(start: i64, end: i64, counts: &BTreeMap<String, u64>, label: Label) -> String {
-    let mut sorted: Vec<(&String, &u64)> = counts.iter().collect();
-    sorted.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    let total = counts.values().fold(0u64, |sum, n| sum.saturating_add(*n));
-    let words = sorted
-        .iter()
-        .map(|(word, n)| format!("{word}={n}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let (what, more) = match label {
-        Label::Window => ("", ""),
-        Label::More => ("", " more"),
-        Label::Sessions => (" sessions", ""),
-    };
-    format!(
-        "[{}–{}) UTC{what}  {total}{more} words: {words}",
-        clock(start),
-        clock(end)
-    )
-}
-
-/// The UTC time of day of `ms` since the epoch: `HH:MM:SS`, with `.mmm` when not on a second.
-fn clock(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000).rem_euclid(86_400);
-    let time = format!(
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    );
-    match ms.rem_euclid(1000) {
-        0 => time,
-        millis => format!("{time}.{millis:03}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_window_prints_most_frequent_first_in_utc() {
-        let counts: BTreeMap<String, u64> = [("fox", 2), ("the", 3), ("dog", 2), ("a", 1)]
-            .into_iter()
-            .map(|(w, n)| (w.to_string(), n))
-            .collect();
-        // 2024-01-01T12:00:00Z
-        let start = 1_704_110_400_000;
-        assert_eq!(
-            window_line(start, start + 10_000, &counts, Label::Window),
-            "[12:00:00–12:00:10) UTC  8 words: the=3 dog=2 fox=2 a=1"
-        );
-        assert!(window_line(start, start + 10_000, &counts, Label::More).contains(" 8 more words: "));
-        assert_eq!(
-            window_line(start + 250, start + 2_250, &counts, Label::Sessions),
-            "[12:00:00.250–12:00:02.250) UTC sessions  8 words: the=3 dog=2 fox=2 a=1"
-        );
-    }
-
-    #[test]
-    fn sessions_that_close_together_print_as_one_line() -> Result<()> {
-        let mut lines = WindowLines::new(WindowSpec::Session { gap: 2_000 });
-        for (start, key) in [(1_000, "a"), (1_003, "b"), (1_001, "a")] {
-            lines.add(WindowCount {
-                window_start: start,
-                window_end: start + 2_000,
-                key: key.into(),
-                value: 1,
-            });
-        }
-        let mut out = Vec::new();
-        lines.print_quiet(&mut out, Instant::now() + QUIET)?;
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "[00:00:01–00:00:03.003) UTC sessions  3 words: a=2 b=1\n"
-        );
-        assert_eq!(lines.counted, 3);
-        Ok(())
-    }
 
     #[test]
     fn the_sample_is_bundled_and_has_words() {
