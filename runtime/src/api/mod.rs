@@ -10,6 +10,7 @@
 //! | `POST /v1/jobs/{name}/reset` | move the input partitions (earliest, latest, a time, offsets), stages afresh |
 //! | `GET /v1/jobs/{name}/logs` | the job's guest log lines, from every runtime |
 //! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
+//! | `GET /v1/runtime` | the runtime that answers: name, version, readiness, whether a token is needed |
 //! | `GET /v1/openapi.json` | the OpenAPI document of all of this |
 //! | `GET /metrics`, `/healthz`, `/readyz` | Prometheus metrics, liveness, readiness |
 //!
@@ -27,6 +28,7 @@ pub mod modules;
 pub mod openapi;
 pub mod reset;
 pub mod rollback;
+pub mod runtime_info;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
@@ -105,6 +107,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{name}/logs", get(logs::logs))
         .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))
         .route("/v1/jobs/{name}/dead-letters/replay", post(dead_letters::replay))
+        .route("/v1/runtime", get(runtime_info::info))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
