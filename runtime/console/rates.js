@@ -72,7 +72,9 @@ export function recent(name, paused = false) {
     return { inRate: null, outRate: null, deadPerMinute: null, inSeries: [], outSeries: [],
       lag: Object.fromEntries(Object.keys(lag).map((st) => [st, samples.map((x) => ({ t: x.t, v: x.lag[st] || 0 }))])) };
   }
-  const series = (f) => samples.slice(1).map((s, i) => ({ t: s.t, v: (s[f] - samples[i][f]) / Math.max((s.t - samples[i].t) / 1000, 0.001) }));
+  // Each point is the rate over the RATE_WINDOW_MS before it: statuses are published every
+  // few seconds, so the rate between two refreshes alone jumps between 0 and twice the truth.
+  const series = (f) => samples.slice(1).map((x, i) => ({ t: x.t, v: perSecond(samples.slice(0, i + 2), f, RATE_WINDOW_MS) || 0 }));
   const stages = [...new Set(samples.flatMap((s) => Object.keys(s.lag)))];
   return {
     inRate: perSecond(samples, "in", RATE_WINDOW_MS),
