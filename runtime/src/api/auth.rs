@@ -23,6 +23,11 @@ impl Auth {
         }
     }
 
+    /// Whether a token is configured (mutations need it).
+    pub fn required(&self) -> bool {
+        self.digest.is_some()
+    }
+
     /// Checks the request's `Authorization: Bearer ...` header.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(expected) = &self.digest else {

@@ -565,10 +565,15 @@ mod tests {
                 assigned: assigned.iter().map(|s| s.to_string()).collect(),
                 lag: 0,
                 records_in: 0,
+                records_out: 0,
+                dead_letters: 0,
                 last_window_fired_at: None,
+                watermark: None,
+                open_windows: 0,
             }],
             errors: Vec::new(),
             updated_at: rfc3339(SystemTime::now()),
+            version: String::new(),
         }
     }
 

@@ -10,13 +10,16 @@
 //! | `POST /v1/jobs/{name}/reset` | move the input partitions (earliest, latest, a time, offsets), stages afresh |
 //! | `GET /v1/jobs/{name}/logs` | the job's guest log lines, from every runtime |
 //! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
+//! | `GET /v1/runtime` | the runtime that answers: name, version, readiness, whether a token is needed |
 //! | `GET /v1/openapi.json` | the OpenAPI document of all of this |
+//! | `GET /`, `GET /console/{file}` | the web console ([`console`]), embedded in the binary |
 //! | `GET /metrics`, `/healthz`, `/readyz` | Prometheus metrics, liveness, readiness |
 //!
 //! Mutating endpoints need the bearer token ([`auth`]); errors are JSON with a stable code
 //! ([`error`]). Handlers that touch Kafka or compile a module run on blocking threads.
 
 pub mod auth;
+pub mod console;
 pub mod dead_letters;
 pub mod error;
 mod health;
@@ -27,6 +30,7 @@ pub mod modules;
 pub mod openapi;
 pub mod reset;
 pub mod rollback;
+pub mod runtime_info;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
@@ -105,7 +109,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{name}/logs", get(logs::logs))
         .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))
         .route("/v1/jobs/{name}/dead-letters/replay", post(dead_letters::replay))
+        .route("/v1/runtime", get(runtime_info::info))
         .route("/v1/openapi.json", get(openapi::document))
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

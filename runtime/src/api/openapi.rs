@@ -1,7 +1,7 @@
 //! The OpenAPI document of the API, generated from the handlers' annotations (utoipa) and
 //! served at `GET /v1/openapi.json`.
 
-use super::{dead_letters, error, health, jobs, logs, modules, reset, rollback};
+use super::{dead_letters, error, health, jobs, logs, modules, reset, rollback, runtime_info};
 use crate::job::guest_log::LogLine;
 use crate::job::replay::{ReplayOutcome, Skipped};
 use crate::job::reset::{MovedPartition, ResetOutcome};
@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         modules::upload, modules::list, modules::inspect, modules::remove,
         jobs::create, jobs::list, jobs::get, jobs::update, jobs::pause, jobs::resume, rollback::rollback, jobs::remove,
         reset::reset, dead_letters::list, dead_letters::replay, logs::logs,
-        health::metrics, health::healthz, health::readyz,
+        health::metrics, health::healthz, health::readyz, runtime_info::info,
     ),
     components(schemas(
         modules::ModuleView, modules::ModuleList, jobs::JobView, jobs::JobList, jobs::ModuleRef,
@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         reset::ResetRequest, reset::ResetView, ResetOutcome, MovedPartition,
         dead_letters::DeadLetterList, dead_letters::DeadLetterView, dead_letters::SourceView,
         dead_letters::ReplayRequest, dead_letters::ReplayView, ReplayOutcome, Skipped,
-        logs::LogList, LogLine, rollback::RollbackRequest, SpecChange,
+        logs::LogList, LogLine, rollback::RollbackRequest, SpecChange, runtime_info::RuntimeInfo,
     )),
     modifiers(&BearerToken),
     tags((name = "modules"), (name = "jobs"), (name = "operations")),
@@ -70,6 +70,7 @@ mod tests {
             ("/v1/jobs/{name}/dead-letters", "get"),
             ("/v1/jobs/{name}/dead-letters/replay", "post"),
             ("/v1/jobs/{name}/logs", "get"),
+            ("/v1/runtime", "get"),
         ] {
             assert!(
                 document["paths"][path][method].is_object(),
@@ -83,7 +84,11 @@ mod tests {
         for name in ["limit", "reason", "since", "after"] {
             assert!(params.contains(&name), "{name} is not documented: {params:?}");
         }
-        for schema in ["DeadLetterView", "ResetView", "ReplayView"] {
+        let stage = &document["components"]["schemas"]["StageStatus"]["properties"];
+        for field in ["records_out", "dead_letters", "watermark", "open_windows"] {
+            assert!(stage[field].is_object(), "StageStatus.{field} is not documented");
+        }
+        for schema in ["DeadLetterView", "ResetView", "ReplayView", "RuntimeInfo"] {
             assert!(schema_exists(&document, schema), "{schema}");
         }
     }

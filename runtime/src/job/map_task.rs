@@ -137,6 +137,10 @@ impl Task for MapTask {
     fn holding(&self) -> (usize, usize) {
         (self.pipeline.open_windows(), self.pipeline.open_keys())
     }
+
+    fn watermark(&self) -> Option<i64> {
+        Some(self.pipeline.watermark()).filter(|&w| w != i64::MIN)
+    }
 }
 
 /// Makes [`MapTask`]s.

@@ -15,6 +15,8 @@ pub struct Activity {
     pub open_windows: usize,
     /// (window, key) accumulators open now.
     pub open_keys: usize,
+    /// The smallest watermark (ms) of the tasks that have one.
+    pub watermark: Option<i64>,
 }
 
 /// The metrics and status of one stage of one job.
@@ -56,8 +58,8 @@ impl StageObserver {
         }
     }
 
-    /// Records consumed, records written and windows fired in one loop.
-    pub fn progressed(&self, records_in: usize, records_out: usize, fired: u64) {
+    /// Records consumed, records written, dead letters set aside and windows fired in one loop.
+    pub fn progressed(&self, records_in: usize, records_out: usize, dead: usize, fired: u64) {
         self.records_in.inc_by(records_in as u64);
         self.records_out.inc_by(records_out as u64);
         if fired > 0 {
@@ -67,8 +69,9 @@ impl StageObserver {
                 .unwrap_or_default();
             self.last_fired.set(now.as_secs_f64());
         }
-        if records_in > 0 || fired > 0 {
-            self.status.progressed(self.stage, records_in as u64, fired);
+        if records_in > 0 || records_out > 0 || dead > 0 || fired > 0 {
+            let counts = (records_in as u64, records_out as u64, dead as u64);
+            self.status.progressed(self.stage, counts, fired);
         }
     }
 
@@ -78,6 +81,8 @@ impl StageObserver {
             .set(i64::try_from(activity.open_windows).unwrap_or(i64::MAX));
         self.open_keys
             .set(i64::try_from(activity.open_keys).unwrap_or(i64::MAX));
+        self.status
+            .holding(self.stage, activity.open_windows, activity.watermark);
     }
 
     /// A commit cycle took `elapsed`.

@@ -48,6 +48,10 @@ impl Task for ReduceTask {
     fn holding(&self) -> (usize, usize) {
         self.reducer.state().open_groups()
     }
+
+    fn watermark(&self) -> Option<i64> {
+        Some(self.reducer.state().watermark()).filter(|&w| w != i64::MIN)
+    }
 }
 
 /// Makes [`ReduceTask`]s.

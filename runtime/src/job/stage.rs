@@ -265,7 +265,7 @@ impl<F: TaskFactory> Stage<'_, F> {
             }
             self.sink.send_all(&out)?;
             let dead = dead_letters_in(&out);
-            self.observer.progressed(consumed, out.len() - dead, fired);
+            self.observer.progressed(consumed, out.len() - dead, dead, fired);
             out.clear();
             if last_commit.elapsed() >= self.spec.commit_interval {
                 self.commit()?;
@@ -514,6 +514,9 @@ impl<F: TaskFactory> Stage<'_, F> {
             let (windows, keys) = task.holding();
             activity.open_windows += windows;
             activity.open_keys += keys;
+            if let Some(watermark) = task.watermark() {
+                activity.watermark = Some(activity.watermark.map_or(watermark, |w| w.min(watermark)));
+            }
         }
         self.observer.holding(activity);
         let committed = self.write_and_commit();

@@ -37,8 +37,21 @@ pub struct StageStatus {
     pub lag: i64,
     /// Records consumed since this runtime started the job.
     pub records_in: u64,
+    /// Records written (output, or partials to the shuffle) since this runtime started the job.
+    #[serde(default)]
+    pub records_out: u64,
+    /// Records set aside to the dead letters since this runtime started the job.
+    #[serde(default)]
+    pub dead_letters: u64,
     /// When a window last fired here (RFC 3339).
     pub last_window_fired_at: Option<String>,
+    /// The stage's event-time watermark here: the smallest over the partitions it holds that
+    /// have one (RFC 3339, ms); absent before the first record, or for a transform.
+    #[serde(default)]
+    pub watermark: Option<String>,
+    /// Windows holding state here at the last commit.
+    #[serde(default)]
+    pub open_windows: usize,
 }
 
 /// An error a runtime met while running a job.
@@ -73,6 +86,9 @@ pub struct RuntimeStatus {
     pub errors: Vec<StatusError>,
     /// When this status was taken (RFC 3339).
     pub updated_at: String,
+    /// The Weir version the runtime runs.
+    #[serde(default)]
+    pub version: String,
 }
 
 #[derive(Default)]
@@ -80,7 +96,11 @@ struct StageLive {
     assigned: BTreeSet<String>,
     lag: BTreeMap<String, i64>,
     records_in: u64,
+    records_out: u64,
+    dead_letters: u64,
     last_fired: Option<SystemTime>,
+    watermark: Option<i64>,
+    open_windows: usize,
 }
 
 struct Live {
@@ -195,14 +215,30 @@ impl JobStatus {
         });
     }
 
-    /// Records consumed, windows fired.
-    pub fn progressed(&self, stage: &'static str, records: u64, fired: u64) {
+    /// Records consumed, written and set aside; windows fired.
+    pub fn progressed(
+        &self,
+        stage: &'static str,
+        (records_in, records_out, dead): (u64, u64, u64),
+        fired: u64,
+    ) {
         self.with(|live| {
             let stage = live.stages.entry(stage).or_default();
-            stage.records_in += records;
+            stage.records_in += records_in;
+            stage.records_out += records_out;
+            stage.dead_letters += dead;
             if fired > 0 {
                 stage.last_fired = Some(SystemTime::now());
             }
+        });
+    }
+
+    /// What `stage` holds at a commit: its open windows and its watermark (ms), if any.
+    pub fn holding(&self, stage: &'static str, open_windows: usize, watermark: Option<i64>) {
+        self.with(|live| {
+            let stage = live.stages.entry(stage).or_default();
+            stage.open_windows = open_windows;
+            stage.watermark = watermark;
         });
     }
 
@@ -229,11 +265,16 @@ impl JobStatus {
                     assigned: stage.assigned.iter().cloned().collect(),
                     lag: stage.lag.values().filter(|&&l| l > 0).sum(),
                     records_in: stage.records_in,
+                    records_out: stage.records_out,
+                    dead_letters: stage.dead_letters,
                     last_window_fired_at: stage.last_fired.map(rfc3339),
+                    watermark: stage.watermark.and_then(event_time),
+                    open_windows: stage.open_windows,
                 })
                 .collect(),
             errors: live.errors.iter().cloned().collect(),
             updated_at: rfc3339(SystemTime::now()),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         })
     }
 }
@@ -241,6 +282,17 @@ impl JobStatus {
 /// A time as RFC 3339, to the second, in UTC.
 pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// An event time in ms as RFC 3339 with ms; `None` for the `i64::MIN`/`MAX` sentinels and
+/// times before the epoch.
+fn event_time(ms: i64) -> Option<String> {
+    if ms == i64::MAX {
+        return None;
+    }
+    let ms = u64::try_from(ms).ok()?;
+    let time = SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))?;
+    Some(humantime::format_rfc3339_millis(time).to_string())
 }
 
 #[cfg(test)]
@@ -276,13 +328,21 @@ mod tests {
         status.assigned("map", ["lines/0".to_string(), "lines/1".to_string()].into_iter());
         status.lag("map", "lines/0".into(), 5);
         status.lag("map", "lines/1".into(), 7);
-        status.progressed("map", 10, 1);
+        status.progressed("map", (10, 4, 1), 1);
+        status.holding("map", 2, Some(1_000));
         status.assigned("map", ["lines/1".to_string()].into_iter());
         let snap = status.snapshot();
         assert_eq!(snap.revision, 2);
         assert_eq!(snap.stages[0].assigned, vec!["lines/1".to_string()]);
         assert_eq!(snap.stages[0].lag, 7);
         assert_eq!(snap.stages[0].records_in, 10);
+        assert_eq!((snap.stages[0].records_out, snap.stages[0].dead_letters), (4, 1));
+        assert_eq!(
+            snap.stages[0].watermark.as_deref(),
+            Some("1970-01-01T00:00:01.000Z")
+        );
+        assert_eq!(snap.stages[0].open_windows, 2);
+        assert!(!snap.version.is_empty());
         assert!(snap.stages[0].last_window_fired_at.is_some());
         for i in 0..7 {
             status.error(format!("e{i}"));

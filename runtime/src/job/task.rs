@@ -44,6 +44,11 @@ pub trait Task {
 
     /// (open windows, open (window, key) groups) now.
     fn holding(&self) -> (usize, usize);
+
+    /// The task's event-time watermark (ms), once it has one.
+    fn watermark(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Where a stage sets aside what it cannot write: its job's dead-letter topic. A supertrait of

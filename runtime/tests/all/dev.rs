@@ -127,6 +127,17 @@ fn dev_counts_the_sample_text_and_says_how_to_publish_more() {
         "no ready consume command in:\n{}",
         stdout.join("\n")
     );
+    let api = exports
+        .split_whitespace()
+        .find_map(|v| v.strip_prefix("WEIR_SERVER="))
+        .unwrap_or_else(|| panic!("no WEIR_SERVER in: {exports}"));
+    assert!(
+        stdout
+            .iter()
+            .any(|l| l.starts_with(&format!("web console: {api}/"))),
+        "no console URL in:\n{}",
+        stdout.join("\n")
+    );
     assert_eq!(printed_counts(&stdout), sample_counts());
 }
 

@@ -6,6 +6,7 @@ mod cli_dev;
 mod cli_misc;
 mod cli_run;
 mod compile_cache;
+mod console;
 mod dev;
 mod growth;
 mod hostile;

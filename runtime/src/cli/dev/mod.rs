@@ -241,6 +241,12 @@ fn banner(out: &mut impl Write, brokers: &str, api: Option<&str>, args: &DevArgs
          the wall clock",
         args.partitions, args.window
     )?;
+    if let Some(api) = api {
+        writeln!(
+            out,
+            "web console: http://{api}/  (jobs, lag, windows, dead letters, modules)"
+        )?;
+    }
     writeln!(out)?;
     writeln!(out, "  in another terminal, point weir at it:")?;
     let server = api
