@@ -243,9 +243,7 @@ fn label(args: &Args) -> String {
 // ---------------------------------------------------------------------------------------------
 // The workload.
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
+use weir_test_support::Rng;
 
 /// A word's rank in a vocabulary of `n`: log-uniform, so rank r comes about 1/r as often.
 fn zipf_rank(rng: &mut Rng, n: usize) -> usize {

@@ -9,9 +9,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng as SplitMix;
+use weir_test_support::Rng as SplitMix;
 
 const VOCABULARY: usize = 5_000;
 const WORDS_PER_LINE: usize = 15;
