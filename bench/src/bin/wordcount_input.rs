@@ -4,7 +4,7 @@
 //! windows of 10 s). Deterministic: the same arguments give the same bytes.
 //!
 //! ```sh
-//! cargo run --release -p weir --example wordcount_input -- 1000000 > input.jsonl
+//! cargo run --release -p weir-bench --bin wordcount_input -- 1000000 > input.jsonl
 //! ```
 
 use std::io::{self, BufWriter, Write};
