@@ -5,7 +5,7 @@
 //! same workload on every machine.
 //!
 //! It does not depend on `weir`: a helper that needs the runtime's types (a native
-//! [`Guest`](https://docs.rs/weir) for example) would make `weir`'s dev-dependencies build a
+//! `weir::guest::Guest` for example) would make `weir`'s dev-dependencies build a
 //! second copy of the runtime for its unit tests, so those stay next to the tests that use them.
 
 /// SplitMix64: a small deterministic PRNG.
