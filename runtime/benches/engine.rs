@@ -52,9 +52,7 @@ const OUT_OF_ORDERNESS: Duration = Duration::from_secs(1);
 // ---------------------------------------------------------------------------------------------
 // Input: deterministic English-like text.
 
-#[path = "../examples/support/rng.rs"]
-mod rng;
-use rng::Rng;
+use weir_test_support::Rng;
 
 /// Frequent English words, most frequent first (with a few that split: `don't`, `it's`).
 const COMMON: &[&str] = &[

@@ -3,14 +3,21 @@
 //! Users write a map and an associative reduce, compile them to a WebAssembly component with
 //! `weir-sdk`, and Weir runs them in a wasmtime sandbox over event-time windows.
 //!
-//! The data path, top-down:
+//! Every module, the data path first (record in → map → window → combine → fire → output):
+//! - [`record`]: the records that flow through Weir and cross the sandbox boundary;
+//! - [`guest`]: the [`guest::Guest`] trait, the three batch calls the pipeline makes into a module;
 //! - [`engine`]: loads and validates components, runs guest instances under limits;
-//! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
 //! - [`window`]: window assignment, watermarks and per-(window, key) state;
+//! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
 //! - [`shuffle`]: the keyed shuffle that makes a reduce global (partials, markers, merging);
-//! - [`job`]: a job on Kafka: its stages, a task per assigned partition, the commit cycle;
 //! - [`kafka`]: consumer group source, producer sink, progress topic, dead letters, admin;
-//! - [`config`]: the jobs `weir serve` runs;
+//! - [`job`]: a job on Kafka: its stages, a task per assigned partition, the commit cycle;
+//! - [`metrics`]: the Prometheus metrics and the events that feed them;
+//! - [`config`]: the jobs `weir serve` runs, typed and validated;
+//! - [`registry`]: modules and jobs in a compacted Kafka topic, shared by the pool;
+//! - [`supervisor`]: makes the jobs this runtime runs match the config file and the registry;
+//! - [`api`]: the HTTP API every runtime serves (modules, jobs, metrics, probes, the console);
+//! - [`server`]: one runtime of the pool (`weir serve`, `weir dev`): API, registry, supervisor;
 //! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file, `weir serve` from
 //!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka).
 

@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! scripts/guest-toolchains install
-//! cargo run --release -p weir --example bench_languages            # prints a Markdown table
+//! cargo run --release -p weir-bench --bin bench_languages            # prints a Markdown table
 //! ```
 //!
 //! `WEIR_BENCH_RECORDS` (default 50000) sets the number of lines. The Python, JavaScript and

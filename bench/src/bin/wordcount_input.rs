@@ -4,14 +4,12 @@
 //! windows of 10 s). Deterministic: the same arguments give the same bytes.
 //!
 //! ```sh
-//! cargo run --release -p weir --example wordcount_input -- 1000000 > input.jsonl
+//! cargo run --release -p weir-bench --bin wordcount_input -- 1000000 > input.jsonl
 //! ```
 
 use std::io::{self, BufWriter, Write};
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng as SplitMix;
+use weir_test_support::Rng as SplitMix;
 
 const VOCABULARY: usize = 5_000;
 const WORDS_PER_LINE: usize = 15;

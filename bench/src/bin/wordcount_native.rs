@@ -12,7 +12,7 @@
 //! a new `String`, one `HashMap<(window start, word), count>`.
 //!
 //! ```sh
-//! cargo run --release -p weir --example wordcount_native -- [--plain] input.jsonl > native.out
+//! cargo run --release -p weir-bench --bin wordcount_native -- [--plain] input.jsonl > native.out
 //! ```
 
 use std::borrow::Cow;

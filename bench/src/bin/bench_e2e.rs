@@ -27,13 +27,13 @@
 //! result), then closes the open windows and checks every result exact.
 //!
 //! ```text
-//! cargo run --release -p weir --example bench_e2e -- --brokers 127.0.0.1:9092
+//! cargo run --release -p weir-bench --bin bench_e2e -- --brokers 127.0.0.1:9092
 //! scripts/bench-e2e            # starts a test broker per storage on a free port, runs this
 //! ```
 //!
 //! To profile one phase, preload once and reuse the topic (the workload is deterministic, so
 //! the same arguments regenerate the same lines): `--phases preload --input NAME`, then
-//! `perf record -a -g -- target/release/examples/bench_e2e --phases weir --input NAME ...`.
+//! `perf record -a -g -- target/release/bench_e2e --phases weir --input NAME ...`.
 
 use anyhow::{Context as _, Result, bail, ensure};
 use clap::{Parser, ValueEnum};
@@ -243,9 +243,7 @@ fn label(args: &Args) -> String {
 // ---------------------------------------------------------------------------------------------
 // The workload.
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
+use weir_test_support::Rng;
 
 /// A word's rank in a vocabulary of `n`: log-uniform, so rank r comes about 1/r as often.
 fn zipf_rank(rng: &mut Rng, n: usize) -> usize {
