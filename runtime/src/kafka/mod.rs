@@ -30,6 +30,7 @@ pub mod topic_reader;
 pub mod truncation;
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
+/// A stage's consumer starts from this and takes bounds of its own ([`stage_consumer_config`]).
 ///
 /// What a consumer holds is bounded (librdkafka counts records' payload bytes; each record costs
 /// a few hundred bytes more of its own structures, which no setting counts):
@@ -41,7 +42,7 @@ pub mod truncation;
 ///   (`max.partition.fetch.bytes`); a larger record still comes, alone, from Kafka (not from tansu).
 ///
 /// Records point into the response they came in, which stays allocated until its last record is
-/// dropped: a record a stage still holds keeps its whole response.
+/// dropped: a record still held keeps its whole response.
 pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -74,9 +75,9 @@ pub const CONSUMER_QUEUED_KBYTES: usize = 16 << 10;
 /// Bytes of one fetch response (`fetch.max.bytes`).
 pub const CONSUMER_FETCH_BYTES: usize = 16 << 20;
 /// Bytes of one partition's share of a fetch response (`max.partition.fetch.bytes`). Also the
-/// largest input record a stage can read from a broker that does not hand out a first record
-/// larger than this anyway (Kafka does, KIP-74; tansu 0.6 does not: with 1 MiB here, a 5 MB
-/// record wedged its partition, `tests/e2e/test_oversized.py`).
+/// largest record these consumers (the CLI's, the status and registry readers; not a stage's,
+/// see [`stage_consumer_config`]) read from a broker that does not hand out a larger first
+/// record anyway (Kafka does, KIP-74; tansu 0.6 with SQLite storage does not).
 pub const CONSUMER_PARTITION_FETCH_BYTES: usize = 16 << 20;
 /// Records a stage's consumer prefetches per partition (`queued.min.messages`). A stage reads
 /// each partition from its own queue ([`partition_queues`]), and librdkafka then applies its

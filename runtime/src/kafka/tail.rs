@@ -1,4 +1,4 @@
-//! [`Tail`]: reads one partition of a topic, from a starting point on, for as long as the
+//! [`spawn`]: reads one partition of a topic, from a starting point on, for as long as the
 //! process runs, handing each record to a callback: how every runtime follows the registry
 //! and the status topic without a consumer group (each runtime reads everything).
 
