@@ -4,7 +4,7 @@
 //! to replay them).
 
 use anyhow::Result;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 
 /// How many records a backward read takes per step.
 const STEP: i64 = 500;
@@ -102,14 +102,7 @@ impl StoredDeadLetter {
             timestamp: message.timestamp().to_millis(),
             key: message.key().map(<[u8]>::to_vec),
             value: message.payload().map(<[u8]>::to_vec),
-            headers: message
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            headers: super::message_headers(message),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! (see [`producer_config`]).
 
 use rdkafka::client::Client;
+use rdkafka::message::Headers;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Message};
@@ -28,6 +29,20 @@ pub mod source;
 pub mod tail;
 pub mod topic_reader;
 pub mod truncation;
+
+/// A message's headers as (name, value) pairs, in order; a header without a value has an
+/// empty one.
+pub fn message_headers<M: Message>(message: &M) -> Vec<(String, Vec<u8>)> {
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// A consumer config for `brokers`, reading without committing (callers commit explicitly).
 /// A stage's consumer starts from this and takes bounds of its own ([`stage_consumer_config`]).

@@ -7,7 +7,7 @@
 use super::DeliveryReport;
 use super::sink::Outgoing;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message};
@@ -83,14 +83,6 @@ fn outgoing(message: &BorrowedMessage<'_>) -> Outgoing {
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec),
         timestamp: None,
-        headers: message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        headers: super::message_headers(message),
     }
 }

@@ -5,7 +5,7 @@
 use super::*;
 use crate::kafka::consumer_config;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -68,14 +68,7 @@ fn as_outgoing(message: &OwnedMessage) -> Outgoing {
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec),
         timestamp: message.timestamp().to_millis(),
-        headers: message
-            .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        headers: crate::kafka::message_headers(message),
     }
 }
 
