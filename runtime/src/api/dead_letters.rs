@@ -3,7 +3,7 @@
 //! input once its module is fixed (`POST .../dead-letters/replay`, see [`crate::job::replay`]).
 
 use super::error::{ApiError, ApiResult};
-use super::jobs::{job_not_found, now, parts, save};
+use super::jobs::{api_record, job_not_found, now, parts, save};
 use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::job::replay::{self, ReplayError, ReplayJob, ReplayOutcome, Replayed};
 use crate::kafka::dead_letter_reader::{
@@ -366,19 +366,17 @@ pub async fn replay(
     let (registry, _) = parts(&state)?;
     blocking(move || {
         let _writing = registry.lock();
-        if state.file_jobs.iter().any(|j| j.name == name) {
-            return Err(ApiError::conflict(
+        let mut record = api_record(&state, &registry, &name, |name| {
+            ApiError::conflict(
                 "job_defined_in_config",
                 format!(
-                    "job `{name}` comes from a runtime's config file: the registry cannot record                      which of its dead letters were replayed, so they are not replayed from here                      (create the job over the API to replay them; `weir dead-letters list {name}`                      shows them)"
+                    "job `{name}` comes from a runtime's config file: the registry cannot record \
+                     which of its dead letters were replayed, so they are not replayed from here \
+                     (create the job over the API to replay them; `weir dead-letters list {name}` \
+                     shows them)"
                 ),
-            ));
-        }
-        let mut record = registry
-            .read()
-            .job(&name)
-            .cloned()
-            .ok_or_else(|| job_not_found(&name))?;
+            )
+        })?;
         let module = record.module();
         let job = ReplayJob {
             brokers: registry.brokers(),

@@ -245,6 +245,25 @@ pub(super) fn in_config(name: &str) -> ApiError {
     )
 }
 
+/// A copy of the registry's record of the API job `name`, to change (call it with the
+/// registry's write lock held): refused with `config_job(name)` for a job of a runtime's config
+/// file, and with `job_not_found` when there is none.
+pub(super) fn api_record(
+    state: &ApiState,
+    registry: &Registry,
+    name: &str,
+    config_job: impl FnOnce(&str) -> ApiError,
+) -> ApiResult<JobRecord> {
+    if state.file_jobs.iter().any(|j| j.name == name) {
+        return Err(config_job(name));
+    }
+    registry
+        .read()
+        .job(name)
+        .cloned()
+        .ok_or_else(|| job_not_found(name))
+}
+
 /// Parses and checks a spec; resolves its module to an id.
 fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<JobConfig> {
     let mut spec = decode_spec(body)?;
@@ -387,14 +406,7 @@ pub(super) async fn change(
     let (registry, board) = parts(&state)?;
     blocking(move || {
         let _writing = registry.lock();
-        if state.file_jobs.iter().any(|j| j.name == name) {
-            return Err(in_config(&name));
-        }
-        let mut record = registry
-            .read()
-            .job(&name)
-            .cloned()
-            .ok_or_else(|| job_not_found(&name))?;
+        let mut record = api_record(&state, &registry, &name, in_config)?;
         if change(&state, &registry, &mut record)? {
             record.updated_at = now();
             save(&registry, &record)?;

@@ -7,7 +7,7 @@
 //! it. A job that was paused stays paused.
 
 use super::error::{ApiError, ApiResult};
-use super::jobs::{JobView, api_view, in_config, job_not_found, now, parts, save};
+use super::jobs::{JobView, api_record, api_view, in_config, now, parts, save};
 use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::job::reset::{self, ResetError, ResetJob, ResetOutcome, ResetTo};
 use crate::registry::{JobRecord, Registry, StatusBoard};
@@ -140,14 +140,7 @@ pub async fn reset(
     let (registry, board) = parts(&state)?;
     blocking(move || {
         let _writing = registry.lock();
-        if state.file_jobs.iter().any(|j| j.name == name) {
-            return Err(in_config(&name));
-        }
-        let mut record = registry
-            .read()
-            .job(&name)
-            .cloned()
-            .ok_or_else(|| job_not_found(&name))?;
+        let mut record = api_record(&state, &registry, &name, in_config)?;
         if !record.paused && !request.pause {
             return Err(ApiError::conflict(
                 "job_running",
