@@ -14,6 +14,7 @@
 use super::observe::{Activity, StageObserver};
 use super::orphans::{OrphanWatch, Stalled};
 use super::task::{Task, TaskFactory};
+use crate::cli::units::format_bytes;
 use crate::kafka::fetch_watch::Stuck;
 use crate::kafka::partition_queues::PartitionQueues;
 use crate::kafka::progress::ProgressStore;
@@ -86,9 +87,9 @@ fn join_deadline(session: Duration) -> Duration {
     Duration::from_millis((session_ms + max_poll_ms(session_ms)) as u64) + Duration::from_secs(10)
 }
 
-/// `bytes` in MiB, for a log line.
-fn mib(bytes: usize) -> String {
-    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+/// A fetch size for a log line (`4 MiB`).
+fn fetch_size(bytes: usize) -> String {
+    format_bytes(u64::try_from(bytes).unwrap_or(u64::MAX))
 }
 
 /// Why a stage's run ended without an error.
@@ -130,8 +131,8 @@ pub fn run<F: TaskFactory>(
                     stuck.partition,
                     stuck.offset,
                     stuck.high_watermark,
-                    mib(fetch_bytes),
-                    mib(larger)
+                    fetch_size(fetch_bytes),
+                    fetch_size(larger)
                 );
                 fetch_bytes = larger;
             }
@@ -303,7 +304,7 @@ impl<F: TaskFactory> Stage<'_, F> {
                         stuck.partition,
                         stuck.offset,
                         stuck.high_watermark,
-                        mib(self.fetch_bytes)
+                        fetch_size(self.fetch_bytes)
                     );
                 }
                 Ok(None)

@@ -78,11 +78,6 @@ impl FetchWatch {
             high_watermark: report.high_watermark,
         })
     }
-
-    /// Forgets every partition (the consumer is about to be replaced).
-    pub fn clear(&mut self) {
-        self.seen.clear();
-    }
 }
 
 #[cfg(test)]
@@ -153,7 +148,5 @@ mod tests {
         assert_eq!(watch.observe("in", 1, report(5, 9, 0)), None);
         assert_eq!(watch.observe("other", 0, report(5, 9, 0)), None);
         assert!(watch.observe("in", 1, report(5, 9, 0)).is_some());
-        watch.clear();
-        assert_eq!(watch.observe("in", 0, report(5, 9, 0)), None);
     }
 }

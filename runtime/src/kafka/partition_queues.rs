@@ -61,11 +61,6 @@ impl PartitionQueues {
         self.queues.remove(at);
     }
 
-    /// Forgets every queue.
-    pub fn clear(&mut self) {
-        self.queues.clear();
-    }
-
     /// Takes, from each partition's queue in turn, up to `per_partition` of the records
     /// already there into `batch`; returns how many it took. Errors the consumer
     /// reports on a queue (a partition at its end, a broker gone) are logged and skipped, as
