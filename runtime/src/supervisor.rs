@@ -134,6 +134,7 @@ impl Supervisor {
     pub fn run(mut self, shutdown: &AtomicBool, ready: &AtomicBool, grace: Duration) {
         let mut published = Instant::now();
         while !shutdown.load(Ordering::Relaxed) {
+            let read = self.registry.position();
             self.reconcile();
             ready.store(self.ready(), Ordering::Relaxed);
             let due = published.elapsed() >= board::INTERVAL;
@@ -141,7 +142,8 @@ impl Supervisor {
             if due {
                 published = Instant::now();
             }
-            std::thread::sleep(TICK);
+            // A job created or changed through the API starts at once, not at the next tick.
+            self.registry.wait_past(read, TICK);
         }
         ready.store(false, Ordering::Relaxed);
         self.stop_all(grace);

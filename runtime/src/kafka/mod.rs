@@ -20,6 +20,7 @@ pub mod claim;
 pub mod dead_letter;
 pub mod dead_letter_reader;
 pub mod fetch_watch;
+pub mod flush;
 pub mod partition_queues;
 pub mod progress;
 pub mod record_size;

@@ -11,7 +11,7 @@
 //! partials, markers) has been acknowledged, so any checkpoint is a valid place to resume, even
 //! one written by a runtime that has just lost its partitions: the restore takes the newest.
 
-use super::claim::Claims;
+use super::claim::{Claim, Claims};
 use super::consumer_config;
 use super::sink::Outgoing;
 use anyhow::{Context, Result};
@@ -56,11 +56,18 @@ impl ProgressStore {
         partition.rem_euclid(self.partitions)
     }
 
-    /// Claims `stage`'s `topic`/`partition` for this owner and returns its fencing epoch,
-    /// larger than that of every earlier owner (see [`Claims`]).
-    pub fn claim(&self, stage: &str, topic: &str, partition: i32) -> Result<i64> {
-        let key = format!("claim/{}", Self::key(stage, topic, partition));
-        self.claims.claim(&key, self.home(partition))
+    /// Claims `stage`'s partitions (topic, partition) for this owner, all at once, and
+    /// returns each one's fencing epoch, larger than that of every earlier owner (see
+    /// [`Claims`]), or why it could not be claimed, in the order given.
+    pub fn claim_all(&self, stage: &str, partitions: &[(&str, i32)]) -> Vec<Result<i64>> {
+        let claims: Vec<Claim> = partitions
+            .iter()
+            .map(|&(topic, partition)| Claim {
+                key: format!("claim/{}", Self::key(stage, topic, partition)),
+                home: self.home(partition),
+            })
+            .collect();
+        self.claims.claim_all(&claims)
     }
 
     /// The record that stores `checkpoint` (JSON) for `key`.

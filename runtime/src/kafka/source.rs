@@ -143,20 +143,29 @@ impl StageContext {
     }
 
     fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
-        let mut start = TopicPartitionList::new();
-        for element in tpl.elements() {
-            let (topic, partition) = (element.topic(), element.partition());
-            let key = ProgressStore::key(self.stage, topic, partition);
-            let checkpoint = match self.progress.latest(&key, partition) {
-                Ok(found) => found,
-                Err(err) => {
+        let elements = tpl.elements();
+        let assigned: Vec<(&str, i32)> = elements
+            .iter()
+            .map(|element| (element.topic(), element.partition()))
+            .collect();
+        // Each checkpoint is read before the partition is claimed, as a restore always was;
+        // the claims then go out together, one round trip for all of them.
+        let checkpoints: Vec<Option<Vec<u8>>> = assigned
+            .iter()
+            .map(|&(topic, partition)| {
+                let key = ProgressStore::key(self.stage, topic, partition);
+                self.progress.latest(&key, partition).unwrap_or_else(|err| {
                     self.push(Rebalanced::Failed(format!(
                         "cannot restore {topic}/{partition}: {err:#}"
                     )));
                     None
-                }
-            };
-            let epoch = match self.progress.claim(self.stage, topic, partition) {
+                })
+            })
+            .collect();
+        let epochs = self.progress.claim_all(self.stage, &assigned);
+        let mut start = TopicPartitionList::new();
+        for ((&(topic, partition), checkpoint), epoch) in assigned.iter().zip(checkpoints).zip(epochs) {
+            let epoch = match epoch {
                 Ok(epoch) => epoch,
                 Err(err) => {
                     self.push(Rebalanced::Failed(format!(

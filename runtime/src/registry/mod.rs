@@ -16,6 +16,7 @@ pub use model::{JobRecord, Lineage, ModuleMeta, RegistryState, Resolve, Revision
 
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::tail::{self, Position, Start};
+use crate::kafka::flush::flush_promptly;
 use crate::kafka::{DeliveryReport, producer_config};
 use anyhow::{Context, Result};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -104,6 +105,17 @@ impl Registry {
         self.caught_up.load(Ordering::Relaxed)
     }
 
+    /// How far this runtime has read the registry: the offset after the last record applied.
+    pub fn position(&self) -> i64 {
+        self.position.get()
+    }
+
+    /// Waits until this runtime has read a record past `position` (a job changed), or
+    /// `timeout` has passed; returns whether one came.
+    pub fn wait_past(&self, position: i64, timeout: Duration) -> bool {
+        self.position.wait_for(position.saturating_add(1), timeout)
+    }
+
     /// The registry as read so far.
     pub fn read(&self) -> RwLockReadGuard<'_, RegistryState> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
@@ -141,8 +153,7 @@ impl Registry {
                 }
             }
         }
-        self.producer
-            .flush(WRITE_TIMEOUT)
+        flush_promptly(&self.producer, WRITE_TIMEOUT)
             .with_context(|| format!("the broker did not acknowledge the write to `{}`", self.topic))?;
         let (failed, last) = self.producer.context().failures();
         if failed > failed_before {
