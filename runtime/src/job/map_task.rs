@@ -6,10 +6,9 @@ use super::JobContext;
 use super::metered::MeteredGuest;
 use super::module_runs::{MapCheckpoint, ModuleRun};
 use super::task::{Task, TaskFactory};
-use crate::guest::Guest;
 use crate::kafka::sink::Outgoing;
-use crate::pipeline::{MakePremapper, Outcome, Pipeline, Premapper};
-use crate::record::{Combined, InputRecord};
+use crate::pipeline::{Outcome, Pipeline};
+use crate::record::InputRecord;
 use crate::shuffle::{MarkerInfo, marker_records, partial_records, upstream_name};
 use anyhow::Context;
 use std::sync::Arc;
@@ -82,19 +81,6 @@ impl MapTask {
 
 impl Task for MapTask {
     fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>) {
-        self.process_premapped(records, None, out);
-    }
-
-    fn combining_pane(&self) -> Option<i64> {
-        self.pipeline.combining_pane()
-    }
-
-    fn process_premapped(
-        &mut self,
-        records: &[InputRecord],
-        combined: Option<Combined>,
-        out: &mut Vec<Outgoing>,
-    ) {
         if let Some(first) = records.first() {
             self.last_record = Instant::now();
             MapCheckpoint::started(
@@ -103,7 +89,7 @@ impl Task for MapTask {
                 first.offset,
             );
         }
-        let outcome = self.pipeline.process_premapped(records, combined);
+        let outcome = self.pipeline.process(records);
         self.emit(outcome, out);
     }
 
@@ -148,16 +134,6 @@ pub struct MapTasks(pub Arc<JobContext>);
 
 impl TaskFactory for MapTasks {
     type Task = MapTask;
-
-    fn premapper(&self) -> Option<MakePremapper> {
-        let job = self.0.clone();
-        Some(Arc::new(move || {
-            let mut guest = job.instantiate("map").ok()?;
-            let premapper: Premapper =
-                Box::new(move |records, pane| guest.map_combine(records, pane).and_then(Result::ok));
-            Some(premapper)
-        }))
-    }
 
     fn create(
         &self,

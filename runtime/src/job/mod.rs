@@ -24,6 +24,7 @@ pub mod reset;
 pub mod stage;
 pub mod status;
 pub mod task;
+mod workers;
 
 pub use map_task::{MapTask, MapTasks};
 pub use metered::MeteredGuest;

@@ -1,6 +1,11 @@
 //! The loop of one stage: a consumer-group member that feeds each assigned partition's task,
 //! writes what the tasks produce, and commits under the offset rule.
 //!
+//! Each loop reads a batch per partition (from each partition's own queue, in turn), runs the
+//! partitions' tasks at once on the process's worker pool ([`super::workers`], one thread per
+//! core, shared by every stage of every job) while this thread reads the next round ahead, then
+//! sends what the tasks wrote, in partition order.
+//!
 //! Every `commit_interval`: queue the tasks' pre-commit records (markers), wait until the
 //! producer has every record acknowledged, write each changed partition's checkpoint to the
 //! progress topic, wait for that too, and only then commit the offsets. A commit refused
@@ -14,6 +19,7 @@
 use super::observe::{Activity, StageObserver};
 use super::orphans::{OrphanWatch, Stalled};
 use super::task::{Task, TaskFactory};
+use super::workers;
 use crate::cli::units::format_bytes;
 use crate::kafka::fetch_watch::Stuck;
 use crate::kafka::partition_queues::PartitionQueues;
@@ -21,9 +27,9 @@ use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::{Outgoing, Sink};
 use crate::kafka::source::{Rebalanced, StageContext, input_record};
 use crate::kafka::{STAGE_FETCH_BYTES, group_positions, next_fetch_bytes, stage_consumer_config};
-use crate::pipeline::MapPool;
 use crate::record::InputRecord;
 use anyhow::{Context, Result, bail};
+use rayon::iter::{IntoParallelRefMutIterator, ParallelIterator};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -40,11 +46,6 @@ const IDLE_POLL: Duration = Duration::from_millis(5);
 /// How long a commit cycle waits for the broker to acknowledge everything before the stage
 /// restarts from its checkpoints.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// How many map workers a map stage runs: one per core.
-fn map_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
 
 /// How often a stage's consumer refreshes the metadata of its topics, in ms.
 const METADATA_REFRESH_MS: &str = "30000";
@@ -163,12 +164,15 @@ struct Stage<'a, F: TaskFactory> {
     tasks: HashMap<Partition, F::Task>,
     checkpointed: HashMap<Partition, Vec<u8>>,
     observer: &'a StageObserver,
-    /// Workers that map the partitions' batches in parallel (map stage only).
-    pool: Option<MapPool>,
     /// The consumer's fetch size (`fetch.max.bytes`).
     fetch_bytes: usize,
     /// A stuck partition was reported at the largest fetch size already.
     stuck_reported: bool,
+    /// Whether the consumer's own queue has been found empty since the last partition was
+    /// assigned: records a partition fetched before its queue was split off are all read then,
+    /// so its queue may be read on its own (reading ahead while the tasks work) without
+    /// reordering it.
+    settled: bool,
 }
 
 fn run_once<F: TaskFactory>(
@@ -205,12 +209,6 @@ fn run_once<F: TaskFactory>(
         .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
     let sink = Sink::for_job(&spec.brokers, FLUSH_TIMEOUT, factory.dead_letters().clone())
         .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
-    let pool = match factory.premapper() {
-        Some(make) => {
-            Some(MapPool::start(map_workers(), spec.stage, make).context("cannot start the map workers")?)
-        }
-        None => None,
-    };
     let mut stage = Stage {
         spec,
         factory,
@@ -220,9 +218,9 @@ fn run_once<F: TaskFactory>(
         tasks: HashMap::new(),
         checkpointed: HashMap::new(),
         observer,
-        pool,
         fetch_bytes,
         stuck_reported: false,
+        settled: false,
     };
     let result = stage.work(shutdown);
     stage.consumer.unsubscribe();
@@ -236,8 +234,9 @@ impl<F: TaskFactory> Stage<'_, F> {
         let (mut started, mut joined) = (Instant::now(), false);
         let join_deadline = join_deadline(self.spec.session_timeout);
         let mut orphans = OrphanWatch::new(join_deadline);
+        let mut read_ahead = BTreeMap::new();
         while !shutdown.load(Ordering::Relaxed) {
-            let batch = self.fetch()?;
+            let batch = self.fetch(std::mem::take(&mut read_ahead))?;
             // Every member gets an assign callback once the group has rebalanced, an empty one
             // when it has no partition (cooperative-sticky). A member that never gets one is
             // stuck in a join the broker lost (seen once on tansu after a kill -9 and restart):
@@ -258,12 +257,9 @@ impl<F: TaskFactory> Stage<'_, F> {
             if joined && self.unconsumed_elsewhere(&mut orphans)? {
                 (started, joined) = (Instant::now(), false);
             }
-            let consumed = self.process(batch, &mut out);
-            let mut fired = 0;
-            for task in self.tasks.values_mut() {
-                task.tick(&mut out);
-                fired += task.take_fired();
-            }
+            let consumed;
+            (consumed, read_ahead) = self.process(batch, &mut out);
+            let fired = self.tasks.values_mut().map(Task::take_fired).sum();
             self.sink.send_all(&out)?;
             let dead = dead_letters_in(&out);
             self.observer.progressed(consumed, out.len() - dead, dead, fired);
@@ -312,45 +308,47 @@ impl<F: TaskFactory> Stage<'_, F> {
         }
     }
 
-    /// Hands each partition's records to its task (mapped on the workers first, when the stage
-    /// has them and the task can take a combined map); returns how many records were processed.
-    fn process(&mut self, batch: BTreeMap<Partition, Vec<InputRecord>>, out: &mut Vec<Outgoing>) -> usize {
-        let mut consumed = 0;
-        let mut ahead = Vec::new();
-        for (at, records) in batch {
-            let Some(task) = self.tasks.get_mut(&at) else {
-                continue;
-            };
-            consumed += records.len();
-            match (&self.pool, task.combining_pane()) {
-                // One guest call per `batch_size` records, as a task makes by itself.
-                (Some(_), Some(pane)) if records.len() > self.spec.batch_size => ahead.extend(
-                    records
-                        .chunks(self.spec.batch_size.max(1))
-                        .map(|chunk| (at.clone(), chunk.to_vec(), pane)),
-                ),
-                (Some(_), Some(pane)) => ahead.push((at, records, pane)),
-                // A poll may hold several batches of one partition: the job's batch_size bounds
-                // every guest call (its deadline and output limit are per call).
-                _ => records
-                    .chunks(self.spec.batch_size.max(1))
-                    .for_each(|chunk| task.process(chunk, out)),
+    /// Hands each partition's records to its task, in batches of at most `batch_size`, and
+    /// ticks every task (processing time moves on, records or not): the tasks run at once on
+    /// the [`workers::pool`], each writing its own records, which are then appended to `out`
+    /// task by task. Meanwhile this thread reads ahead a round from the partition queues (when
+    /// they hold everything unread: see [`Stage::settled`]). Returns how many records were
+    /// processed and the records read ahead, by partition.
+    fn process(
+        &mut self,
+        mut batch: BTreeMap<Partition, Vec<InputRecord>>,
+        out: &mut Vec<Outgoing>,
+    ) -> (usize, BTreeMap<Partition, Vec<InputRecord>>) {
+        let batch_size = self.spec.batch_size.max(1);
+        let mut work: Vec<(&mut F::Task, Vec<InputRecord>, Vec<Outgoing>)> = self
+            .tasks
+            .iter_mut()
+            .map(|(at, task)| (task, batch.remove(at).unwrap_or_default(), Vec::new()))
+            .collect();
+        let consumed = work.iter().map(|(_, records, _)| records.len()).sum();
+        // A poll may hold several batches of one partition: the job's batch_size bounds every
+        // guest call (its deadline and output limit are per call).
+        let run = |(task, records, out): &mut (&mut F::Task, Vec<InputRecord>, Vec<Outgoing>)| {
+            for chunk in records.chunks(batch_size) {
+                task.process(chunk, out);
             }
-        }
-        if let Some(pool) = &self.pool
-            && !ahead.is_empty()
-        {
-            let (at, batches): (Vec<Partition>, Vec<(Vec<InputRecord>, i64)>) = ahead
-                .into_iter()
-                .map(|(at, records, pane)| (at, (records, pane)))
-                .unzip();
-            for (at, (records, combined)) in at.iter().zip(pool.map_all(batches)) {
-                if let Some(task) = self.tasks.get_mut(at) {
-                    task.process_premapped(&records, combined, out);
+            task.tick(out);
+        };
+        let mut ahead = BTreeMap::new();
+        let (queues, settled) = (&self.queues, self.settled);
+        match workers::pool() {
+            Some(pool) => pool.in_place_scope(|scope| {
+                scope.spawn(|_| work.par_iter_mut().for_each(run));
+                if settled {
+                    queues.poll_round(batch_size, &mut ahead);
                 }
-            }
+            }),
+            None => work.iter_mut().for_each(run),
         }
-        consumed
+        for (_, _, written) in work {
+            out.extend(written);
+        }
+        (consumed, ahead)
     }
 
     /// Whether this member, holding nothing, found input partitions that nobody consumes and
@@ -403,12 +401,14 @@ impl<F: TaskFactory> Stage<'_, F> {
     /// assigned partition gets its task and its queue there) and holds whatever was fetched
     /// for a partition before its queue was split off: those records come before any of its
     /// queue's, so a partition's records stay in order.
-    fn fetch(&mut self) -> Result<BTreeMap<Partition, Vec<InputRecord>>> {
-        let mut batch: BTreeMap<Partition, Vec<InputRecord>> = BTreeMap::new();
+    fn fetch(
+        &mut self,
+        mut batch: BTreeMap<Partition, Vec<InputRecord>>,
+    ) -> Result<BTreeMap<Partition, Vec<InputRecord>>> {
         let started = Instant::now();
         let per_partition = self.spec.batch_size.max(1);
         let mut wait = Duration::ZERO;
-        let mut count = 0;
+        let mut count: usize = batch.values().map(Vec::len).sum();
         let full = |count: usize, tasks: usize| {
             count >= per_partition * tasks.max(1) || started.elapsed() >= BATCH_WINDOW
         };
@@ -435,9 +435,13 @@ impl<F: TaskFactory> Stage<'_, F> {
                 // Enough for now. What is left in the consumer's queue is drained before any
                 // partition queue is read next time.
                 if full(count, self.tasks.len()) {
+                    self.settled = false;
                     return Ok(batch);
                 }
             }
+            // The consumer's queue is empty: the partition queues hold everything unread,
+            // unless the rebalance below assigns a partition.
+            self.settled = true;
             // The poll that returned nothing may have run a rebalance callback: a partition
             // assigned then may have records in the consumer's queue, fetched before its own
             // queue was split off, so drain that again before reading the partition queues.
@@ -483,6 +487,7 @@ impl<F: TaskFactory> Stage<'_, F> {
                     }
                     self.tasks.insert(at, task);
                     assigned = true;
+                    self.settled = false;
                 }
                 Rebalanced::Revoked {
                     topic,

@@ -2,31 +2,13 @@
 
 use crate::kafka::dead_letter::DeadLetterTopic;
 use crate::kafka::sink::Outgoing;
-use crate::pipeline::MakePremapper;
-use crate::record::{Combined, InputRecord};
+use crate::record::InputRecord;
 
 /// The per-partition work of a stage: turns input records into records to write, and says
 /// what to persist before committing.
-pub trait Task {
+pub trait Task: Send {
     /// Processes a batch of the partition's records, in offset order.
     fn process(&mut self, records: &[InputRecord], out: &mut Vec<Outgoing>);
-
-    /// The pane size over which another instance of the module may map and combine this task's
-    /// batches ahead ([`Task::process_premapped`]); `None` when it cannot.
-    fn combining_pane(&self) -> Option<i64> {
-        None
-    }
-
-    /// [`Task::process`] with the batch's combined map, made by another instance of the module
-    /// (`None`: not made; the task maps the batch itself).
-    fn process_premapped(
-        &mut self,
-        records: &[InputRecord],
-        _combined: Option<Combined>,
-        out: &mut Vec<Outgoing>,
-    ) {
-        self.process(records, out);
-    }
 
     /// Called on every loop of the stage, records or not (processing time moves on).
     fn tick(&mut self, _out: &mut Vec<Outgoing>) {}
@@ -73,10 +55,4 @@ pub trait TaskFactory: DeadLetters + Send + 'static {
         checkpoint: Option<&[u8]>,
         epoch: i64,
     ) -> anyhow::Result<Self::Task>;
-
-    /// How the stage's map workers get their own instance of the module ([`MakePremapper`]);
-    /// `None` (the default) when its tasks do not map.
-    fn premapper(&self) -> Option<MakePremapper> {
-        None
-    }
 }

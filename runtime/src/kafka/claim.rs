@@ -97,8 +97,10 @@ impl Claims {
                 .key(claim.key.as_str())
                 .payload(b"claimed".as_slice());
             sent.push(self.producer.send(record).map_err(|(err, _)| {
-                anyhow::Error::new(err)
-                    .context(format!("cannot write the claim {} to {}/{}", claim.key, self.topic, claim.home))
+                anyhow::Error::new(err).context(format!(
+                    "cannot write the claim {} to {}/{}",
+                    claim.key, self.topic, claim.home
+                ))
             }));
         }
         if flush_promptly(&self.producer, self.timeout).is_err() {

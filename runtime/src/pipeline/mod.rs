@@ -23,14 +23,12 @@ mod dead_letter;
 mod finish;
 mod isolate;
 mod map_ahead;
-mod map_pool;
 
 pub use checkpoint::Checkpoint;
 pub use dead_letter::{DeadLetter, Reason, Stage};
 pub use finish::finish;
 pub use isolate::{Failure, isolate};
 pub use map_ahead::{MapAhead, Mapped};
-pub use map_pool::{MakePremapper, MapPool, Premapper};
 
 use crate::guest::{Guest, GuestError};
 use crate::record::{Combined, Emitted, FinishItem, InputRecord, ModuleKind, OutputRecord, PairRef};

@@ -15,8 +15,8 @@ pub use board::StatusBoard;
 pub use model::{JobRecord, Lineage, ModuleMeta, RegistryState, Resolve, Revision};
 
 use crate::kafka::admin::{Admin, TopicSpec};
-use crate::kafka::tail::{self, Position, Start};
 use crate::kafka::flush::flush_promptly;
+use crate::kafka::tail::{self, Position, Start};
 use crate::kafka::{DeliveryReport, producer_config};
 use anyhow::{Context, Result};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 const START: Duration = Duration::from_secs(120);
 
 /// The shared `weir dev`: what its banner exported.
-struct Dev {
-    brokers: String,
+pub(crate) struct Dev {
+    /// The embedded broker's bootstrap address (`WEIR_BROKERS`).
+    pub(crate) brokers: String,
     server: String,
     port: u16,
     /// `weir dev` runs under `sh`, which stops it when this pipe closes (when the test binary
@@ -32,7 +33,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-static DEV: LazyLock<Dev> = LazyLock::new(|| {
+pub(crate) static DEV: LazyLock<Dev> = LazyLock::new(|| {
     let (port, api) = (free_port(), free_port());
     let script = format!(
         "\"$0\" dev --no-sample --port {port} --listen 127.0.0.1:{api} & pid=$!; \
@@ -152,7 +153,7 @@ impl Dev {
 }
 
 /// A name no other test uses.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!(

@@ -2,6 +2,7 @@
 //! layout: the runtime is linked once, which keeps CI's build short). The guest components
 //! come from `weir-guest-artifacts`, built from sources in this repository.
 
+mod claims;
 mod cli_dev;
 mod cli_misc;
 mod cli_run;
