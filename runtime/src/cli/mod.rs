@@ -13,6 +13,7 @@ pub mod job_history;
 pub mod job_logs;
 pub mod job_reset;
 pub mod job_spec;
+pub mod job_status;
 pub mod module;
 pub mod output;
 mod print;
