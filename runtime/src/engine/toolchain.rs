@@ -409,4 +409,28 @@ mod tests {
         assert_eq!(found.processed_by.len(), MAX_ENTRIES);
         assert!(found.processed_by.iter().all(|e| e.chars().count() <= MAX_TEXT));
     }
+
+    proptest::proptest! {
+        /// Untrusted bytes: any bytes, and the bundled word count with bytes overwritten (the
+        /// producers sections are near its end), never panic and stay within the bounds.
+        #[test]
+        fn any_bytes_read_without_panic_within_bounds(
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            patch in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..16),
+        ) {
+            let mut mutated = weir_guest_artifacts::bundled("word-count").expect("bundled").to_vec();
+            let start = at.index(mutated.len());
+            for (i, byte) in patch.iter().enumerate() {
+                if let Some(b) = mutated.get_mut(start + i) {
+                    *b = *byte;
+                }
+            }
+            for bytes in [random, mutated] {
+                let found = toolchain(&bytes);
+                proptest::prop_assert!(found.processed_by.len() <= MAX_ENTRIES);
+                proptest::prop_assert!(found.processed_by.iter().all(|t| t.chars().count() <= MAX_TEXT));
+            }
+        }
+    }
 }
