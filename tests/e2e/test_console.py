@@ -1,6 +1,6 @@
 """The web console in a real browser: Debian's headless Chromium, driven by Selenium through
 Debian's chromedriver (both installed by scripts/console-deps), against a `weir serve` runtime
-on the session's tansu broker.
+on the session's tansu broker, in a pool of its own (its own registry and status topics).
 
 One scenario, in the order a user would meet it: the Jobs page lists a running job with
 non-zero throughput; a poison record shows in the job page's dead letters with its reason;
@@ -23,7 +23,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from control import TOKEN, Runtime, job_spec, job_status, upload, wait_for, word_count_bytes
+from control import TOKEN, Runtime, job_spec, job_status, pool_config, upload, wait_for, word_count_bytes
 from pool import create_topic, unique
 
 LINES = ["the quick brown fox", "jumps over the lazy dog", "to be or not to be"]
@@ -57,8 +57,15 @@ def browser():
 
 
 @pytest.fixture
-def runtime(weir, broker, tmp_path):
-    rt = Runtime(weir, broker, tmp_path, "console").wait_ready()
+def pool(tmp_path):
+    """The console's pool: a registry and a status topic of its own, so its pages show only the
+    runtimes and jobs of this test, whatever other tests left on the broker."""
+    return pool_config(tmp_path, "console")
+
+
+@pytest.fixture
+def runtime(weir, broker, tmp_path, pool):
+    rt = Runtime(weir, broker, tmp_path, "console", extra=["--config", pool]).wait_ready()
     yield rt
     rt.stop()
 
@@ -155,7 +162,7 @@ def runtime_row(driver, name):
 
 
 def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_token(
-        weir, broker, runtime, browser, tmp_path):
+        weir, broker, pool, runtime, browser, tmp_path):
     from selenium.webdriver.common.by import By
     rt, driver = runtime, browser
     source, job, output = unique("console-in"), unique("console-job"), unique("console-out")
@@ -231,7 +238,7 @@ def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_tok
 
     # Runtimes: a second runtime joins the pool. It runs no job (the only one is paused), and
     # the page lists it all the same, ready, from its heartbeat.
-    idle = Runtime(weir, broker, tmp_path, "idle")
+    idle = Runtime(weir, broker, tmp_path, "idle", extra=["--config", pool])
     try:
         idle.wait_ready()
         reply = idle.api("GET", "/v1/runtime")

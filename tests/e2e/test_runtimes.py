@@ -11,16 +11,7 @@ topic of their own, so the lists hold exactly them."""
 import re
 import signal
 
-from control import Runtime, cli, cli_json, wait_for
-from pool import unique
-
-
-def isolated_config(tmp_path):
-    """A config file naming a registry and a status topic no other test uses."""
-    name = unique("runtimes")
-    path = tmp_path / f"{name}.toml"
-    path.write_text(f'registry_topic = "weir.{name}.registry"\nstatus_topic = "weir.{name}.status"\n')
-    return path
+from control import Runtime, cli, cli_json, pool_config, wait_for
 
 
 def name_of(rt):
@@ -36,13 +27,20 @@ def listed(rt):
     return {r["runtime"]: r for r in reply.json["runtimes"]}
 
 
-def states_as_seen_by(rt, expected):
-    """The listing of `rt` when it holds exactly the runtimes of `expected` (name -> state) in
-    those states, else None."""
-    seen = listed(rt)
-    if {name: r["state"] for name, r in seen.items()} == expected:
-        return seen
-    return None
+def wait_for_states(rt, expected, what, deadline=60.0):
+    """Polls `rt`'s listing until it holds exactly the runtimes of `expected` (name -> state) in
+    those states; returns it, or fails with the last listing's states."""
+    last = {}
+
+    def probe():
+        nonlocal last
+        seen = listed(rt)
+        last = {name: r["state"] for name, r in seen.items()}
+        return seen if last == expected else None
+    try:
+        return wait_for(what, probe, deadline=deadline)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; expected {expected}, last listed {last}\n{rt.logs()}") from None
 
 
 def table_rows(text):
@@ -52,7 +50,7 @@ def table_rows(text):
 
 def test_runtimes_without_jobs_are_listed_then_missing_when_killed_and_stopped_when_stopped(
         weir, broker, tmp_path):
-    config = isolated_config(tmp_path)
+    config = pool_config(tmp_path, "runtimes")
     a = Runtime(weir, broker, tmp_path, "a", extra=["--config", config])
     b = Runtime(weir, broker, tmp_path, "b", extra=["--config", config])
     c = None
@@ -64,8 +62,8 @@ def test_runtimes_without_jobs_are_listed_then_missing_when_killed_and_stopped_w
 
         # Both listed, ready, by either runtime: neither runs a job.
         both = {name_a: "ready", name_b: "ready"}
-        seen = wait_for("A to list both runtimes, ready", lambda: states_as_seen_by(a, both))
-        wait_for("B to list both runtimes, ready", lambda: states_as_seen_by(b, both))
+        seen = wait_for_states(a, both, "A to list both runtimes, ready")
+        wait_for_states(b, both, "B to list both runtimes, ready")
         for rt, name in ((a, name_a), (b, name_b)):
             entry = seen[name]
             assert entry["api"] == rt.url and entry["pid"] == rt.pid, entry
@@ -87,8 +85,7 @@ def test_runtimes_without_jobs_are_listed_then_missing_when_killed_and_stopped_w
         # stays ready itself.
         b.proc.send_signal(signal.SIGKILL)
         b.proc.wait(timeout=30)
-        wait_for("A to see B missing", lambda: states_as_seen_by(a, {name_a: "ready", name_b: "missing"}),
-                 deadline=120)
+        wait_for_states(a, {name_a: "ready", name_b: "missing"}, "A to see B missing", deadline=120)
 
         # A stopped with SIGTERM: it says so before it exits.
         a.proc.send_signal(signal.SIGTERM)
@@ -98,8 +95,7 @@ def test_runtimes_without_jobs_are_listed_then_missing_when_killed_and_stopped_w
         c = Runtime(weir, broker, tmp_path, "c", extra=["--config", config]).wait_ready()
         name_c = name_of(c)
         after = {name_a: "stopped", name_b: "missing", name_c: "ready"}
-        seen = wait_for("C to list A stopped, B missing and itself ready",
-                        lambda: states_as_seen_by(c, after), deadline=60)
+        seen = wait_for_states(c, after, "C to list A stopped, B missing and itself ready")
         assert seen[name_c]["this"] and not seen[name_a]["this"], seen
         rows = table_rows(cli(weir, c, "runtime", "list").stdout)
         assert sorted((row[0], row[1]) for row in rows[1:]) == sorted(after.items()), rows
