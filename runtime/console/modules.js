@@ -1,5 +1,5 @@
-// The Modules page: every module with its id, size, language (the SDK that built it), world
-// version and the jobs that use it; upload by drag and drop or the file picker, with the API's
+// The Modules page: every module with its id, size, language (from its producers sections) and
+// the SDK it names, world version and the jobs that use it; upload by drag and drop or the file picker, with the API's
 // validation error shown as it comes (`not_wasm`, `wrong_world`...).
 import { h, replace, bytes, time, table } from "./dom.js";
 import { get, post, ApiError } from "./api.js";
@@ -40,7 +40,7 @@ export function mount(root, _params, ctx) {
     const query = name.value ? `?name=${encodeURIComponent(name.value)}` : "";
     try {
       const module = await post(`/v1/modules${query}`, picked, "application/wasm");
-      replace(result, h("p", { class: "banner ok" }, `Accepted: ${module.name || ""} ${module.id.slice(0, 12)} (${module.kind}, ${module.sdk}).`));
+      replace(result, h("p", { class: "banner ok" }, `Accepted: ${module.name || ""} ${module.id.slice(0, 12)} (${module.kind}, ${[module.language, module.sdk].filter(Boolean).join(", ")}).`));
       ctx.say("ok", `Module ${module.name || module.id.slice(0, 12)} uploaded.`);
     } catch (err) {
       const text = err instanceof ApiError ? ctx.explain(`Upload of ${picked.name}`, err) : [`Upload failed: ${err}`];
@@ -55,7 +55,8 @@ export function mount(root, _params, ctx) {
         m.name || h("span", { class: "muted" }, "unnamed"),
         h("code", { title: m.id }, m.id.slice(0, 12)),
         { num: bytes(m.size) },
-        m.sdk || "—",
+        h("span", { title: (m.processed_by || []).join("\n") || null }, m.language || h("span", { class: "muted" }, "unknown"),
+          m.sdk ? h("div", { class: "muted" }, m.sdk) : ""),
         `${m.world}${m.kind ? ` (${m.kind})` : ""}`,
         time(m.uploaded_at),
         m.used_by.length ? m.used_by.map((j, i) => [i ? ", " : "", h("a", { href: `#/jobs/${encodeURIComponent(j)}` }, j)]) : h("span", { class: "muted" }, "none"),

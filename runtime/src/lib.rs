@@ -14,9 +14,11 @@
 //! - [`job`]: a job on Kafka: its stages, a task per assigned partition, the commit cycle;
 //! - [`metrics`]: the Prometheus metrics and the events that feed them;
 //! - [`config`]: the jobs `weir serve` runs, typed and validated;
-//! - [`registry`]: modules and jobs in a compacted Kafka topic, shared by the pool;
+//! - [`registry`]: modules and jobs in a compacted Kafka topic, shared by the pool, and the
+//!   status topic (job statuses, runtime heartbeats);
 //! - [`supervisor`]: makes the jobs this runtime runs match the config file and the registry;
-//! - [`api`]: the HTTP API every runtime serves (modules, jobs, metrics, probes, the console);
+//! - [`api`]: the HTTP API every runtime serves (modules, jobs, runtimes, metrics, probes, the
+//!   console);
 //! - [`server`]: one runtime of the pool (`weir serve`, `weir dev`): API, registry, supervisor;
 //! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file, `weir serve` from
 //!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka).

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Build(args) => weir::cli::build::build(&args),
         Command::Module(args) => weir::cli::module::module(&args),
         Command::Job(args) => weir::cli::job::job(&args),
+        Command::Runtime(args) => weir::cli::runtime::runtime(&args),
         Command::DeadLetters(args) => weir::cli::dead_letters::dead_letters(&args),
         Command::Completions(args) => weir::cli::completions(&args),
     };

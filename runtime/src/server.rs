@@ -6,6 +6,7 @@
 //!                                                   │
 //! config-file jobs ──────────────────────────► Supervisor ──► job stages (job::start)
 //!                                                   └──► status topic ──► API: GET /v1/jobs/{name}
+//!                                 (job statuses, and this runtime's heartbeat: GET /v1/runtimes)
 //! ```
 //! The API answers `/healthz` at once; the rest waits for Kafka (503 `registry_unavailable`
 //! until then). On shutdown the jobs commit and leave their groups within the grace period.
@@ -14,20 +15,31 @@ use crate::api::{self, ApiState, Services};
 use crate::config::ServeConfig;
 use crate::engine::{CompileCache, Engine};
 use crate::job::Host;
-use crate::registry::{Registry, StatusBoard};
+use crate::registry::{Registry, RuntimeIdentity, StatusBoard};
 use crate::supervisor::{Supervisor, sleep_unless};
 use anyhow::{Context, Result};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// How long to wait before trying the brokers again.
 const RETRY: Duration = Duration::from_secs(5);
 
 /// Runs the runtime until `shutdown` is set; serves the API on `listener` when given.
 pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<AtomicBool>) -> Result<()> {
+    let identity = RuntimeIdentity {
+        runtime: runtime_id(),
+        host: host_name(),
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        api: listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|address| api_url(address, &host_name())),
+    };
     let cache = CompileCache::from_setting(config.compile_cache.as_deref());
     let engine = Arc::new(Engine::open(&cache)?);
     let ready = Arc::new(AtomicBool::new(false));
@@ -54,7 +66,7 @@ pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<A
             session_timeout: config.session_timeout,
             auto_create_topics: config.auto_create_topics,
         };
-        Supervisor::new(host, &runtime_id(), registry, board, config.jobs.clone()).run(
+        Supervisor::new(host, identity, registry, board, config.jobs.clone()).run(
             shutdown,
             &ready,
             config.shutdown_grace,
@@ -141,11 +153,39 @@ pub fn bind(listen: &str) -> Result<TcpListener> {
 
 /// This runtime's name in job statuses: `host/pid`.
 pub fn runtime_id() -> String {
-    let host = std::env::var("HOSTNAME")
+    format!("{}/{}", host_name(), std::process::id())
+}
+
+/// The host's name (`$HOSTNAME`, else the kernel's), or `weir` when neither is known.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "weir".into());
-    format!("{host}/{}", std::process::id())
+        .unwrap_or_else(|| "weir".into())
+}
+
+/// The URL of an API listening on `address`: an address on every interface (`0.0.0.0`, `::`)
+/// is reached through the host's name.
+fn api_url(address: SocketAddr, host: &str) -> String {
+    if address.ip().is_unspecified() {
+        format!("http://{host}:{}", address.port())
+    } else {
+        format!("http://{address}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_url_names_the_host_for_an_api_on_every_interface() {
+        let url = |a: &str| api_url(a.parse().expect("an address"), "node-1");
+        assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(url("0.0.0.0:8080"), "http://node-1:8080");
+        assert_eq!(url("[::]:9000"), "http://node-1:9000");
+        assert_eq!(url("[::1]:9000"), "http://[::1]:9000");
+    }
 }

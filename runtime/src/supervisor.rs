@@ -1,5 +1,6 @@
 //! [`Supervisor`]: makes the jobs this runtime runs match what it should run — the config
-//! file's jobs plus the registry's unpaused jobs — and publishes their status.
+//! file's jobs plus the registry's unpaused jobs — and publishes their status and this
+//! runtime's heartbeat ([`crate::registry::heartbeat`]).
 //!
 //! It compares every half second. A job that appears starts; one that is deleted or paused
 //! stops (its stages write what they have, commit and leave their groups); one whose revision
@@ -15,6 +16,7 @@ use crate::job::{self, Host};
 use crate::metrics::metrics;
 use crate::registry::Registry;
 use crate::registry::board::{self, StatusBoard};
+use crate::registry::heartbeat::{Heartbeat, HeldJob, Lifecycle, RuntimeIdentity};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,10 +60,15 @@ struct Running {
     thread: JoinHandle<()>,
 }
 
+/// What a heartbeat may change between two beats ([`Heartbeat::shape`]).
+type BeatShape = (bool, Lifecycle, Vec<HeldJob>);
+
 /// Runs this runtime's jobs.
 pub struct Supervisor {
     host: Host,
-    runtime: String,
+    identity: RuntimeIdentity,
+    /// When the last heartbeat was sent, and what it said.
+    last_beat: Option<(Instant, BeatShape)>,
     registry: Arc<Registry>,
     board: Arc<StatusBoard>,
     file_jobs: Vec<JobConfig>,
@@ -70,17 +77,18 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor for the jobs of `file_jobs` and `registry`.
+    /// A supervisor for the jobs of `file_jobs` and `registry`, on the runtime `identity`.
     pub fn new(
         host: Host,
-        runtime: &str,
+        identity: RuntimeIdentity,
         registry: Arc<Registry>,
         board: Arc<StatusBoard>,
         file_jobs: Vec<JobConfig>,
     ) -> Self {
         Supervisor {
             host,
-            runtime: runtime.to_string(),
+            identity,
+            last_beat: None,
             registry,
             board,
             file_jobs,
@@ -130,23 +138,51 @@ impl Supervisor {
     }
 
     /// Runs until `shutdown` is set, then stops every job, waiting at most `grace` for them to
-    /// commit and leave their groups.
+    /// commit and leave their groups. The heartbeat says `stopping` meanwhile, and `stopped`
+    /// once they have.
     pub fn run(mut self, shutdown: &AtomicBool, ready: &AtomicBool, grace: Duration) {
         let mut published = Instant::now();
         while !shutdown.load(Ordering::Relaxed) {
             let read = self.registry.position();
             self.reconcile();
-            ready.store(self.ready(), Ordering::Relaxed);
+            let is_ready = self.ready();
+            ready.store(is_ready, Ordering::Relaxed);
             let due = published.elapsed() >= board::INTERVAL;
             self.publish(due);
             if due {
                 published = Instant::now();
+                self.board.sweep();
             }
+            self.beat(Lifecycle::Running, is_ready);
             // A job created or changed through the API starts at once, not at the next tick.
             self.registry.wait_past(read, TICK);
         }
         ready.store(false, Ordering::Relaxed);
+        self.beat(Lifecycle::Stopping, false);
         self.stop_all(grace);
+        self.beat(Lifecycle::Stopped, false);
+        self.board.flush(Duration::from_secs(2));
+    }
+
+    /// Publishes this runtime's heartbeat when [`board::INTERVAL`] has passed since the last
+    /// one, or at once when what it says changed (readiness, lifecycle, jobs, partitions).
+    fn beat(&mut self, lifecycle: Lifecycle, ready: bool) {
+        let jobs = self
+            .running
+            .values()
+            .chain(self.stopping.iter().map(|(_, r)| r))
+            .map(|r| HeldJob::of(&r.status.snapshot()))
+            .collect();
+        let beat = Heartbeat::new(&self.identity, lifecycle, ready, jobs);
+        let shape = beat.shape();
+        let due = self
+            .last_beat
+            .as_ref()
+            .is_none_or(|(at, last)| at.elapsed() >= board::INTERVAL || *last != shape);
+        if due {
+            self.board.beat(&beat);
+            self.last_beat = Some((Instant::now(), shape));
+        }
     }
 
     fn reconcile(&mut self) {
@@ -199,7 +235,7 @@ impl Supervisor {
                 tracing::error!(job = name, "a job thread panicked");
             }
             if !self.running.contains_key(&name) {
-                self.board.retire(&name, &self.runtime);
+                self.board.retire(&name, &self.identity.runtime);
             }
         }
     }
@@ -210,7 +246,7 @@ impl Supervisor {
             ModuleSource::Registry(id) => id.clone(),
         };
         let status = Arc::new(JobStatus::new(
-            &self.runtime,
+            &self.identity.runtime,
             &desired.spec.name,
             (desired.revision, desired.resumes),
             &module,
@@ -273,7 +309,7 @@ impl Supervisor {
         }
     }
 
-    fn stop_all(mut self, grace: Duration) {
+    fn stop_all(&mut self, grace: Duration) {
         let started = Instant::now();
         for (name, running) in self.running.drain() {
             running.shutdown.store(true, Ordering::Relaxed);
@@ -281,6 +317,7 @@ impl Supervisor {
         }
         while !self.stopping.is_empty() && started.elapsed() < grace {
             self.reap();
+            self.beat(Lifecycle::Stopping, false);
             std::thread::sleep(Duration::from_millis(50));
         }
         for (name, _) in &self.stopping {
@@ -290,7 +327,6 @@ impl Supervisor {
                  uncommitted records are replayed by the runtime that takes its partitions)"
             );
         }
-        self.board.flush(Duration::from_secs(2));
     }
 }
 

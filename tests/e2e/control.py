@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from conftest import ROOT, free_port
-from pool import expect_exact
+from pool import expect_exact, unique
 
 WORD_COUNT = ROOT / "target" / "guests" / "wasm32-wasip2" / "release" / "word_count.wasm"
 TOKEN = "e2e-secret-token"
@@ -163,6 +163,16 @@ class Runtime:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def pool_config(tmp_path, label):
+    """A config file naming a registry and a status topic of their own: runtimes started with it
+    (`extra=["--config", path]`) form a pool apart from the other tests' on the same broker,
+    running only the jobs created on it and listing only each other."""
+    name = unique(label)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'registry_topic = "weir.{name}.registry"\nstatus_topic = "weir.{name}.status"\n')
+    return path
 
 
 def upload(runtime, data, name=None):

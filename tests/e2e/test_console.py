@@ -1,14 +1,16 @@
 """The web console in a real browser: Debian's headless Chromium, driven by Selenium through
 Debian's chromedriver (both installed by scripts/console-deps), against a `weir serve` runtime
-on the session's tansu broker.
+on the session's tansu broker, in a pool of its own (its own registry and status topics).
 
 One scenario, in the order a user would meet it: the Jobs page lists a running job with
 non-zero throughput; a poison record shows in the job page's dead letters with its reason;
 pausing without a token is refused (the runtime has one) and the job keeps running; with the
-token, pause from the page pauses the job (checked through the API); an upload of a garbage
-file shows the API's `not_wasm`; the Runtimes page lists this runtime; every control is
-reached with Tab and labelled, every chart has a text alternative, a refused read shows its
-code, and at a phone's width nothing scrolls sideways. Each page is saved as a
+token, pause from the page pauses the job (checked through the API); the Runtimes page lists
+this runtime with the job's partitions, and then a second runtime that runs no job (the job is
+paused by then), from its heartbeat; the Modules page gives the module's language; an upload
+of a garbage file shows the API's `not_wasm`; every control is reached with Tab and labelled,
+every chart has a text alternative, a refused read shows its code, and at a phone's width
+nothing scrolls sideways. Each page is saved as a
 screenshot in the test's tmp dir (and in $WEIR_CONSOLE_SCREENSHOTS when set: that is how
 docs/console/ is made)."""
 
@@ -21,7 +23,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from control import TOKEN, Runtime, job_spec, job_status, upload, wait_for, word_count_bytes
+from control import TOKEN, Runtime, job_spec, job_status, pool_config, upload, wait_for, word_count_bytes
 from pool import create_topic, unique
 
 LINES = ["the quick brown fox", "jumps over the lazy dog", "to be or not to be"]
@@ -55,8 +57,15 @@ def browser():
 
 
 @pytest.fixture
-def runtime(weir, broker, tmp_path):
-    rt = Runtime(weir, broker, tmp_path, "console").wait_ready()
+def pool(tmp_path):
+    """The console's pool: a registry and a status topic of its own, so its pages show only the
+    runtimes and jobs of this test, whatever other tests left on the broker."""
+    return pool_config(tmp_path, "console")
+
+
+@pytest.fixture
+def runtime(weir, broker, tmp_path, pool):
+    rt = Runtime(weir, broker, tmp_path, "console", extra=["--config", pool]).wait_ready()
     yield rt
     rt.stop()
 
@@ -143,8 +152,17 @@ def no_script_errors(driver):
     assert not errors, errors
 
 
+def runtime_row(driver, name):
+    """The text of the Runtimes table's row of runtime `name`, or None."""
+    from selenium.webdriver.common.by import By
+    for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr"):
+        if row.find_elements(By.CSS_SELECTOR, f'[data-runtime="{name}"]'):
+            return row.text
+    return None
+
+
 def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_token(
-        broker, runtime, browser, tmp_path):
+        weir, broker, pool, runtime, browser, tmp_path):
     from selenium.webdriver.common.by import By
     rt, driver = runtime, browser
     source, job, output = unique("console-in"), unique("console-job"), unique("console-out")
@@ -204,7 +222,6 @@ def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_tok
               lambda d: "ready" in text_of(d, "main .card") and "(this one)" in text_of(d, "main tbody")
               and job in text_of(d, "main tbody"))
         assert "map: " in text_of(driver, "main tbody")
-        save(driver, tmp_path, "runtimes")
 
         # With the token (typed once, kept in the tab's sessionStorage), pause pauses the job.
         driver.get(f"{rt.url}/#/jobs/{job}")
@@ -219,9 +236,33 @@ def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_tok
     finally:
         publisher.stop()
 
-    # Modules: the word count is listed; a garbage upload shows the API's `not_wasm`.
+    # Runtimes: a second runtime joins the pool. It runs no job (the only one is paused), and
+    # the page lists it all the same, ready, from its heartbeat.
+    idle = Runtime(weir, broker, tmp_path, "idle", extra=["--config", pool])
+    try:
+        idle.wait_ready()
+        reply = idle.api("GET", "/v1/runtime")
+        assert reply.status == 200, reply
+        idle_name = reply.json["runtime"]
+        driver.get(f"{rt.url}/#/runtimes")
+
+        def idle_listed(d):
+            row = runtime_row(d, idle_name)
+            return row and "ready" in row and "no job" in row and row
+        row = until(driver, "the second runtime, ready, running no job", idle_listed)
+        assert "(this one)" not in row and idle.url in row, row
+        this_row = runtime_row(driver, rt.api("GET", "/v1/runtime").json["runtime"])
+        assert this_row and "(this one)" in this_row, this_row
+        save(driver, tmp_path, "runtimes")
+    finally:
+        idle.stop()
+
+    # Modules: the word count is listed with its language (read from its producers sections)
+    # and the SDK it names; a garbage upload shows the API's `not_wasm`.
     driver.get(f"{rt.url}/#/modules")
-    until(driver, "the module list", lambda d: "word_count" in text_of(d, "main tbody") or "rust" in text_of(d, "main tbody"))
+    until(driver, "the module list", lambda d: "weir-sdk-rust" in text_of(d, "main tbody"))
+    language = text_of(driver, 'main tbody td[data-label="Language / SDK"]')
+    assert language.startswith("Rust"), language
     garbage = tmp_path / "garbage.wasm"
     garbage.write_bytes(b"this is not a WebAssembly component\n" * 10)
     driver.find_element(By.ID, "module-file").send_keys(str(garbage))

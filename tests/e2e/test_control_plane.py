@@ -376,6 +376,22 @@ def test_e_the_cli_pauses_resumes_rolls_back_and_removes(weir, broker, runtimes,
     wait_for("the group's lag to come down to the closing records",
              lambda: committed_lag(broker, f"weir.{name}", lines, 6) <= len(stream.closing))
 
+    # `job status` shows what the console shows: the records in and out over the pool, the
+    # watermark, each runtime's version, and per stage its figures (those the runtime reports
+    # every few seconds, so waited for).
+    def status_with_figures():
+        text = cli(weir, rt, "job", "status", name).stdout
+        records = re.search(r"^Records:\s+(\d+) in, (\d+) out, \d+ dead letters? ", text, re.M)
+        watermark = re.search(r"^Watermark:\s+\d{4}-\d\d-\d\dT", text, re.M)
+        return records and int(records[1]) > 0 and int(records[2]) > 0 and watermark and text
+    status = wait_for("job status to show records and a watermark", status_with_figures)
+    stages = table_rows(status.split("\nStages:\n", 1)[1].split("\n\n", 1)[0])
+    assert stages[0][:6] == ["RUNTIME", "STAGE", "ASSIGNED", "LAG", "RECORDS-IN", "RECORDS-OUT"], stages
+    assert {row[1] for row in stages[1:]} == {"map", "reduce"}, stages
+    runtimes_table = table_rows(status.split("\nRuntimes:\n", 1)[1].split("\n\n", 1)[0])
+    assert runtimes_table[0][:2] == ["RUNTIME", "VERSION"], runtimes_table
+    assert all(row[1] not in ("", "<none>") for row in runtimes_table[1:]), runtimes_table
+
     # Update to another module, then roll back: a new revision with the previous spec.
     cli(weir, rt, "module", "upload", second_wasm)
     updated = cli_json(weir, rt, "job", "update", name, "--module", v2[:12])

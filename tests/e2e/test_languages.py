@@ -2,7 +2,8 @@
 example's component (with the toolchains scripts/guest-toolchains installs), one `weir serve`
 runs the four word counts (Rust's included) as four jobs over the same input topic, and every
 language's output topic must hold exactly the records, keys and values byte for byte, that
-the Rust job writes, which must be the test's own reference counts."""
+the Rust job writes, which must be the test's own reference counts. Uploaded to the API, each
+component says its language."""
 
 import json
 import shutil
@@ -12,6 +13,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from control import Runtime, cli, upload, word_count_bytes
 from pool import Stream, Weir, create_topic, read_topic, unique
 
 # Rust's char::is_alphanumeric as a regex (the Python example's table, which
@@ -103,3 +105,32 @@ def test_every_language_writes_the_rust_word_counts_records(broker, weir, tmp_pa
         assert not missing and not extra, (
             f"{lang} differs from Rust: {len(missing)} records missing or different "
             f"{list(missing.items())[:3]}, {len(extra)} extra {list(extra.items())[:3]}\n{runtime.logs()}")
+
+
+def test_an_uploaded_module_says_its_language(broker, weir, tmp_path, components):
+    """The API reads each component's language from its producers sections (and, for
+    componentize-py's, from the CPython its modules link): the module record, `weir module
+    list -o wide` and `inspect` show it, beside the SDK the module names itself."""
+    rt = Runtime(weir, broker, tmp_path, "languages").wait_ready()
+    try:
+        expected = {"rust": "Rust", "py": "Python", "js": "JavaScript", "c": "C"}
+        ids = {}
+        for lang, language in expected.items():
+            data = word_count_bytes() if lang == "rust" else components[lang].read_bytes()
+            reply = upload(rt, data, unique(f"wc-{lang}"))
+            assert reply.status in (200, 201), reply
+            module = reply.json
+            assert module["language"] == language, f"{lang}: {module}"
+            assert module["processed_by"], f"{lang}: the tools that built it: {module}"
+            ids[lang] = module["id"]
+        listed = {m["id"]: m for m in rt.api("GET", "/v1/modules").json["modules"]}
+        assert {lang: listed[i]["language"] for lang, i in ids.items()} == expected
+        wide = cli(weir, rt, "module", "list", "-o", "wide").stdout
+        for lang, language in expected.items():
+            (row,) = [line for line in wide.splitlines() if ids[lang] in line]
+            assert f"   {language}   " in row, row
+        described = cli(weir, rt, "module", "inspect", ids["py"]).stdout
+        assert "Language:  Python\n" in described, described
+        assert "SDK:       weir-sdk-python/" in described, described
+    finally:
+        rt.stop()

@@ -11,6 +11,7 @@
 //! | `GET /v1/jobs/{name}/logs` | the job's guest log lines, from every runtime |
 //! | `GET /v1/jobs/{name}/dead-letters`, `POST .../dead-letters/replay` | recent dead letters; replay them into the input |
 //! | `GET /v1/runtime` | the runtime that answers: name, version, readiness, whether a token is needed |
+//! | `GET /v1/runtimes` | every runtime of the pool, from their heartbeats: state, version, jobs and partitions |
 //! | `GET /v1/openapi.json` | the OpenAPI document of all of this |
 //! | `GET /`, `GET /console/{file}` | the web console ([`console`]), embedded in the binary |
 //! | `GET /metrics`, `/healthz`, `/readyz` | Prometheus metrics, liveness, readiness |
@@ -31,6 +32,7 @@ pub mod openapi;
 pub mod reset;
 pub mod rollback;
 pub mod runtime_info;
+pub mod runtimes;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
@@ -110,6 +112,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{name}/dead-letters", get(dead_letters::list))
         .route("/v1/jobs/{name}/dead-letters/replay", post(dead_letters::replay))
         .route("/v1/runtime", get(runtime_info::info))
+        .route("/v1/runtimes", get(runtimes::list))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(console::index))
         .route("/console/{file}", get(console::asset))

@@ -5,11 +5,13 @@
 //! anything is written, so a module in the registry always loads. Modules are content-addressed:
 //! the id is the sha256 of the bytes. Uploading the same bytes again stores nothing new; under
 //! a name they do not have yet, they gain it and keep their other names (aliases), so jobs and
-//! scripts that use an old name keep working.
+//! scripts that use an old name keep working. The module's language and the tools that built it
+//! are read from its producers sections at upload ([`crate::engine::toolchain`]).
 
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, blocking, read_body};
 use crate::cli::units::format_bytes;
+use crate::engine::toolchain::toolchain;
 use crate::engine::{Engine, ModuleError, PROCESSOR_EXPORT};
 use crate::record::ModuleKind;
 use crate::registry::model::{CHUNK_SIZE, Key, module_records, module_tombstones};
@@ -40,8 +42,17 @@ pub struct ModuleView {
     pub world: String,
     /// `map_reduce` or `transform`.
     pub kind: String,
-    /// The SDK that built it.
+    /// The SDK that built it, as the module says (its `describe`).
     pub sdk: String,
+    /// Its source language (`Rust`, `Python`, `JavaScript`, `C`...), from its producers
+    /// sections; absent when they name none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub language: Option<String>,
+    /// The tools that built it, with their versions (`processed-by` of its producers sections),
+    /// e.g. `rustc 1.91.1`, `wit-component 0.239.0`, `componentize-py 0.25.1`.
+    #[serde(default)]
+    pub processed_by: Vec<String>,
     /// When it was uploaded (RFC 3339).
     pub uploaded_at: String,
     /// The jobs that use it (now, or as a rollback target).
@@ -76,6 +87,12 @@ fn view(state: &RegistryState, meta: &ModuleMeta) -> ModuleView {
         world: meta.world.clone(),
         kind: meta.kind.clone(),
         sdk: meta.sdk.clone(),
+        language: meta.toolchain.as_ref().and_then(|t| t.language.clone()),
+        processed_by: meta
+            .toolchain
+            .as_ref()
+            .map(|t| t.processed_by.clone())
+            .unwrap_or_default(),
         uploaded_at: meta.uploaded_at.clone(),
         used_by: state.users_of(&meta.id),
     }
@@ -130,6 +147,7 @@ pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<M
             ModuleKind::Transform => "transform".into(),
         },
         sdk: info.sdk.clone(),
+        toolchain: Some(toolchain(bytes)),
         chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
         uploaded_at,
     })

@@ -1,11 +1,12 @@
 //! The OpenAPI document of the API, generated from the handlers' annotations (utoipa) and
 //! served at `GET /v1/openapi.json`.
 
-use super::{dead_letters, error, health, jobs, logs, modules, reset, rollback, runtime_info};
+use super::{dead_letters, error, health, jobs, logs, modules, reset, rollback, runtime_info, runtimes};
 use crate::job::guest_log::LogLine;
 use crate::job::replay::{ReplayOutcome, Skipped};
 use crate::job::reset::{MovedPartition, ResetOutcome};
 use crate::job::status::{RunState, RuntimeStatus, StageStatus, StatusError};
+use crate::registry::heartbeat::{HeldJob, HeldStage, RuntimeState};
 use crate::registry::spec_diff::SpecChange;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         modules::upload, modules::list, modules::inspect, modules::remove,
         jobs::create, jobs::list, jobs::get, jobs::update, jobs::pause, jobs::resume, rollback::rollback, jobs::remove,
         reset::reset, dead_letters::list, dead_letters::replay, logs::logs,
-        health::metrics, health::healthz, health::readyz, runtime_info::info,
+        health::metrics, health::healthz, health::readyz, runtime_info::info, runtimes::list,
     ),
     components(schemas(
         modules::ModuleView, modules::ModuleList, jobs::JobView, jobs::JobList, jobs::ModuleRef,
@@ -29,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         dead_letters::DeadLetterList, dead_letters::DeadLetterView, dead_letters::SourceView,
         dead_letters::ReplayRequest, dead_letters::ReplayView, ReplayOutcome, Skipped,
         logs::LogList, LogLine, rollback::RollbackRequest, SpecChange, runtime_info::RuntimeInfo,
+        runtimes::RuntimeList, runtimes::RuntimeView, RuntimeState, HeldJob, HeldStage,
     )),
     modifiers(&BearerToken),
     tags((name = "modules"), (name = "jobs"), (name = "operations")),
@@ -71,6 +73,7 @@ mod tests {
             ("/v1/jobs/{name}/dead-letters/replay", "post"),
             ("/v1/jobs/{name}/logs", "get"),
             ("/v1/runtime", "get"),
+            ("/v1/runtimes", "get"),
         ] {
             assert!(
                 document["paths"][path][method].is_object(),
@@ -88,7 +91,14 @@ mod tests {
         for field in ["records_out", "dead_letters", "watermark", "open_windows"] {
             assert!(stage[field].is_object(), "StageStatus.{field} is not documented");
         }
-        for schema in ["DeadLetterView", "ResetView", "ReplayView", "RuntimeInfo"] {
+        for schema in [
+            "DeadLetterView",
+            "ResetView",
+            "ReplayView",
+            "RuntimeInfo",
+            "RuntimeView",
+            "HeldJob",
+        ] {
             assert!(schema_exists(&document, schema), "{schema}");
         }
     }

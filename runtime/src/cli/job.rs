@@ -6,11 +6,13 @@
 //! of `weir serve`'s config), or both, flags winning. `update` without `-f` changes only what
 //! its flags name: it reads the job's current spec and sends it back with those fields changed.
 //! The server validates specs and resolves module refs; this file builds the request and prints
-//! the answer (`status`: per runtime, its stages' partitions, lag and errors).
+//! the answer (`status` is printed by `job_status.rs`).
 
 use super::client::{Client, ClientArgs, segment};
 use super::job_spec::{SpecFlags, check_complete, name_spec, overlay, read_spec};
-use super::output::{self, NONE, OutputArgs, Table, fields};
+use super::job_status::describe;
+pub use super::job_status::{JobStatus, RuntimeError, RuntimeStatus, StageStatus};
+use super::output::{self, NONE, OutputArgs, Table};
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -171,66 +173,6 @@ pub struct Revision {
     pub kept: bool,
 }
 
-/// A job's status, summed over runtimes and per runtime.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct JobStatus {
-    /// Records not yet consumed, over all input partitions.
-    pub lag: Option<i64>,
-    /// Input partitions assigned to some runtime.
-    pub assigned_partitions: Option<u64>,
-    /// When a window last fired.
-    pub last_window_fired_at: Option<String>,
-    /// Per runtime.
-    pub runtimes: Vec<RuntimeStatus>,
-}
-
-/// What one runtime reports for a job.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct RuntimeStatus {
-    /// `host/pid`.
-    pub runtime: String,
-    /// The revision it runs.
-    pub revision: Option<u64>,
-    /// The module id it runs.
-    pub module: String,
-    /// `running`, `starting`, `failed` or `paused`.
-    pub state: String,
-    /// Its stages.
-    pub stages: Vec<StageStatus>,
-    /// Its recent errors.
-    pub errors: Vec<RuntimeError>,
-    /// When it last reported.
-    pub updated_at: String,
-}
-
-/// One stage (map or reduce) on one runtime.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct StageStatus {
-    /// `map` or `reduce`.
-    pub stage: String,
-    /// `topic/partition` it is assigned.
-    pub assigned: Vec<String>,
-    /// Records not yet consumed on those partitions.
-    pub lag: Option<i64>,
-    /// Records read.
-    pub records_in: Option<u64>,
-    /// When it last fired a window.
-    pub last_window_fired_at: Option<String>,
-}
-
-/// An error a runtime reported.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct RuntimeError {
-    /// When.
-    pub at: String,
-    /// What.
-    pub message: String,
-}
-
 /// The `GET /v1/jobs` body.
 #[derive(Debug, Deserialize)]
 struct JobList {
@@ -357,7 +299,7 @@ fn changed(job: &Job, done: &str) -> String {
 }
 
 /// `name@shortid`, or the short id of an unnamed module.
-fn module_label(module: &ModuleRef) -> String {
+pub(super) fn module_label(module: &ModuleRef) -> String {
     match module.name.as_deref() {
         Some(name) if !name.is_empty() => format!("{name}@{}", output::short_id(&module.id)),
         _ => output::short_id(&module.id),
@@ -365,7 +307,7 @@ fn module_label(module: &ModuleRef) -> String {
 }
 
 /// A time, or what stands for it: a config-file job has no creation or change time.
-fn or_config(time: Option<&str>, source: &str) -> String {
+pub(super) fn or_config(time: Option<&str>, source: &str) -> String {
     match time {
         Some(time) => time.to_string(),
         None if source == "config" => format!("{NONE} (a runtime's config file)"),
@@ -373,7 +315,7 @@ fn or_config(time: Option<&str>, source: &str) -> String {
     }
 }
 
-fn number_or_none<T: ToString>(value: Option<T>) -> String {
+pub(super) fn number_or_none<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| NONE.to_string(), |v| v.to_string())
 }
 
@@ -423,7 +365,7 @@ fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
 
 /// A field of the job's spec as a cell: text as it is, a list comma-separated, `<none>` when
 /// absent.
-fn spec_text(job: &Job, key: &str) -> String {
+pub(super) fn spec_text(job: &Job, key: &str) -> String {
     match job.spec.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(items)) => items
@@ -434,129 +376,6 @@ fn spec_text(job: &Job, key: &str) -> String {
         Some(Value::Null) | None => NONE.to_string(),
         Some(other) => other.to_string(),
     }
-}
-
-/// `topic/0,1,2;other/5`: assigned partitions grouped by topic, in numeric order.
-fn compact_partitions(assigned: &[String]) -> String {
-    let mut topics: Vec<(&str, Vec<&str>)> = Vec::new();
-    for item in assigned {
-        let (topic, partition) = item.rsplit_once('/').unwrap_or((item.as_str(), ""));
-        match topics.iter_mut().find(|(t, _)| *t == topic) {
-            Some((_, partitions)) => partitions.push(partition),
-            None => topics.push((topic, vec![partition])),
-        }
-    }
-    if topics.is_empty() {
-        return NONE.to_string();
-    }
-    topics
-        .into_iter()
-        .map(|(topic, mut partitions)| {
-            partitions.sort_by_key(|p| (p.parse::<u64>().unwrap_or(u64::MAX), p.to_string()));
-            format!("{topic}/{}", partitions.join(","))
-        })
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
-/// Indents every line by two spaces.
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
-}
-
-/// `status`: the job's fields, a row per (runtime, stage), the runtimes' errors, the history.
-fn describe(job: &Job, now: SystemTime) -> String {
-    let spec = |key: &str| spec_text(job, key);
-    let last = &job.status.last_window_fired_at;
-    let mut text = fields(&[
-        ("Name", job.name.clone()),
-        ("Revision", job.revision.to_string()),
-        ("State", job.state.clone()),
-        ("Source", job.source.clone()),
-        (
-            "Module",
-            format!("{} ({})", module_label(&job.module), job.module.id),
-        ),
-        ("Input", spec("input")),
-        ("Output", spec("output")),
-        ("Window", spec("window")),
-        ("Lag", number_or_none(job.status.lag)),
-        ("Partitions", number_or_none(job.status.assigned_partitions)),
-        (
-            "Last window",
-            last.as_deref().map_or_else(
-                || NONE.to_string(),
-                |t| format!("{t} ({} ago)", output::age(t, now)),
-            ),
-        ),
-        ("Created", or_config(job.created_at.as_deref(), &job.source)),
-        ("Updated", or_config(job.updated_at.as_deref(), &job.source)),
-    ]);
-
-    text.push_str("\nRuntimes:\n");
-    let mut runtimes = Table::new(&[
-        "RUNTIME",
-        "REVISION",
-        "STATE",
-        "MODULE",
-        "STAGE",
-        "ASSIGNED",
-        "LAG",
-        "RECORDS-IN",
-        "LAST-WINDOW",
-        "SEEN",
-    ]);
-    let mut errors = Table::new(&["RUNTIME", "AT", "MESSAGE"]);
-    for rt in &job.status.runtimes {
-        let head = || {
-            vec![
-                rt.runtime.clone(),
-                number_or_none(rt.revision),
-                rt.state.clone(),
-                output::short_id(&rt.module),
-            ]
-        };
-        if rt.stages.is_empty() {
-            let mut row = head();
-            row.extend(["-", NONE, NONE, NONE, NONE].map(String::from));
-            row.push(output::age(&rt.updated_at, now));
-            runtimes.row(row);
-        }
-        for stage in &rt.stages {
-            let mut row = head();
-            row.extend([
-                stage.stage.clone(),
-                compact_partitions(&stage.assigned),
-                number_or_none(stage.lag),
-                number_or_none(stage.records_in),
-                output::age_or_none(stage.last_window_fired_at.as_deref(), now),
-                output::age(&rt.updated_at, now),
-            ]);
-            runtimes.row(row);
-        }
-        for error in &rt.errors {
-            errors.row(vec![rt.runtime.clone(), error.at.clone(), error.message.clone()]);
-        }
-    }
-    if runtimes.is_empty() && job.state == "paused" {
-        text.push_str("  <none>: the job is paused\n");
-    } else if runtimes.is_empty() {
-        text.push_str("  <none>: no runtime has reported this job yet\n");
-    } else {
-        text.push_str(&indent(&runtimes.render()));
-    }
-    if !errors.is_empty() {
-        text.push_str("\nErrors:\n");
-        text.push_str(&indent(&errors.render()));
-    }
-    if !job.history.is_empty() {
-        text.push_str("\nHistory:\n");
-        text.push_str(&indent(&super::job_history::history_table(
-            &job.history,
-            job.revision,
-        )));
-    }
-    text
 }
 
 #[cfg(test)]
@@ -664,50 +483,6 @@ mod tests {
     }
 
     #[test]
-    fn status_shows_each_runtime_stage_its_partitions_lag_and_errors() {
-        let job: Job = serde_json::from_value(sample()).expect("parses");
-        let text = describe(&job, now());
-        let expected_rows = "\
-Runtimes:
-  RUNTIME      REVISION   STATE      MODULE         STAGE    ASSIGNED                LAG      RECORDS-IN   LAST-WINDOW   SEEN
-  host-a/101   2          running    3f2a1b9c0d12   map      lines/0,2,10            5        1500         10s           2s
-  host-a/101   2          running    3f2a1b9c0d12   reduce   weir.wc.repartition/1   0        40           <none>        2s
-  host-b/202   2          starting   3f2a1b9c0d12   -        <none>                  <none>   <none>       <none>        1s
-
-Errors:
-  RUNTIME      AT                     MESSAGE
-  host-b/202   2026-11-25T09:59:00Z   input topic missing
-
-History:
-  REVISION      AT                     MODULE         KEPT   CHANGES
-  1             2026-11-25T09:00:00Z   aaaabbbbcccc   no     (created)
-  2 (current)   2026-11-25T09:58:00Z   3f2a1b9c0d12   no     (not recorded)
-";
-        assert!(text.ends_with(expected_rows), "{text}");
-        assert!(
-            text.starts_with("Name:         wc\nRevision:     2\nState:        running\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains(&format!("Module:       word-count@3f2a1b9c0d12 ({ID})\n")),
-            "{text}"
-        );
-        assert!(text.contains("Input:        lines\n"), "{text}");
-        assert!(
-            text.contains("Last window:  2026-11-25T09:59:50Z (10s ago)\n"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_job_no_runtime_reported_says_so() {
-        let job: Job = serde_json::from_value(json!({"name": "wc"})).expect("parses");
-        assert!(describe(&job, now()).contains("no runtime has reported this job yet"));
-        let paused: Job = serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
-        assert!(describe(&paused, now()).contains("<none>: the job is paused\n"));
-    }
-
-    #[test]
     fn changes_print_one_sentence() {
         let job: Job = serde_json::from_value(sample()).expect("parses");
         assert_eq!(
@@ -739,13 +514,6 @@ History:
             panic!("not a module command")
         };
         assert_eq!(module.output.format, output::Format::Json);
-    }
-
-    #[test]
-    fn partitions_group_by_topic_in_numeric_order() {
-        let assigned: Vec<String> = ["a/3", "b/0", "a/1", "a/10", "odd"].map(String::from).to_vec();
-        assert_eq!(compact_partitions(&assigned), "a/1,3,10;b/0;odd/");
-        assert_eq!(compact_partitions(&[]), NONE);
     }
 
     #[test]

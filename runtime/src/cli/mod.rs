@@ -13,11 +13,13 @@ pub mod job_history;
 pub mod job_logs;
 pub mod job_reset;
 pub mod job_spec;
+pub mod job_status;
 pub mod module;
 pub mod output;
 mod print;
 pub mod produce;
 pub mod run;
+pub mod runtime;
 pub mod serve;
 pub(crate) mod units;
 
@@ -70,6 +72,9 @@ pub enum Command {
     /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
     /// rollback, history, reset, logs, rm.
     Job(job::JobArgs),
+    /// The runtimes of the pool: list (each with its state, version, jobs and partitions, those
+    /// running no job included).
+    Runtime(runtime::RuntimeArgs),
     /// A job's dead letters: list, tail (follow), replay (back to the input once the module is
     /// fixed).
     #[command(name = "dead-letters")]

@@ -41,7 +41,7 @@ pub enum ModuleCommand {
     /// List the uploaded modules.
     #[command(visible_alias = "ls")]
     List,
-    /// Show one module: id, name, kind, world, size, the jobs using it.
+    /// Show one module: id, names, kind, language, SDK, tools, world, size, the jobs using it.
     #[command(visible_alias = "describe")]
     Inspect {
         /// A sha256 id, a unique prefix of one (8+ hex digits), or a name.
@@ -73,6 +73,10 @@ pub struct Module {
     pub kind: String,
     /// The SDK that built it, as the module says.
     pub sdk: String,
+    /// Its source language, from its producers sections (absent when unknown).
+    pub language: Option<String>,
+    /// The tools that built it, with versions.
+    pub processed_by: Vec<String>,
     /// When it was uploaded (RFC 3339).
     pub uploaded_at: String,
     /// The jobs whose current revision runs it.
@@ -174,12 +178,20 @@ fn names_cell(m: &Module) -> String {
     output::list_or_none(&names(m))
 }
 
+/// The language as a cell: `Rust`, or `<none>` when the module's sections name none.
+fn language_cell(m: &Module) -> String {
+    m.language
+        .clone()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| output::NONE.to_string())
+}
+
 /// `NAME ID KIND SIZE USED-BY AGE`, one row per module; `wide` shows the whole id and adds
-/// `SDK WORLD UPLOADED`.
+/// `LANGUAGE SDK WORLD UPLOADED`.
 fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
     let mut headers = vec!["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"];
     if wide {
-        headers.extend(["SDK", "WORLD", "UPLOADED"]);
+        headers.extend(["LANGUAGE", "SDK", "WORLD", "UPLOADED"]);
     }
     let mut table = Table::new(&headers);
     for m in modules {
@@ -196,7 +208,12 @@ fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
             output::age(&m.uploaded_at, now),
         ];
         if wide {
-            row.extend([m.sdk.clone(), m.world.clone(), m.uploaded_at.clone()]);
+            row.extend([
+                language_cell(m),
+                m.sdk.clone(),
+                m.world.clone(),
+                m.uploaded_at.clone(),
+            ]);
         }
         table.row(row);
     }
@@ -209,6 +226,9 @@ fn describe(m: &Module, now: SystemTime) -> String {
         ("ID", m.id.clone()),
         ("Names", names_cell(m)),
         ("Kind", m.kind.clone()),
+        ("Language", language_cell(m)),
+        ("SDK", m.sdk.clone()),
+        ("Built by", output::list_or_none(&m.processed_by)),
         ("World", m.world.clone()),
         (
             "Size",
@@ -235,6 +255,8 @@ mod tests {
             "world": "weir:processor@0.1.0",
             "kind": "map_reduce",
             "sdk": "weir-sdk 0.1",
+            "language": "Rust",
+            "processed_by": ["rustc 1.91.1", "wit-component 0.239.0"],
             "uploaded_at": "2026-11-25T10:00:00Z",
             "used_by": ["wc", "wc2"]
         })
@@ -251,13 +273,20 @@ mod tests {
         unnamed.name = None;
         unnamed.used_by.clear();
         unnamed.kind = "transform".into();
-        let wide = list_table(std::slice::from_ref(&named), now(), true);
+        let mut unknown = named.clone();
+        unknown.language = None;
+        let wide = list_table(&[named.clone(), unknown], now(), true);
+        let lines: Vec<&str> = wide.lines().collect();
         assert!(
-            wide.ends_with("2026-11-25T10:00:00Z\n")
-                && wide.contains(&named.id)
-                && wide.contains("weir-sdk 0.1"),
+            lines[0].ends_with("AGE   LANGUAGE   SDK            WORLD                  UPLOADED"),
             "{wide}"
         );
+        assert!(
+            lines[1].ends_with("5m    Rust       weir-sdk 0.1   weir:processor@0.1.0   2026-11-25T10:00:00Z")
+                && lines[1].contains(&named.id),
+            "{wide}"
+        );
+        assert!(lines[2].contains("   <none>     weir-sdk 0.1"), "{wide}");
         assert_eq!(
             list_table(&[named, unnamed], now(), false),
             "NAME         ID             KIND         SIZE       USED-BY   AGE\n\
@@ -278,6 +307,12 @@ mod tests {
         let module: Module = serde_json::from_value(sample()).expect("parses");
         let text = describe(&module, now());
         assert!(text.contains("World:     weir:processor@0.1.0\n"), "{text}");
+        assert!(text.contains("Language:  Rust\n"), "{text}");
+        assert!(text.contains("SDK:       weir-sdk 0.1\n"), "{text}");
+        assert!(
+            text.contains("Built by:  rustc 1.91.1,wit-component 0.239.0\n"),
+            "{text}"
+        );
         assert!(text.contains("Size:      135840 bytes (132.7KiB)\n"), "{text}");
         assert!(
             text.contains("Uploaded:  2026-11-25T10:00:00Z (5m ago)\n"),

@@ -1,12 +1,13 @@
-//! How the control-plane commands (`weir module`, `weir job`) print what the server returned:
-//! `-o table` (the default: aligned columns, kubectl's habit), `-o wide` (more columns),
-//! `-o json` or `-o yaml` (the server's own object, nothing dropped, for scripts).
+//! How the control-plane commands (`weir module`, `weir job`, `weir runtime`) print what the
+//! server returned: `-o table` (the default: aligned columns, kubectl's habit), `-o wide` (more
+//! columns), `-o json` or `-o yaml` (the server's own object, nothing dropped, for scripts).
 //!
 //! `-o`/`--output` is the format everywhere, as in kubectl; a job's output topic is
 //! `--output-topic`. A value that is no format (`-o counts`) is refused with that hint.
 //!
-//! This file owns the formats and the small cell formatters (ages, sizes, short ids). It does
-//! not know what a module or a job is: `module.rs` and `job.rs` build their tables from it.
+//! This file owns the formats and the small cell formatters (ages, sizes, short ids, partition
+//! lists). It does not know what a module, a job or a runtime is: `module.rs`, `job.rs` and
+//! `runtime.rs` build their tables from it.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -47,7 +48,7 @@ pub fn parse_format(text: &str) -> Result<Format, String> {
     }
 }
 
-/// The `-o` option shared by `weir module` and `weir job`.
+/// The `-o` option shared by `weir module`, `weir job` and `weir runtime`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
     /// How to print: `table` for people, `wide` for more columns, `json` or `yaml` for scripts
@@ -222,6 +223,29 @@ pub fn list_or_none(items: &[String]) -> String {
     }
 }
 
+/// `topic/0,1,2;other/5`: assigned partitions grouped by topic, in numeric order.
+pub fn partitions(assigned: &[String]) -> String {
+    let mut topics: Vec<(&str, Vec<&str>)> = Vec::new();
+    for item in assigned {
+        let (topic, partition) = item.rsplit_once('/').unwrap_or((item.as_str(), ""));
+        match topics.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, partitions)) => partitions.push(partition),
+            None => topics.push((topic, vec![partition])),
+        }
+    }
+    if topics.is_empty() {
+        return NONE.to_string();
+    }
+    topics
+        .into_iter()
+        .map(|(topic, mut partitions)| {
+            partitions.sort_by_key(|p| (p.parse::<u64>().unwrap_or(u64::MAX), p.to_string()));
+            format!("{topic}/{}", partitions.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +346,12 @@ mod tests {
             "0s",
             "fractional seconds parse"
         );
+    }
+
+    #[test]
+    fn partitions_group_by_topic_in_numeric_order() {
+        let assigned: Vec<String> = ["a/3", "b/0", "a/1", "a/10", "odd"].map(String::from).to_vec();
+        assert_eq!(partitions(&assigned), "a/1,3,10;b/0;odd/");
+        assert_eq!(partitions(&[]), NONE);
     }
 }

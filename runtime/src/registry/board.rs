@@ -1,10 +1,13 @@
 //! [`StatusBoard`]: the status topic, where every runtime publishes how it runs each job
-//! (partitions held, lag, windows fired, errors) every few seconds, and from which any
-//! runtime's API assembles a job's status across the pool.
+//! (partitions held, lag, windows fired, errors) and a heartbeat about itself every few seconds,
+//! and from which any runtime's API assembles a job's status and the list of runtimes across
+//! the pool.
 //!
-//! Records are keyed `{job}/{runtime}`; a runtime that stops running a job deletes its key. A
-//! runtime that dies cannot, so statuses older than [`FRESH`] are ignored.
+//! Job statuses are keyed `{job}/{runtime}`; a runtime that stops running a job deletes its key.
+//! A runtime that dies cannot, so statuses older than [`FRESH`] are ignored. Heartbeats are
+//! keyed `runtime:{runtime}` and age by their own rules ([`super::heartbeat`]).
 
+use super::heartbeat::{self, FORGET_AFTER, Heartbeat};
 use crate::job::status::RuntimeStatus;
 use crate::kafka::DeliveryReport;
 use crate::kafka::admin::{Admin, TopicSpec};
@@ -24,11 +27,47 @@ pub const FRESH: Duration = Duration::from_secs(30);
 /// pool's latest statuses, without reading the topic's whole history).
 const LOOK_BACK: i64 = 5_000;
 
-/// The latest status of every (job, runtime) pair.
+/// The latest status of every (job, runtime) pair, and the latest heartbeat of every runtime.
 pub struct StatusBoard {
     topic: String,
-    statuses: Arc<Mutex<BTreeMap<String, RuntimeStatus>>>,
+    records: Arc<Mutex<Records>>,
     producer: BaseProducer<DeliveryReport>,
+}
+
+/// What the status topic holds, as read so far.
+#[derive(Default)]
+struct Records {
+    /// Job statuses by key (`{job}/{runtime}`).
+    statuses: BTreeMap<String, RuntimeStatus>,
+    /// Heartbeats by runtime.
+    heartbeats: BTreeMap<String, Heartbeat>,
+}
+
+impl Records {
+    /// Applies one record of the topic (`None`: a tombstone).
+    fn apply(&mut self, key: &str, value: Option<&[u8]>) {
+        if let Some(runtime) = heartbeat::runtime_of(key) {
+            match value.map(serde_json::from_slice::<Heartbeat>) {
+                Some(Ok(beat)) => {
+                    self.heartbeats.insert(runtime.to_string(), beat);
+                }
+                Some(Err(err)) => tracing::debug!("heartbeat record {key} skipped: {err}"),
+                None => {
+                    self.heartbeats.remove(runtime);
+                }
+            }
+            return;
+        }
+        match value.map(serde_json::from_slice::<RuntimeStatus>) {
+            Some(Ok(status)) => {
+                self.statuses.insert(key.to_string(), status);
+            }
+            Some(Err(err)) => tracing::debug!("status record {key} skipped: {err}"),
+            None => {
+                self.statuses.remove(key);
+            }
+        }
+    }
 }
 
 impl StatusBoard {
@@ -39,23 +78,14 @@ impl StatusBoard {
             partitions: 1,
             config: vec![("cleanup.policy", "compact".into())],
         }])?;
-        let statuses: Arc<Mutex<BTreeMap<String, RuntimeStatus>>> = Arc::default();
-        let board = Arc::clone(&statuses);
+        let records: Arc<Mutex<Records>> = Arc::default();
+        let board = Arc::clone(&records);
         tail::spawn(
             brokers,
             topic,
             Start::Last(LOOK_BACK),
             Box::new(move |key, value, _| {
-                let mut board = board.lock().unwrap_or_else(|e| e.into_inner());
-                match value.map(serde_json::from_slice::<RuntimeStatus>) {
-                    Some(Ok(status)) => {
-                        board.insert(key.to_string(), status);
-                    }
-                    Some(Err(err)) => tracing::debug!("status record {key} skipped: {err}"),
-                    None => {
-                        board.remove(key);
-                    }
-                }
+                board.lock().unwrap_or_else(|e| e.into_inner()).apply(key, value);
             }),
             Arc::new(Position::default()),
             Arc::clone(shutdown),
@@ -71,7 +101,7 @@ impl StatusBoard {
             .with_context(|| format!("cannot create a producer for {brokers}"))?;
         Ok(StatusBoard {
             topic: topic.to_string(),
-            statuses,
+            records,
             producer,
         })
     }
@@ -92,6 +122,51 @@ impl StatusBoard {
     /// Removes this runtime's status of `job` (it no longer runs it here).
     pub fn retire(&self, job: &str, runtime: &str) {
         self.send(&Self::key(job, runtime), None);
+    }
+
+    /// Publishes this runtime's heartbeat (fire and forget, as statuses).
+    pub fn beat(&self, beat: &Heartbeat) {
+        let key = heartbeat::key(&beat.runtime);
+        match serde_json::to_vec(beat) {
+            Ok(value) => self.send(&key, Some(&value)),
+            Err(err) => tracing::warn!("cannot encode the heartbeat of {}: {err}", beat.runtime),
+        }
+    }
+
+    /// The latest heartbeat of every runtime heard from in the last [`FORGET_AFTER`].
+    pub fn heartbeats(&self) -> Vec<Heartbeat> {
+        let now = SystemTime::now();
+        self.lock()
+            .heartbeats
+            .values()
+            .filter(|beat| beat.state(now).is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// Deletes the heartbeats of runtimes silent for longer than [`FORGET_AFTER`], so that
+    /// compaction forgets them (every runtime does it; the tombstones are alike). A runtime that
+    /// comes back publishes again within its interval.
+    pub fn sweep(&self) {
+        let now = SystemTime::now();
+        let gone: Vec<String> = self
+            .lock()
+            .heartbeats
+            .iter()
+            .filter(|(_, beat)| beat.state(now).is_none())
+            .map(|(runtime, _)| runtime.clone())
+            .collect();
+        for runtime in gone {
+            tracing::debug!(
+                runtime,
+                "forgetting the heartbeat of a runtime gone for {FORGET_AFTER:?}"
+            );
+            self.send(&heartbeat::key(&runtime), None);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn send(&self, key: &str, value: Option<&[u8]>) {
@@ -116,8 +191,9 @@ impl StatusBoard {
     pub fn of(&self, job: &str) -> Vec<RuntimeStatus> {
         let prefix = format!("{job}/");
         let now = SystemTime::now();
-        let statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
-        statuses
+        let records = self.lock();
+        records
+            .statuses
             .range(prefix.clone()..)
             .take_while(|(key, _)| key.starts_with(&prefix))
             .map(|(_, status)| status)
@@ -146,5 +222,34 @@ mod tests {
         assert!(is_fresh(&recent, now));
         assert!(!is_fresh(&old, now));
         assert!(!is_fresh("yesterday", now));
+    }
+
+    #[test]
+    fn heartbeats_and_job_statuses_share_the_topic_without_meeting() {
+        let identity = heartbeat::RuntimeIdentity {
+            runtime: "h/7".into(),
+            host: "h".into(),
+            pid: 7,
+            version: "0.1.0".into(),
+            started_at: "2026-11-27T18:00:00Z".into(),
+            api: None,
+        };
+        let beat = Heartbeat::new(&identity, heartbeat::Lifecycle::Running, true, Vec::new());
+        let status = crate::job::status::JobStatus::new("h/7", "runtime", (1, 0), "abc").snapshot();
+        let mut records = Records::default();
+        let beat = serde_json::to_vec(&beat).expect("serializes");
+        let status = serde_json::to_vec(&status).expect("serializes");
+        records.apply(&heartbeat::key("h/7"), Some(&beat));
+        records.apply("runtime/h/7", Some(&status));
+        records.apply("runtime:h/8", Some(b"not a heartbeat"));
+        assert_eq!(records.heartbeats.keys().collect::<Vec<_>>(), ["h/7"]);
+        assert_eq!(
+            records.statuses.keys().collect::<Vec<_>>(),
+            ["runtime/h/7"],
+            "the statuses of a job named `runtime`"
+        );
+        records.apply(&heartbeat::key("h/7"), None);
+        assert!(records.heartbeats.is_empty(), "a tombstone deletes the heartbeat");
+        assert_eq!(records.statuses.len(), 1);
     }
 }

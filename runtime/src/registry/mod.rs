@@ -6,12 +6,17 @@
 //! produces records, waits until the broker has them, then waits until this runtime has read
 //! them back ([`Registry::write`]): an API call returns only once its own runtime sees the
 //! change. Writes from two runtimes at once are ordered by the topic; the later wins.
+//!
+//! Beside it, the status topic ([`board`]) carries what changes every few seconds: how each
+//! runtime runs each job, and each runtime's [`heartbeat`].
 
 pub mod board;
+pub mod heartbeat;
 pub mod model;
 pub mod spec_diff;
 
 pub use board::StatusBoard;
+pub use heartbeat::{Heartbeat, RuntimeIdentity, RuntimeState};
 pub use model::{JobRecord, Lineage, ModuleMeta, RegistryState, Resolve, Revision};
 
 use crate::kafka::admin::{Admin, TopicSpec};

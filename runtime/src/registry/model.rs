@@ -11,6 +11,7 @@
 //! so that no record exceeds a broker's default 1 MB limit, whatever its `max.message.bytes`.
 
 use crate::config::JobConfig;
+use crate::engine::toolchain::{Toolchain, toolchain};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,6 +41,11 @@ pub struct ModuleMeta {
     pub kind: String,
     /// The SDK that built it, as the module says.
     pub sdk: String,
+    /// Its language and the tools that built it, from its producers sections. Absent from
+    /// records written before Weir read them: the registry then reads them from the module's
+    /// chunks when it applies the record ([`RegistryState::apply`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<Toolchain>,
     /// How many chunks hold it.
     pub chunks: u32,
     /// When it was uploaded (RFC 3339).
@@ -229,8 +235,11 @@ impl RegistryState {
                 self.chunks.remove(&(id.to_string(), n));
             }
             (Key::Module(id), Some(json)) => {
-                let meta: ModuleMeta =
+                let mut meta: ModuleMeta =
                     serde_json::from_slice(json).with_context(|| format!("registry record {key}"))?;
+                if meta.toolchain.is_none() {
+                    meta.toolchain = self.read_toolchain(&meta);
+                }
                 self.modules.insert(id.to_string(), meta);
             }
             (Key::Module(id), None) => {
@@ -246,6 +255,16 @@ impl RegistryState {
             }
         }
         Ok(())
+    }
+
+    /// The toolchain of a module whose record predates it, from its chunks; `None` while a
+    /// chunk is missing.
+    fn read_toolchain(&self, meta: &ModuleMeta) -> Option<Toolchain> {
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+        for n in 0..meta.chunks {
+            bytes.extend_from_slice(self.chunks.get(&(meta.id.clone(), n))?);
+        }
+        Some(toolchain(&bytes))
     }
 
     /// Every module, by id.
@@ -347,6 +366,7 @@ mod tests {
             world: "weir:processor@0.1.0".into(),
             kind: "map_reduce".into(),
             sdk: "test".into(),
+            toolchain: None,
             chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
             uploaded_at: at.into(),
         }
@@ -457,6 +477,36 @@ mod tests {
         assert!(
             !serde_json::to_string(&meta)?.contains("names"),
             "written as it was read"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_record_from_before_toolchains_gets_one_from_its_chunks() -> anyhow::Result<()> {
+        // A core module with a producers section naming its language: `\0asm`, version 1, then
+        // a custom section `producers` with one field `language` = [("Rust", "")].
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        let content = b"\x09producers\x01\x08language\x01\x04Rust\x00";
+        bytes.push(0);
+        bytes.push(u8::try_from(content.len())?);
+        bytes.extend_from_slice(content);
+        let m = meta(&bytes, "wc", "2026-01-01T00:00:00Z");
+        let mut state = RegistryState::default();
+        apply_all(&mut state, &module_records(&m, &bytes)?)?;
+        let read = state.resolve("wc").ok().and_then(|m| m.toolchain.clone());
+        assert_eq!(read.and_then(|t| t.language).as_deref(), Some("Rust"));
+        // A record that already has one keeps it, even empty (nothing to read in the bytes).
+        let known = ModuleMeta {
+            toolchain: Some(Toolchain::default()),
+            ..m.clone()
+        };
+        apply_all(
+            &mut state,
+            &[(Key::Module(&m.id).encode(), Some(serde_json::to_vec(&known)?))],
+        )?;
+        assert_eq!(
+            state.resolve("wc").ok().and_then(|m| m.toolchain.clone()),
+            Some(Toolchain::default())
         );
         Ok(())
     }

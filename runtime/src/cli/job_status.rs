@@ -1,0 +1,356 @@
+//! `weir job status NAME`: a job as the server describes it, printed like `kubectl describe`:
+//! its fields (with the records in and out and the dead letters summed over the pool, and the
+//! watermark), a row per runtime (version, revision, state, errors, when it last reported), a
+//! row per runtime and stage (partitions, lag, records in and out, dead letters, open windows,
+//! watermark, last window fired), the runtimes' recent errors and the revision history. The
+//! console's job page shows the same figures; rates are for the console, which samples them.
+
+use super::job::{Job, module_label, number_or_none, or_config, spec_text};
+use super::output::{self, NONE, Table, fields};
+use serde::Deserialize;
+use std::time::SystemTime;
+
+/// A job's status, summed over runtimes and per runtime.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct JobStatus {
+    /// Records not yet consumed, over all input partitions.
+    pub lag: Option<i64>,
+    /// Input partitions assigned to some runtime.
+    pub assigned_partitions: Option<u64>,
+    /// When a window last fired.
+    pub last_window_fired_at: Option<String>,
+    /// Per runtime.
+    pub runtimes: Vec<RuntimeStatus>,
+}
+
+/// What one runtime reports for a job.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RuntimeStatus {
+    /// `host/pid`.
+    pub runtime: String,
+    /// The revision it runs.
+    pub revision: Option<u64>,
+    /// The module id it runs.
+    pub module: String,
+    /// `running`, `starting`, `failed` or `paused`.
+    pub state: String,
+    /// Its stages.
+    pub stages: Vec<StageStatus>,
+    /// Its recent errors.
+    pub errors: Vec<RuntimeError>,
+    /// When it last reported.
+    pub updated_at: String,
+    /// The Weir version it runs (empty from servers before 0.1).
+    pub version: String,
+}
+
+/// One stage (map or reduce) on one runtime.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StageStatus {
+    /// `map` or `reduce`.
+    pub stage: String,
+    /// `topic/partition` it is assigned.
+    pub assigned: Vec<String>,
+    /// Records not yet consumed on those partitions.
+    pub lag: Option<i64>,
+    /// Records read.
+    pub records_in: Option<u64>,
+    /// Records written (output, or partials to the shuffle).
+    pub records_out: Option<u64>,
+    /// Records set aside to the dead letters.
+    pub dead_letters: Option<u64>,
+    /// Windows holding state at the last commit.
+    pub open_windows: Option<u64>,
+    /// The stage's event-time watermark there (RFC 3339).
+    pub watermark: Option<String>,
+    /// When it last fired a window.
+    pub last_window_fired_at: Option<String>,
+}
+
+/// An error a runtime reported.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RuntimeError {
+    /// When.
+    pub at: String,
+    /// What.
+    pub message: String,
+}
+
+/// Indents every line by two spaces.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// The sum of a stage counter over every runtime and stage; `None` when no stage reports it.
+fn total(job: &Job, field: impl Fn(&StageStatus) -> Option<u64>) -> Option<u64> {
+    job.status
+        .runtimes
+        .iter()
+        .flat_map(|r| &r.stages)
+        .filter_map(field)
+        .reduce(|a, b| a.saturating_add(b))
+}
+
+/// The job's watermark as the console shows it: the smallest its runtimes report for its last
+/// stage (reduce, else map).
+fn watermark(job: &Job) -> Option<String> {
+    let of = |stage: &str| {
+        job.status
+            .runtimes
+            .iter()
+            .flat_map(|r| &r.stages)
+            .filter(|s| s.stage == stage)
+            .filter_map(|s| s.watermark.clone())
+            .min()
+    };
+    of("reduce").or_else(|| of("map"))
+}
+
+/// `in, out, dead letters` summed over the pool, or `<none>` before any runtime reported.
+fn records(job: &Job) -> String {
+    let records_in = total(job, |s| s.records_in);
+    let records_out = total(job, |s| s.records_out);
+    let dead = total(job, |s| s.dead_letters);
+    if records_in.is_none() && records_out.is_none() && dead.is_none() {
+        return NONE.to_string();
+    }
+    let n = |v: Option<u64>| v.unwrap_or(0);
+    format!(
+        "{} in, {} out, {} (counted by each runtime since it started the job)",
+        n(records_in),
+        n(records_out),
+        super::print::count(n(dead), "dead letter", "dead letters")
+    )
+}
+
+/// `status`: the job's fields, a row per runtime, a row per (runtime, stage), the runtimes'
+/// errors, the history.
+pub(super) fn describe(job: &Job, now: SystemTime) -> String {
+    let spec = |key: &str| spec_text(job, key);
+    let last = &job.status.last_window_fired_at;
+    let mut text = fields(&[
+        ("Name", job.name.clone()),
+        ("Revision", job.revision.to_string()),
+        ("State", job.state.clone()),
+        ("Source", job.source.clone()),
+        (
+            "Module",
+            format!("{} ({})", module_label(&job.module), job.module.id),
+        ),
+        ("Input", spec("input")),
+        ("Output", spec("output")),
+        ("Window", spec("window")),
+        ("Lag", number_or_none(job.status.lag)),
+        ("Partitions", number_or_none(job.status.assigned_partitions)),
+        ("Records", records(job)),
+        ("Watermark", watermark(job).unwrap_or_else(|| NONE.to_string())),
+        (
+            "Last window",
+            last.as_deref().map_or_else(
+                || NONE.to_string(),
+                |t| format!("{t} ({} ago)", output::age(t, now)),
+            ),
+        ),
+        ("Created", or_config(job.created_at.as_deref(), &job.source)),
+        ("Updated", or_config(job.updated_at.as_deref(), &job.source)),
+    ]);
+
+    let mut runtimes = Table::new(&[
+        "RUNTIME", "VERSION", "REVISION", "STATE", "MODULE", "ERRORS", "SEEN",
+    ]);
+    let mut stages = Table::new(&[
+        "RUNTIME",
+        "STAGE",
+        "ASSIGNED",
+        "LAG",
+        "RECORDS-IN",
+        "RECORDS-OUT",
+        "DEAD-LETTERS",
+        "OPEN-WINDOWS",
+        "WATERMARK",
+        "LAST-WINDOW",
+    ]);
+    let mut errors = Table::new(&["RUNTIME", "AT", "MESSAGE"]);
+    for rt in &job.status.runtimes {
+        runtimes.row(vec![
+            rt.runtime.clone(),
+            if rt.version.is_empty() {
+                NONE.to_string()
+            } else {
+                rt.version.clone()
+            },
+            number_or_none(rt.revision),
+            rt.state.clone(),
+            output::short_id(&rt.module),
+            rt.errors.len().to_string(),
+            output::age(&rt.updated_at, now),
+        ]);
+        for stage in &rt.stages {
+            stages.row(vec![
+                rt.runtime.clone(),
+                stage.stage.clone(),
+                output::partitions(&stage.assigned),
+                number_or_none(stage.lag),
+                number_or_none(stage.records_in),
+                number_or_none(stage.records_out),
+                number_or_none(stage.dead_letters),
+                number_or_none(stage.open_windows),
+                stage.watermark.clone().unwrap_or_else(|| NONE.to_string()),
+                output::age_or_none(stage.last_window_fired_at.as_deref(), now),
+            ]);
+        }
+        for error in &rt.errors {
+            errors.row(vec![rt.runtime.clone(), error.at.clone(), error.message.clone()]);
+        }
+    }
+    text.push_str("\nRuntimes:\n");
+    if runtimes.is_empty() && job.state == "paused" {
+        text.push_str("  <none>: the job is paused\n");
+    } else if runtimes.is_empty() {
+        text.push_str("  <none>: no runtime has reported this job yet\n");
+    } else {
+        text.push_str(&indent(&runtimes.render()));
+    }
+    if !stages.is_empty() {
+        text.push_str("\nStages:\n");
+        text.push_str(&indent(&stages.render()));
+    }
+    if !errors.is_empty() {
+        text.push_str("\nErrors:\n");
+        text.push_str(&indent(&errors.render()));
+    }
+    if !job.history.is_empty() {
+        text.push_str("\nHistory:\n");
+        text.push_str(&indent(&super::job_history::history_table(
+            &job.history,
+            job.revision,
+        )));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const ID: &str = "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";
+    const OLD: &str = "aaaabbbbccccddddeeeeffff00001111222233334444555566667777888899990";
+
+    /// A job as the v1 contract shows it: two runtimes, one with an error and no stage yet.
+    fn sample() -> Value {
+        json!({
+            "name": "wc", "revision": 2, "state": "running", "source": "api",
+            "spec": {"name": "wc", "module": ID, "input": ["lines"], "output": "counts",
+                     "window": "tumbling:10s"},
+            "module": {"id": ID, "name": "word-count"},
+            "created_at": "2026-11-25T09:00:00Z", "updated_at": "2026-11-25T09:58:00Z",
+            "history": [{"revision": 1, "module": OLD, "at": "2026-11-25T09:00:00Z"},
+                        {"revision": 2, "module": ID, "at": "2026-11-25T09:58:00Z"}],
+            "status": {
+                "lag": 12, "assigned_partitions": 6, "last_window_fired_at": "2026-11-25T09:59:50Z",
+                "runtimes": [
+                    {"runtime": "host-a/101", "revision": 2, "module": ID, "state": "running",
+                     "version": "0.1.0",
+                     "stages": [
+                        {"stage": "map", "assigned": ["lines/2", "lines/0", "lines/10"], "lag": 5,
+                         "records_in": 1500, "records_out": 800, "dead_letters": 3,
+                         "open_windows": 2, "watermark": "2026-11-25T09:59:40.000Z",
+                         "last_window_fired_at": "2026-11-25T09:59:50Z"},
+                        {"stage": "reduce", "assigned": ["weir.wc.repartition/1"], "lag": 0,
+                         "records_in": 40, "records_out": 20, "dead_letters": 0,
+                         "open_windows": 1, "watermark": "2026-11-25T09:59:30.000Z",
+                         "last_window_fired_at": null}],
+                     "errors": [], "updated_at": "2026-11-25T09:59:58Z"},
+                    {"runtime": "host-b/202", "revision": 2, "module": ID, "state": "starting",
+                     "stages": [],
+                     "errors": [{"at": "2026-11-25T09:59:00Z", "message": "input topic missing"}],
+                     "updated_at": "2026-11-25T09:59:59Z"}]
+            }
+        })
+    }
+
+    fn now() -> SystemTime {
+        humantime::parse_rfc3339("2026-11-25T10:00:00Z").expect("valid time")
+    }
+
+    #[test]
+    fn status_shows_each_runtime_each_stage_with_its_figures_and_the_errors() {
+        let job: Job = serde_json::from_value(sample()).expect("parses");
+        let text = describe(&job, now());
+        let expected_rows = "\
+Runtimes:
+  RUNTIME      VERSION   REVISION   STATE      MODULE         ERRORS   SEEN
+  host-a/101   0.1.0     2          running    3f2a1b9c0d12   0        2s
+  host-b/202   <none>    2          starting   3f2a1b9c0d12   1        1s
+
+Stages:
+  RUNTIME      STAGE    ASSIGNED                LAG   RECORDS-IN   RECORDS-OUT   DEAD-LETTERS   OPEN-WINDOWS   WATERMARK                  LAST-WINDOW
+  host-a/101   map      lines/0,2,10            5     1500         800           3              2              2026-11-25T09:59:40.000Z   10s
+  host-a/101   reduce   weir.wc.repartition/1   0     40           20            0              1              2026-11-25T09:59:30.000Z   <none>
+
+Errors:
+  RUNTIME      AT                     MESSAGE
+  host-b/202   2026-11-25T09:59:00Z   input topic missing
+
+History:
+  REVISION      AT                     MODULE         KEPT   CHANGES
+  1             2026-11-25T09:00:00Z   aaaabbbbcccc   no     (created)
+  2 (current)   2026-11-25T09:58:00Z   3f2a1b9c0d12   no     (not recorded)
+";
+        assert!(text.ends_with(expected_rows), "{text}");
+        assert!(
+            text.starts_with("Name:         wc\nRevision:     2\nState:        running\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Module:       word-count@3f2a1b9c0d12 ({ID})\n")),
+            "{text}"
+        );
+        assert!(text.contains("Input:        lines\n"), "{text}");
+        assert!(
+            text.contains(
+                "Records:      1540 in, 820 out, 3 dead letters (counted by each runtime since it started the job)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Watermark:    2026-11-25T09:59:30.000Z\n"),
+            "the reduce stage's: {text}"
+        );
+        assert!(
+            text.contains("Last window:  2026-11-25T09:59:50Z (10s ago)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_job_no_runtime_reported_says_so_without_figures() {
+        let job: Job = serde_json::from_value(json!({"name": "wc"})).expect("parses");
+        let text = describe(&job, now());
+        assert!(text.contains("no runtime has reported this job yet"), "{text}");
+        assert!(text.contains("Records:      <none>\n"), "{text}");
+        assert!(text.contains("Watermark:    <none>\n"), "{text}");
+        assert!(!text.contains("Stages:"), "{text}");
+        let paused: Job = serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
+        assert!(describe(&paused, now()).contains("<none>: the job is paused\n"));
+    }
+
+    #[test]
+    fn a_transform_without_watermark_uses_the_map_stage_or_none() {
+        let job: Job = serde_json::from_value(json!({"name": "t", "status": {"runtimes": [
+            {"runtime": "h/1", "stages": [
+                {"stage": "map", "assigned": ["in/0"], "records_in": 4, "watermark": "2026-11-25T09:00:00.000Z"},
+                {"stage": "map", "assigned": ["in/1"], "records_in": 1, "watermark": "2026-11-25T08:00:00.000Z"}]}]}}))
+        .expect("parses");
+        assert_eq!(watermark(&job).as_deref(), Some("2026-11-25T08:00:00.000Z"));
+        assert_eq!(
+            records(&job),
+            "5 in, 0 out, 0 dead letters (counted by each runtime since it started the job)"
+        );
+    }
+}
