@@ -209,6 +209,14 @@ fn run_once<F: TaskFactory>(
         .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
     let sink = Sink::for_job(&spec.brokers, FLUSH_TIMEOUT, factory.dead_letters().clone())
         .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
+    // Before the group assigns anything: the producer's id is then there by the first commit.
+    if !sink.connect(Duration::from_secs(2)) {
+        tracing::debug!(
+            job = spec.job,
+            stage = spec.stage,
+            "no broker answered the sink yet"
+        );
+    }
     let mut stage = Stage {
         spec,
         factory,

@@ -164,6 +164,31 @@ impl Sink {
         })
     }
 
+    /// Connects to the brokers now, so that the producer has its producer id before it first
+    /// sends; waits at most `timeout` and says whether a broker of the cluster answered.
+    ///
+    /// An idempotent producer sends nothing before a broker gave it a producer id. librdkafka
+    /// 2.12 asks for one at creation, when no broker is connected yet, then again on a 500 ms
+    /// timer or when a metadata response comes from a broker of the cluster (not the bootstrap
+    /// address, which it drops once it knows the brokers' ids). A stage's sink first sends at
+    /// its first commit, which then waited 0.5 or 1 s for the id (measured with librdkafka's
+    /// `eos` debug log on a local broker). So this asks for metadata until a broker by id
+    /// answers: that response starts the request for the id.
+    pub fn connect(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.producer.client().fetch_metadata(None, left) {
+                Ok(metadata) if metadata.orig_broker_id() >= 0 => return true,
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// The producer, for metadata queries.
     pub fn producer(&self) -> &ThreadedProducer<SinkReport> {
         &self.producer
