@@ -83,6 +83,9 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
     check_topic(args)?;
     let mut sink = Sink::new(&args.brokers, args.flush_timeout)
         .with_context(|| format!("cannot create a producer for {}", args.brokers))?;
+    // The topic was just found, so the brokers answer: connected now, the producer has its id
+    // by the time stdin's first line comes (else the first send waited 0.5 to 1 s for it).
+    sink.connect(Duration::from_secs(2));
     // JSON records keep their own timestamps; text lines get the broker's time (no policy).
     let format = InputFormat {
         lines: !args.json,
