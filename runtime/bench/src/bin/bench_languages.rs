@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = tempfile::tempdir()?;
     let mut components: Vec<(&str, PathBuf)> =
         vec![("Rust", PathBuf::from(weir_guest_artifacts::WORD_COUNT))];
