@@ -21,9 +21,9 @@
 //! both. Without a file, `weir serve` runs only the registry's jobs, configured by flags and
 //! `WEIR_*` variables alone.
 
-use crate::cli::units::parse_bytes;
 use crate::engine::GuestLimits;
 use crate::pipeline::{PipelineConfig, TimeMode};
+use crate::units::parse_bytes;
 use crate::window::WindowSpec;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -469,7 +469,7 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        crate::cli::units::parse_duration(&text).map_err(serde::de::Error::custom)
+        crate::units::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

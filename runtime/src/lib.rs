@@ -4,12 +4,15 @@
 //! `weir-sdk`, and Weir runs them in a wasmtime sandbox over event-time windows.
 //!
 //! Every module, the data path first (record in → map → window → combine → fire → output):
+//! - [`units`]: sizes, durations and timestamps as people write and read them (flags, config
+//!   files, the API), below everything that parses or prints one;
 //! - [`record`]: the records that flow through Weir and cross the sandbox boundary;
 //! - [`guest`]: the [`guest::Guest`] trait, the three batch calls the pipeline makes into a module;
 //! - [`engine`]: loads and validates components, runs guest instances under limits;
 //! - [`window`]: window assignment, watermarks and per-(window, key) state;
 //! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
 //! - [`shuffle`]: the keyed shuffle that makes a reduce global (partials, markers, merging);
+//! - [`outgoing`]: a record to write to Kafka (output, dead letter, partial, marker, checkpoint);
 //! - [`kafka`]: consumer group source, producer sink, progress topic, dead letters, admin;
 //! - [`job`]: a job on Kafka: its stages, a task per assigned partition, the commit cycle;
 //! - [`metrics`]: the Prometheus metrics and the events that feed them;
@@ -29,10 +32,12 @@ pub mod guest;
 pub mod job;
 pub mod kafka;
 pub mod metrics;
+pub mod outgoing;
 pub mod pipeline;
 pub mod record;
 pub mod registry;
 pub mod server;
 pub mod shuffle;
 pub mod supervisor;
+pub mod units;
 pub mod window;

@@ -9,11 +9,11 @@
 
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, blocking, read_body};
-use crate::cli::units::format_bytes;
 use crate::engine::{Engine, ModuleError, PROCESSOR_EXPORT};
 use crate::record::ModuleKind;
 use crate::registry::model::{CHUNK_SIZE, Key, module_records, module_tombstones};
 use crate::registry::{ModuleMeta, RegistryState, Resolve};
+use crate::units::format_bytes;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};

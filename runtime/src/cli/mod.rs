@@ -19,7 +19,6 @@ mod print;
 pub mod produce;
 pub mod run;
 pub mod serve;
-pub(crate) mod units;
 
 use clap::{Parser, Subcommand};
 

@@ -10,9 +10,9 @@
 use super::chunks::{Chunk, read_chunks};
 use super::input::InputFormat;
 use super::print::{count, dead_letter_line, output_line};
-use super::units::{parse_bytes, parse_timestamp};
 use crate::engine::{CompileCache, Engine, GuestLimits};
 use crate::pipeline::{MapAhead, Mapped, Outcome, Pipeline, PipelineConfig, TimeMode};
+use crate::units::{parse_bytes, parse_timestamp};
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
 use std::fs::File;
@@ -35,10 +35,10 @@ pub struct RunArgs {
     #[arg(long, short, default_value = "tumbling:10s")]
     pub window: WindowSpec,
     /// How far the watermark trails the largest event time seen.
-    #[arg(long, default_value = "0s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::units::parse_duration)]
     pub out_of_orderness: Duration,
     /// How long after its end a window still accepts records.
-    #[arg(long, default_value = "0s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::units::parse_duration)]
     pub lateness: Duration,
     /// Read raw text lines instead of JSON records; each line's timestamp is
     /// `--start + line_index × --interval`.
@@ -48,7 +48,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "0", value_parser = parse_timestamp)]
     pub start: i64,
     /// Time between consecutive lines, for lines without a timestamp.
-    #[arg(long, default_value = "1s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::units::parse_duration)]
     pub interval: Duration,
     /// Event time (record or map timestamps) or processing time (the wall clock).
     #[arg(long, value_enum, default_value = "event")]
@@ -68,7 +68,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
     pub memory: usize,
     /// Time limit of one guest call.
-    #[arg(long, default_value = "1s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::units::parse_duration)]
     pub timeout: Duration,
     /// Limit on the bytes one guest call returns.
     #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]

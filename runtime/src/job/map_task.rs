@@ -7,7 +7,7 @@ use super::metered::MeteredGuest;
 use super::module_runs::{MapCheckpoint, ModuleRun};
 use super::task::{Task, TaskFactory};
 use crate::guest::Guest;
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::pipeline::{MakePremapper, Outcome, Pipeline, Premapper};
 use crate::record::{Combined, InputRecord};
 use crate::shuffle::{MarkerInfo, marker_records, partial_records, upstream_name};

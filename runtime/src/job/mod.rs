@@ -33,7 +33,7 @@ use crate::config::JobConfig;
 use crate::engine::{Engine, Module};
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::dead_letter::DeadLetterTopic;
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::record::{ModuleKind, OutputRecord, Window};
 use crate::shuffle::upstream_name;
 use anyhow::{Context, Result};

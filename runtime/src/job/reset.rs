@@ -20,8 +20,9 @@
 
 use super::module_runs::MapCheckpoint;
 use crate::kafka::progress::ProgressStore;
-use crate::kafka::sink::{Outgoing, Sink};
+use crate::kafka::sink::Sink;
 use crate::kafka::{consumer_config, topic_partitions};
+use crate::outgoing::Outgoing;
 use crate::shuffle::MergeCheckpoint;
 use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};

@@ -14,15 +14,16 @@
 use super::observe::{Activity, StageObserver};
 use super::orphans::{OrphanWatch, Stalled};
 use super::task::{Task, TaskFactory};
-use crate::cli::units::format_bytes;
 use crate::kafka::fetch_watch::Stuck;
 use crate::kafka::partition_queues::PartitionQueues;
 use crate::kafka::progress::ProgressStore;
-use crate::kafka::sink::{Outgoing, Sink};
+use crate::kafka::sink::Sink;
 use crate::kafka::source::{Rebalanced, StageContext, input_record};
 use crate::kafka::{STAGE_FETCH_BYTES, group_positions, next_fetch_bytes, stage_consumer_config};
+use crate::outgoing::Outgoing;
 use crate::pipeline::MapPool;
 use crate::record::InputRecord;
+use crate::units::format_bytes;
 use anyhow::{Context, Result, bail};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};

@@ -1,7 +1,7 @@
 //! [`Task`]: what a stage runs for each partition it is assigned, and how a stage makes one.
 
 use crate::kafka::dead_letter::DeadLetterTopic;
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::pipeline::MakePremapper;
 use crate::record::{Combined, InputRecord};
 

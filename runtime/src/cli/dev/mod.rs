@@ -20,7 +20,8 @@ mod port;
 mod printer;
 
 use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
-use crate::kafka::sink::{Outgoing, Sink};
+use crate::kafka::sink::Sink;
+use crate::outgoing::Outgoing;
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
 use printer::{Printer, QUIET};
