@@ -22,7 +22,9 @@
 //! - [`api`]: the HTTP API every runtime serves (modules, jobs, metrics, probes, the console);
 //! - [`server`]: one runtime of the pool (`weir serve`, `weir dev`): API, registry, supervisor;
 //! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file, `weir serve` from
-//!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka).
+//!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka). `weir build`
+//!   and `weir init`, the module author's toolchain, are the `weir-toolchain` crate's: the
+//!   binary links it, this library does not.
 
 pub mod api;
 pub mod cli;

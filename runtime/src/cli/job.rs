@@ -562,9 +562,23 @@ fn describe(job: &Job, now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::module::ModuleArgs;
     use clap::Parser;
     use serde_json::json;
+
+    /// `weir job` and `weir module` as the binary's command line nests them (`src/main.rs`).
+    #[derive(Debug, Parser)]
+    #[command(name = "weir")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Command {
+        Job(JobArgs),
+        Module(ModuleArgs),
+    }
 
     const ID: &str = "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";
     const OLD: &str = "aaaabbbbccccddddeeeeffff00001111222233334444555566667777888899990";

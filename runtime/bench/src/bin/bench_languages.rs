@@ -20,12 +20,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use weir::cli::build::{BuildArgs, build};
 use weir::engine::{Engine, GuestLimits, WasmGuest};
 use weir::guest::Guest;
 use weir::pipeline::{Pipeline, PipelineConfig, TimeMode};
 use weir::record::InputRecord;
 use weir::window::WindowSpec;
+use weir_toolchain::{BuildArgs, build};
 
 /// The allocator the `weir` binary uses, so the figures are the binary's.
 #[global_allocator]
