@@ -118,8 +118,8 @@ pub struct JobConfig {
     pub idle_timeout: Duration,
     /// Event time (record or map timestamps) or processing time (wall clock; replays after a
     /// crash may then put records in other windows than the first time).
-    #[serde(default)]
-    pub time: TimeConfig,
+    #[serde(default, with = "TimeModeSpelling")]
+    pub time: TimeMode,
     /// Reduce globally per key through the repartition topic (default). Turn it off when the
     /// input is already partitioned by the reduce key: each input partition is then reduced on
     /// its own and the shuffle is skipped.
@@ -139,14 +139,12 @@ pub struct JobConfig {
     pub limits: LimitsConfig,
 }
 
-/// Where event time comes from, in a config file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeConfig {
-    /// Record timestamps, or the time map emits.
-    #[default]
+/// How a config file or a job spec spells the pipeline's [`TimeMode`]: `event` or
+/// `processing`. Serde's remote derive, so the one type is `TimeMode` and this only spells it.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "TimeMode", rename_all = "snake_case")]
+enum TimeModeSpelling {
     Event,
-    /// The wall clock at processing.
     Processing,
 }
 
@@ -393,10 +391,7 @@ impl JobConfig {
             window: self.window.unwrap_or(TRANSFORM_WINDOW),
             out_of_orderness: self.out_of_orderness,
             lateness: self.lateness,
-            time: match self.time {
-                TimeConfig::Event => TimeMode::Event,
-                TimeConfig::Processing => TimeMode::Processing,
-            },
+            time: self.time,
         }
     }
 
@@ -568,6 +563,26 @@ mod tests {
         assert!(json.get("window").is_none(), "no window, no field: {json}");
         let back: JobConfig = serde_json::from_value(json)?;
         assert_eq!(&back, job);
+        Ok(())
+    }
+
+    #[test]
+    fn time_is_spelled_event_or_processing() -> anyhow::Result<()> {
+        let text = "[[job]]\nname = \"f\"\nmodule = \"filter\"\ninput = [\"a\"]\noutput = \"b\"\n";
+        assert_eq!(parse(text)?.jobs[0].time, TimeMode::Event, "the default");
+        let config = parse(&format!("{text}time = \"processing\"\n"))?;
+        let job = &config.jobs[0];
+        assert_eq!(job.pipeline().time, TimeMode::Processing);
+        let mut json = serde_json::to_value(job)?;
+        assert_eq!(json["time"], "processing");
+        json["time"] = "wall".into();
+        let err = serde_json::from_value::<JobConfig>(json)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown variant `wall`, expected `event` or `processing`")
+        );
         Ok(())
     }
 

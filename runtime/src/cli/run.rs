@@ -52,7 +52,7 @@ pub struct RunArgs {
     pub interval: Duration,
     /// Event time (record or map timestamps) or processing time (the wall clock).
     #[arg(long, value_enum, default_value = "event")]
-    pub time: TimeArg,
+    pub time: TimeMode,
     /// Write dead letters to this file (JSON lines) instead of stderr.
     #[arg(long)]
     pub dead_letters: Option<PathBuf>,
@@ -85,13 +85,19 @@ pub struct RunArgs {
     pub compile_cache: Option<String>,
 }
 
-/// `--time` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum TimeArg {
-    /// Record timestamps, or the time map emits.
-    Event,
-    /// The wall clock at processing.
-    Processing,
+/// How `--time` spells the pipeline's [`TimeMode`]: `event` or `processing`.
+impl clap::ValueEnum for TimeMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[TimeMode::Event, TimeMode::Processing]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            TimeMode::Event => PossibleValue::new("event").help("Record timestamps, or the time map emits"),
+            TimeMode::Processing => PossibleValue::new("processing").help("The wall clock at processing"),
+        })
+    }
 }
 
 /// Runs `weir run`.
@@ -114,10 +120,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         window: args.window,
         out_of_orderness: args.out_of_orderness,
         lateness: args.lateness,
-        time: match args.time {
-            TimeArg::Event => TimeMode::Event,
-            TimeArg::Processing => TimeMode::Processing,
-        },
+        time: args.time,
     };
     let mut pipeline = Pipeline::new(guest, &config);
     let format = InputFormat {

@@ -19,9 +19,10 @@
 mod port;
 mod printer;
 
-use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
+use crate::config::{JobConfig, LimitsConfig, ServeConfig};
 use crate::kafka::sink::Sink;
 use crate::outgoing::Outgoing;
+use crate::pipeline::TimeMode;
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
 use printer::{Printer, QUIET};
@@ -212,7 +213,7 @@ fn job(window: WindowSpec) -> JobConfig {
         out_of_orderness: Duration::ZERO,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
-        time: TimeConfig::Processing,
+        time: TimeMode::Processing,
         shuffle: true,
         reduce_partitions: None,
         batch_size: 1024,
