@@ -79,12 +79,25 @@ pub struct ServeConfig {
     pub max_limits: LimitsConfig,
 }
 
+/// The consumer group of job `job`'s map stage, which reads its input topics: `weir.NAME`
+/// (its committed offsets are where a paused or reset job resumes).
+pub fn map_group(job: &str) -> String {
+    format!("weir.{job}")
+}
+
+/// The consumer group of job `job`'s reduce stage, which reads its repartition topic:
+/// `weir.NAME.reduce`.
+pub fn reduce_group(job: &str) -> String {
+    format!("weir.{job}.reduce")
+}
+
 /// One job: a module over input topics, its windows and its limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobConfig {
-    /// The job's name: it names the consumer groups (`weir.NAME.map`, `weir.NAME.reduce`) and
-    /// the internal topics (`weir.NAME.repartition`, `weir.NAME.progress`).
+    /// The job's name: it names the consumer groups ([`map_group`]: `weir.NAME`,
+    /// [`reduce_group`]: `weir.NAME.reduce`) and the internal topics (`weir.NAME.repartition`,
+    /// `weir.NAME.progress`, `weir.NAME.logs`).
     pub name: String,
     /// The module: a component file, or a bundled example's name (`word-count`...).
     pub module: PathBuf,
@@ -359,6 +372,16 @@ impl JobConfig {
             .unwrap_or_else(|| format!("{}.dead-letters", self.name))
     }
 
+    /// The consumer group of the job's map stage ([`map_group`]).
+    pub fn map_group(&self) -> String {
+        map_group(&self.name)
+    }
+
+    /// The consumer group of the job's reduce stage ([`reduce_group`]).
+    pub fn reduce_group(&self) -> String {
+        reduce_group(&self.name)
+    }
+
     /// The internal repartition topic (stage 1 → stage 2).
     pub fn repartition_topic(&self) -> String {
         format!("weir.{}.repartition", self.name)
@@ -549,6 +572,10 @@ mod tests {
         assert!(job.shuffle);
         assert_eq!(job.dead_letter_topic(), "wc.dead-letters");
         assert_eq!(job.repartition_topic(), "weir.wc.repartition");
+        assert_eq!(
+            (job.map_group(), job.reduce_group()),
+            ("weir.wc".into(), "weir.wc.reduce".into())
+        );
         Ok(())
     }
 

@@ -225,18 +225,14 @@ pub fn start(
     });
     let observer = |stage| Arc::new(StageObserver::new(&job.name, stage, status.clone()));
     let mut handles = vec![spawn(
-        spec("map", format!("weir.{}", job.name), job.input.clone()),
+        spec("map", job.map_group(), job.input.clone()),
         MapTasks(context.clone()),
         observer("map"),
         shutdown.clone(),
     )?];
     if let Some(repartition) = repartition {
         handles.push(spawn(
-            spec(
-                "reduce",
-                format!("weir.{}.reduce", job.name),
-                vec![repartition.topic],
-            ),
+            spec("reduce", job.reduce_group(), vec![repartition.topic]),
             ReduceTasks(context),
             observer("reduce"),
             shutdown.clone(),
