@@ -157,10 +157,7 @@ pub fn start(
         topic(job.output.clone(), widest),
         topic(job.dead_letter_topic(), widest),
         topic(job.logs_topic(), 1),
-        TopicSpec {
-            config: vec![("cleanup.policy", "compact".into())],
-            ..topic(job.progress_topic(), widest.max(reduce_partitions))
-        },
+        TopicSpec::compacted(job.progress_topic(), widest.max(reduce_partitions)),
     ];
     if shuffle {
         topics.push(topic(job.repartition_topic(), reduce_partitions));
