@@ -7,7 +7,7 @@
 //! printed. `--idle-timeout` counts from the moment partitions are assigned, never the
 //! connection and group join before.
 
-use super::print::{record_json, record_text};
+use super::output::records::{record_json, record_text};
 use crate::kafka::source::input_record;
 use crate::kafka::{consumer_config, topic_partitions};
 use anyhow::{Context, Result, bail};

@@ -3,8 +3,7 @@
 //! `replay` (publish them back to the job's input once its module is fixed).
 
 use super::client::{Client, ClientArgs, segment};
-use super::output::{self, Format, NONE, OutputArgs, Table};
-use super::print::count;
+use super::output::{self, Format, NONE, OutputArgs, Table, count};
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{Value, json};

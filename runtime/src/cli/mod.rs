@@ -17,7 +17,6 @@ pub mod job_reset;
 pub mod job_spec;
 pub mod module;
 pub mod output;
-mod print;
 pub mod produce;
 pub mod run;
 pub mod serve;

@@ -48,7 +48,7 @@ pub struct ProduceArgs {
 
 /// `1 record`, `2 records`.
 fn records(n: u64) -> String {
-    super::print::count(n, "record", "records")
+    super::output::count(n, "record", "records")
 }
 
 /// Checks that the topic exists (without creating it), or creates it with `--create`.

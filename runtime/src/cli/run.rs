@@ -9,7 +9,8 @@
 
 use super::chunks::{Chunk, read_chunks};
 use super::input::InputFormat;
-use super::print::{count, dead_letter_line, output_line};
+use super::output::count;
+use super::output::records::{dead_letter_line, output_line};
 use crate::engine::{CompileCache, Engine, GuestLimits};
 use crate::pipeline::{MapAhead, Mapped, Outcome, Pipeline, PipelineConfig, TimeMode};
 use crate::units::{parse_bytes, parse_timestamp};
