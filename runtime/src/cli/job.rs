@@ -7,6 +7,11 @@
 //! its flags name: it reads the job's current spec and sends it back with those fields changed.
 //! The server validates specs and resolves module refs; this file builds the request and prints
 //! the answer (`status`: per runtime, its stages' partitions, lag and errors).
+//!
+//! The answers are read into `Api*` types of this file ([`ApiJob`], [`ApiJobStatus`]...):
+//! lenient copies of what the v1 API sends (every field defaulted, so an older or newer server
+//! still prints), named apart from the server's own strict types (`job::status`,
+//! `registry::Revision`) they mirror.
 
 use super::client::{Client, ClientArgs, segment};
 use super::job_spec::{SpecFlags, check_complete, name_spec, overlay, read_spec};
@@ -121,7 +126,7 @@ pub enum JobCommand {
 /// A job as the server describes it (v1); lenient, for printing.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Job {
+pub struct ApiJob {
     /// Its name.
     pub name: String,
     /// Its current revision.
@@ -131,7 +136,7 @@ pub struct Job {
     /// `api` or `config`.
     pub source: String,
     /// The module its current revision runs.
-    pub module: ModuleRef,
+    pub module: ApiModuleRef,
     /// Its spec (module resolved to an id).
     pub spec: Map<String, Value>,
     /// Created at (RFC 3339); none for a job of a runtime's config file (older servers send
@@ -140,15 +145,15 @@ pub struct Job {
     /// Last changed at (RFC 3339); none for a config-file job.
     pub updated_at: Option<String>,
     /// Its revisions, oldest first.
-    pub history: Vec<Revision>,
+    pub history: Vec<ApiRevision>,
     /// What the runtimes report.
-    pub status: JobStatus,
+    pub status: ApiJobStatus,
 }
 
 /// A module as a job names it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct ModuleRef {
+pub struct ApiModuleRef {
     /// sha256 id.
     pub id: String,
     /// Name, if any.
@@ -158,7 +163,7 @@ pub struct ModuleRef {
 /// One revision of a job.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Revision {
+pub struct ApiRevision {
     /// Its number.
     pub revision: u64,
     /// Its module id.
@@ -174,7 +179,7 @@ pub struct Revision {
 /// A job's status, summed over runtimes and per runtime.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct JobStatus {
+pub struct ApiJobStatus {
     /// Records not yet consumed, over all input partitions.
     pub lag: Option<i64>,
     /// Input partitions assigned to some runtime.
@@ -182,13 +187,13 @@ pub struct JobStatus {
     /// When a window last fired.
     pub last_window_fired_at: Option<String>,
     /// Per runtime.
-    pub runtimes: Vec<RuntimeStatus>,
+    pub runtimes: Vec<ApiRuntimeStatus>,
 }
 
 /// What one runtime reports for a job.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct RuntimeStatus {
+pub struct ApiRuntimeStatus {
     /// `host/pid`.
     pub runtime: String,
     /// The revision it runs.
@@ -198,9 +203,9 @@ pub struct RuntimeStatus {
     /// `running`, `starting`, `failed` or `paused`.
     pub state: String,
     /// Its stages.
-    pub stages: Vec<StageStatus>,
+    pub stages: Vec<ApiStageStatus>,
     /// Its recent errors.
-    pub errors: Vec<RuntimeError>,
+    pub errors: Vec<ApiRuntimeError>,
     /// When it last reported.
     pub updated_at: String,
 }
@@ -208,7 +213,7 @@ pub struct RuntimeStatus {
 /// One stage (map or reduce) on one runtime.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct StageStatus {
+pub struct ApiStageStatus {
     /// `map` or `reduce`.
     pub stage: String,
     /// `topic/partition` it is assigned.
@@ -224,7 +229,7 @@ pub struct StageStatus {
 /// An error a runtime reported.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct RuntimeError {
+pub struct ApiRuntimeError {
     /// When.
     pub at: String,
     /// What.
@@ -233,8 +238,8 @@ pub struct RuntimeError {
 
 /// The `GET /v1/jobs` body.
 #[derive(Debug, Deserialize)]
-struct JobList {
-    jobs: Vec<Job>,
+struct ApiJobList {
+    jobs: Vec<ApiJob>,
 }
 
 /// Runs `weir job`.
@@ -259,14 +264,14 @@ pub fn job(args: &JobArgs) -> Result<()> {
         }
         JobCommand::List => {
             let reply = client.get("/jobs")?;
-            let list: JobList = reply.parse("the job list")?;
+            let list: ApiJobList = reply.parse("the job list")?;
             return output::print(&output::render(format, &reply.body, |wide| {
                 list_table(&list.jobs, now, wide)
             })?);
         }
         JobCommand::Status { name } => {
             let reply = client.get(&path(name, ""))?;
-            let job: Job = reply.parse("the job")?;
+            let job: ApiJob = reply.parse("the job")?;
             return output::print(&output::render(format, &reply.body, |_| describe(&job, now))?);
         }
         JobCommand::Update { name, spec } => {
@@ -279,7 +284,7 @@ pub fn job(args: &JobArgs) -> Result<()> {
                     )
                 }
                 None => {
-                    let job: Job = client.get(&path(name, ""))?.parse("the job")?;
+                    let job: ApiJob = client.get(&path(name, ""))?.parse("the job")?;
                     job.spec
                 }
             };
@@ -318,7 +323,7 @@ pub fn job(args: &JobArgs) -> Result<()> {
         ),
         JobCommand::History { name } => {
             let reply = client.get(&path(name, ""))?;
-            let job: Job = reply.parse("the job")?;
+            let job: ApiJob = reply.parse("the job")?;
             let history = serde_json::json!({ "name": job.name, "revision": job.revision, "history": reply.body.get("history") });
             return output::print(&output::render(format, &history, |_| {
                 super::job_history::history_table(&job.history, job.revision)
@@ -341,12 +346,12 @@ pub fn job(args: &JobArgs) -> Result<()> {
             })?);
         }
     };
-    let job: Job = reply.parse("the request")?;
+    let job: ApiJob = reply.parse("the request")?;
     output::print(&output::render(format, &reply.body, |_| changed(&job, done))?)
 }
 
 /// The sentence after a change: `job wc updated: revision 2, running, module word-count@3f2a…`.
-fn changed(job: &Job, done: &str) -> String {
+fn changed(job: &ApiJob, done: &str) -> String {
     format!(
         "job {} {done}: revision {}, {}, module {}\n",
         job.name,
@@ -357,7 +362,7 @@ fn changed(job: &Job, done: &str) -> String {
 }
 
 /// `name@shortid`, or the short id of an unnamed module.
-fn module_label(module: &ModuleRef) -> String {
+fn module_label(module: &ApiModuleRef) -> String {
     match module.name.as_deref() {
         Some(name) if !name.is_empty() => format!("{name}@{}", output::short_id(&module.id)),
         _ => output::short_id(&module.id),
@@ -379,7 +384,7 @@ fn number_or_none<T: ToString>(value: Option<T>) -> String {
 
 /// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job; `wide` adds
 /// `INPUT OUTPUT WINDOW SOURCE RUNTIMES ERRORS`.
-fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
+fn list_table(jobs: &[ApiJob], now: SystemTime, wide: bool) -> String {
     let mut headers = vec![
         "NAME",
         "REVISION",
@@ -423,7 +428,7 @@ fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
 
 /// A field of the job's spec as a cell: text as it is, a list comma-separated, `<none>` when
 /// absent.
-fn spec_text(job: &Job, key: &str) -> String {
+fn spec_text(job: &ApiJob, key: &str) -> String {
     match job.spec.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(items)) => items
@@ -465,7 +470,7 @@ fn indent(text: &str) -> String {
 }
 
 /// `status`: the job's fields, a row per (runtime, stage), the runtimes' errors, the history.
-fn describe(job: &Job, now: SystemTime) -> String {
+fn describe(job: &ApiJob, now: SystemTime) -> String {
     let spec = |key: &str| spec_text(job, key);
     let last = &job.status.last_window_fired_at;
     let mut text = fields(&[
@@ -617,8 +622,8 @@ mod tests {
 
     #[test]
     fn the_job_list_has_kubectl_columns() {
-        let job: Job = serde_json::from_value(sample()).expect("the contract's job parses");
-        let fresh: Job = serde_json::from_value(json!({
+        let job: ApiJob = serde_json::from_value(sample()).expect("the contract's job parses");
+        let fresh: ApiJob = serde_json::from_value(json!({
             "name": "fresh", "revision": 1, "state": "paused", "module": {"id": OLD, "name": null},
             "created_at": "2026-11-25T09:59:30Z", "status": {"runtimes": []}
         }))
@@ -661,14 +666,14 @@ mod tests {
             json!({"name": "word-count", "revision": 0, "state": "running", "source": "config",
                    "module": {"id": "word-count"}, "status": {"runtimes": []}}),
         ] {
-            let reply: JobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
+            let reply: ApiJobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
                 .expect("a job list with a config-file job parses");
             let table = list_table(&reply.jobs, now(), false);
             assert!(
                 table.ends_with("word-count   0          running   word-count   <none>   <none>       <none>        <none>\n"),
                 "{table}"
             );
-            let parsed: Job = serde_json::from_value(job).expect("parses");
+            let parsed: ApiJob = serde_json::from_value(job).expect("parses");
             let text = describe(&parsed, now());
             assert!(
                 text.contains("Created:      <none> (a runtime's config file)\n"),
@@ -679,7 +684,7 @@ mod tests {
 
     #[test]
     fn status_shows_each_runtime_stage_its_partitions_lag_and_errors() {
-        let job: Job = serde_json::from_value(sample()).expect("parses");
+        let job: ApiJob = serde_json::from_value(sample()).expect("parses");
         let text = describe(&job, now());
         let expected_rows = "\
 Runtimes:
@@ -715,15 +720,16 @@ History:
 
     #[test]
     fn a_job_no_runtime_reported_says_so() {
-        let job: Job = serde_json::from_value(json!({"name": "wc"})).expect("parses");
+        let job: ApiJob = serde_json::from_value(json!({"name": "wc"})).expect("parses");
         assert!(describe(&job, now()).contains("no runtime has reported this job yet"));
-        let paused: Job = serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
+        let paused: ApiJob =
+            serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
         assert!(describe(&paused, now()).contains("<none>: the job is paused\n"));
     }
 
     #[test]
     fn changes_print_one_sentence() {
-        let job: Job = serde_json::from_value(sample()).expect("parses");
+        let job: ApiJob = serde_json::from_value(sample()).expect("parses");
         assert_eq!(
             changed(&job, "updated"),
             "job wc updated: revision 2, running, module word-count@3f2a1b9c0d12\n"
