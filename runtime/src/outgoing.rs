@@ -26,10 +26,17 @@ pub struct Outgoing {
 impl Outgoing {
     /// The value of the last header named `name`, as text (invalid UTF-8 replaced).
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        last_header(&self.headers, name)
     }
+}
+
+/// The value of the last header named `name` in `headers`, as text (invalid UTF-8 replaced):
+/// what a record to write and a stored dead letter ([`crate::kafka::dead_letter_reader`]) both
+/// answer for a header.
+pub fn last_header(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
 }
