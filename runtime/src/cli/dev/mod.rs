@@ -7,7 +7,7 @@
 //! reach it while `weir dev` runs, and it keeps everything in memory, so it all goes away on
 //! exit. It is a development broker, not a store: use `weir serve` against a real cluster for
 //! anything else. Clients reach it on a fixed port (`--port`, 9092 by default when free: see
-//! [`port`]), and the banner prints the `export WEIR_BROKERS=... WEIR_SERVER=...` line that
+//! `port.rs`), and the banner prints the `export WEIR_BROKERS=... WEIR_SERVER=...` line that
 //! points `weir produce`, `weir consume`, `weir module` and `weir job` at it.
 //!
 //! The job reads `lines`, writes `counts`, and windows in processing time (the wall clock), so
