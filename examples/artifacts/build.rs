@@ -29,7 +29,17 @@ fn main() {
         .and_then(Path::parent)
         .expect("examples/artifacts sits two levels below the workspace root")
         .to_path_buf();
-    for dir in ["guest-sdk", "examples", "tests/guests"] {
+    // What the guest crates are built from: the Rust SDK (its crate, macros and contract; not
+    // the other languages' SDKs nor the module toolchain under guest-sdk/, which no guest
+    // builds with), the examples and the test guests.
+    for dir in [
+        "guest-sdk/Cargo.toml",
+        "guest-sdk/src",
+        "guest-sdk/macros",
+        "guest-sdk/wit",
+        "examples",
+        "tests/guests",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     println!(

@@ -21,9 +21,9 @@
 //! both. Without a file, `weir serve` runs only the registry's jobs, configured by flags and
 //! `WEIR_*` variables alone.
 
-use crate::cli::units::parse_bytes;
 use crate::engine::GuestLimits;
 use crate::pipeline::{PipelineConfig, TimeMode};
+use crate::units::parse_bytes;
 use crate::window::WindowSpec;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -79,12 +79,25 @@ pub struct ServeConfig {
     pub max_limits: LimitsConfig,
 }
 
+/// The consumer group of job `job`'s map stage, which reads its input topics: `weir.NAME`
+/// (its committed offsets are where a paused or reset job resumes).
+pub fn map_group(job: &str) -> String {
+    format!("weir.{job}")
+}
+
+/// The consumer group of job `job`'s reduce stage, which reads its repartition topic:
+/// `weir.NAME.reduce`.
+pub fn reduce_group(job: &str) -> String {
+    format!("weir.{job}.reduce")
+}
+
 /// One job: a module over input topics, its windows and its limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobConfig {
-    /// The job's name: it names the consumer groups (`weir.NAME.map`, `weir.NAME.reduce`) and
-    /// the internal topics (`weir.NAME.repartition`, `weir.NAME.progress`).
+    /// The job's name: it names the consumer groups ([`map_group`]: `weir.NAME`,
+    /// [`reduce_group`]: `weir.NAME.reduce`) and the internal topics (`weir.NAME.repartition`,
+    /// `weir.NAME.progress`, `weir.NAME.logs`).
     pub name: String,
     /// The module: a component file, or a bundled example's name (`word-count`...).
     pub module: PathBuf,
@@ -118,8 +131,8 @@ pub struct JobConfig {
     pub idle_timeout: Duration,
     /// Event time (record or map timestamps) or processing time (wall clock; replays after a
     /// crash may then put records in other windows than the first time).
-    #[serde(default)]
-    pub time: TimeConfig,
+    #[serde(default, with = "TimeModeSpelling")]
+    pub time: TimeMode,
     /// Reduce globally per key through the repartition topic (default). Turn it off when the
     /// input is already partitioned by the reduce key: each input partition is then reduced on
     /// its own and the shuffle is skipped.
@@ -139,14 +152,12 @@ pub struct JobConfig {
     pub limits: LimitsConfig,
 }
 
-/// Where event time comes from, in a config file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeConfig {
-    /// Record timestamps, or the time map emits.
-    #[default]
+/// How a config file or a job spec spells the pipeline's [`TimeMode`]: `event` or
+/// `processing`. Serde's remote derive, so the one type is `TimeMode` and this only spells it.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "TimeMode", rename_all = "snake_case")]
+enum TimeModeSpelling {
     Event,
-    /// The wall clock at processing.
     Processing,
 }
 
@@ -361,6 +372,16 @@ impl JobConfig {
             .unwrap_or_else(|| format!("{}.dead-letters", self.name))
     }
 
+    /// The consumer group of the job's map stage ([`map_group`]).
+    pub fn map_group(&self) -> String {
+        map_group(&self.name)
+    }
+
+    /// The consumer group of the job's reduce stage ([`reduce_group`]).
+    pub fn reduce_group(&self) -> String {
+        reduce_group(&self.name)
+    }
+
     /// The internal repartition topic (stage 1 → stage 2).
     pub fn repartition_topic(&self) -> String {
         format!("weir.{}.repartition", self.name)
@@ -393,10 +414,7 @@ impl JobConfig {
             window: self.window.unwrap_or(TRANSFORM_WINDOW),
             out_of_orderness: self.out_of_orderness,
             lateness: self.lateness,
-            time: match self.time {
-                TimeConfig::Event => TimeMode::Event,
-                TimeConfig::Processing => TimeMode::Processing,
-            },
+            time: self.time,
         }
     }
 
@@ -469,7 +487,7 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        crate::cli::units::parse_duration(&text).map_err(serde::de::Error::custom)
+        crate::units::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -554,6 +572,10 @@ mod tests {
         assert!(job.shuffle);
         assert_eq!(job.dead_letter_topic(), "wc.dead-letters");
         assert_eq!(job.repartition_topic(), "weir.wc.repartition");
+        assert_eq!(
+            (job.map_group(), job.reduce_group()),
+            ("weir.wc".into(), "weir.wc.reduce".into())
+        );
         Ok(())
     }
 
@@ -568,6 +590,26 @@ mod tests {
         assert!(json.get("window").is_none(), "no window, no field: {json}");
         let back: JobConfig = serde_json::from_value(json)?;
         assert_eq!(&back, job);
+        Ok(())
+    }
+
+    #[test]
+    fn time_is_spelled_event_or_processing() -> anyhow::Result<()> {
+        let text = "[[job]]\nname = \"f\"\nmodule = \"filter\"\ninput = [\"a\"]\noutput = \"b\"\n";
+        assert_eq!(parse(text)?.jobs[0].time, TimeMode::Event, "the default");
+        let config = parse(&format!("{text}time = \"processing\"\n"))?;
+        let job = &config.jobs[0];
+        assert_eq!(job.pipeline().time, TimeMode::Processing);
+        let mut json = serde_json::to_value(job)?;
+        assert_eq!(json["time"], "processing");
+        json["time"] = "wall".into();
+        let err = serde_json::from_value::<JobConfig>(json)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown variant `wall`, expected `event` or `processing`")
+        );
         Ok(())
     }
 

@@ -4,12 +4,15 @@
 //! `weir-sdk`, and Weir runs them in a wasmtime sandbox over event-time windows.
 //!
 //! Every module, the data path first (record in → map → window → combine → fire → output):
+//! - [`units`]: sizes, durations and timestamps as people write and read them (flags, config
+//!   files, the API), below everything that parses or prints one;
 //! - [`record`]: the records that flow through Weir and cross the sandbox boundary;
 //! - [`guest`]: the [`guest::Guest`] trait, the three batch calls the pipeline makes into a module;
 //! - [`engine`]: loads and validates components, runs guest instances under limits;
 //! - [`window`]: window assignment, watermarks and per-(window, key) state;
 //! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
 //! - [`shuffle`]: the keyed shuffle that makes a reduce global (partials, markers, merging);
+//! - [`outgoing`]: a record to write to Kafka (output, dead letter, partial, marker, checkpoint);
 //! - [`kafka`]: consumer group source, producer sink, progress topic, dead letters, admin;
 //! - [`job`]: a job on Kafka: its stages, a task per assigned partition, the commit cycle;
 //! - [`metrics`]: the Prometheus metrics and the events that feed them;
@@ -21,7 +24,9 @@
 //!   console);
 //! - [`server`]: one runtime of the pool (`weir serve`, `weir dev`): API, registry, supervisor;
 //! - [`cli`]: the `weir` commands (`weir run` drives the pipeline from a file, `weir serve` from
-//!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka).
+//!   Kafka; `weir produce` and `weir consume` move records in and out of Kafka). `weir build`
+//!   and `weir init`, the module author's toolchain, are the `weir-toolchain` crate's: the
+//!   binary links it, this library does not.
 
 pub mod api;
 pub mod cli;
@@ -31,10 +36,12 @@ pub mod guest;
 pub mod job;
 pub mod kafka;
 pub mod metrics;
+pub mod outgoing;
 pub mod pipeline;
 pub mod record;
 pub mod registry;
 pub mod server;
 pub mod shuffle;
 pub mod supervisor;
+pub mod units;
 pub mod window;

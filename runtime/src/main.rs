@@ -1,10 +1,15 @@
 //! The `weir` binary: parses the command line, sets up logging, runs the command.
+//!
+//! The commands that run, serve and talk to a pool are the `weir` library's ([`weir::cli`]);
+//! `weir init` and `weir build`, the module author's toolchain, are `weir-toolchain`'s, behind
+//! the default `toolchain` feature: `cargo build -p weir --no-default-features` makes a
+//! server that does not link wit-bindgen-c or wit-component.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
-use weir::cli::{Cli, Command};
+use weir::cli::{consume, dead_letters, dev, job, module, produce, run, runtime, serve};
 
 /// mimalloc instead of the system allocator: batches make many short-lived buffers (lifting guest
 /// results, staging pairs), and glibc's malloc took 29% of the Wasm word-count profile
@@ -46,18 +51,20 @@ fn main() -> ExitCode {
         logs.init();
     }
     let result = match cli.command {
-        Command::Run(args) => weir::cli::run::run(&args),
-        Command::Produce(args) => weir::cli::produce::produce(&args),
-        Command::Consume(args) => weir::cli::consume::consume(&args),
-        Command::Serve(args) => weir::cli::serve::serve(&args),
-        Command::Dev(args) => weir::cli::dev::dev(&args),
-        Command::Init(args) => weir::cli::init::init(&args),
-        Command::Build(args) => weir::cli::build::build(&args),
-        Command::Module(args) => weir::cli::module::module(&args),
-        Command::Job(args) => weir::cli::job::job(&args),
-        Command::Runtime(args) => weir::cli::runtime::runtime(&args),
-        Command::DeadLetters(args) => weir::cli::dead_letters::dead_letters(&args),
-        Command::Completions(args) => weir::cli::completions(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Produce(args) => produce::produce(&args),
+        Command::Consume(args) => consume::consume(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Dev(args) => dev::dev(&args),
+        #[cfg(feature = "toolchain")]
+        Command::Init(args) => weir_toolchain::init(&args),
+        #[cfg(feature = "toolchain")]
+        Command::Build(args) => weir_toolchain::build(&args),
+        Command::Module(args) => module::module(&args),
+        Command::Job(args) => job::job(&args),
+        Command::Runtime(args) => runtime::runtime(&args),
+        Command::DeadLetters(args) => dead_letters::dead_letters(&args),
+        Command::Completions(args) => completions(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,4 +83,97 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Weir: run WebAssembly map/reduce modules over streams of records, in event-time windows.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `weir=debug`. Also `WEIR_LOG`.
+    /// librdkafka's own connection chatter is off by default: Weir reports what failed.
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_LOG",
+        default_value = "warn,librdkafka=off,rdkafka=off"
+    )]
+    log: String,
+    /// Log as JSON lines instead of text (also `WEIR_LOG_JSON=true`).
+    #[arg(long, global = true, env = "WEIR_LOG_JSON")]
+    log_json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a module over a file of records (or stdin) and print each window's results:
+    /// the local test tool for module authors, and the reference the Kafka pipeline agrees with.
+    Run(run::RunArgs),
+    /// Publish stdin (text lines, or JSON records with --json) to a Kafka topic.
+    Produce(produce::ProduceArgs),
+    /// Print a Kafka topic's records with their headers: JSON lines, or text with -o text.
+    Consume(consume::ConsumeArgs),
+    /// Run the jobs of a config file on Kafka, as one runtime of a pool.
+    Serve(serve::ServeArgs),
+    /// The quickstart: an embedded broker running word count on a sample text, printing each
+    /// window's counts as it closes, with the commands to publish your own lines.
+    Dev(dev::DevArgs),
+    /// Create a module project (word count) in Rust, Python, JavaScript or C, with a README, a
+    /// sample input and a unit test; `weir build` builds it.
+    #[cfg(feature = "toolchain")]
+    Init(weir_toolchain::InitArgs),
+    /// Build the module project in a directory (Rust, Python, JavaScript or C) into a component,
+    /// with the language's toolchain: build/NAME.wasm.
+    #[cfg(feature = "toolchain")]
+    Build(weir_toolchain::BuildArgs),
+    /// Manage the modules of a Weir server's registry: upload, list, inspect, rm.
+    Module(module::ModuleArgs),
+    /// Manage the jobs of a pool of Weir runtimes: create, list, status, update, pause, resume,
+    /// rollback, history, reset, logs, rm.
+    Job(job::JobArgs),
+    /// The runtimes of the pool: list (each with its state, version, jobs and partitions, those
+    /// running no job included).
+    Runtime(runtime::RuntimeArgs),
+    /// A job's dead letters: list, tail (follow), replay (back to the input once the module is
+    /// fixed).
+    #[command(name = "dead-letters")]
+    DeadLetters(dead_letters::DeadLettersArgs),
+    /// Print a shell completion script: `source <(weir completions bash)` (bash), or save
+    /// `weir completions zsh` as `_weir` on $fpath, `weir completions fish` in
+    /// ~/.config/fish/completions/weir.fish.
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `weir completions`.
+#[derive(Debug, clap::Args)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Runs `weir completions`: the script for `shell`, on stdout.
+fn completions(args: &CompletionsArgs) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "weir", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .map_err(|e| anyhow::Error::new(e).context("write to stdout"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

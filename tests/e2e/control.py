@@ -2,6 +2,7 @@
 that is not Weir's (the standard library's), the `weir` CLI, hand-built components, and exact
 word-count checks on the output topic."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -173,6 +174,21 @@ def pool_config(tmp_path, label):
     path = tmp_path / f"{name}.toml"
     path.write_text(f'registry_topic = "weir.{name}.registry"\nstatus_topic = "weir.{name}.status"\n')
     return path
+
+
+@contextlib.contextmanager
+def serving(binary, broker, workdir, label):
+    """A `weir serve` runtime whose API answers, for a test: the jobs the test appends to its
+    `jobs` are deleted before it stops (a job left in the registry would run on every later
+    runtime of the session)."""
+    runtime = Runtime(binary, broker, workdir, label).wait_ready()
+    runtime.jobs = []
+    try:
+        yield runtime
+    finally:
+        for name in runtime.jobs:
+            runtime.api("DELETE", f"/v1/jobs/{name}")
+        runtime.stop()
 
 
 def upload(runtime, data, name=None):

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from conftest import ROOT
-from control import Runtime, cli, http, job_spec, job_status, upload, wait_for
+from control import cli, http, job_spec, job_status, serving, upload, wait_for
 from pool import create_topic, unique
 
 PROBE = ROOT / "target" / "guests" / "wasm32-wasip2" / "release" / "hostile_sandbox_probe.wasm"
@@ -20,12 +20,8 @@ LINE = "the sandbox probe is probing"
 
 @pytest.fixture
 def runtime(weir, broker, tmp_path):
-    rt = Runtime(weir, broker, tmp_path, "logs").wait_ready()
-    rt.jobs = []
-    yield rt
-    for name in rt.jobs:
-        rt.api("DELETE", f"/v1/jobs/{name}")
-    rt.stop()
+    with serving(weir, broker, tmp_path, "logs") as rt:
+        yield rt
 
 
 def test_guest_logs_are_tagged_followed_rate_limited_and_every_line_accounted_for(weir, broker, runtime):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from control import Runtime, cli, job_spec, job_status, upload, wait_for, word_count_bytes
+from control import cli, job_spec, job_status, serving, upload, wait_for, word_count_bytes
 from pool import WORDS, create_topic, read_topic, unique
 
 PICKY = ROOT / "target" / "guests" / "wasm32-wasip2" / "release" / "hostile_panic.wasm"
@@ -27,12 +27,8 @@ PICKY = ROOT / "target" / "guests" / "wasm32-wasip2" / "release" / "hostile_pani
 
 @pytest.fixture
 def runtime(weir, broker, tmp_path):
-    rt = Runtime(weir, broker, tmp_path, "replay").wait_ready()
-    rt.jobs = []
-    yield rt
-    for name in rt.jobs:
-        rt.api("DELETE", f"/v1/jobs/{name}")
-    rt.stop()
+    with serving(weir, broker, tmp_path, "replay") as rt:
+        yield rt
 
 
 def totals(broker, topic, want, deadline=120.0, logs=lambda: ""):
@@ -76,6 +72,18 @@ def dead_letters_so_far(weir, rt, job):
         assert "topic_not_found" in done.stderr, done.stderr
         return 0
     return len(json.loads(done.stdout)["dead_letters"])
+
+
+def replay_once_started(weir, rt, job):
+    """`weir dead-letters replay JOB -o json`'s answer, once the job's new revision has started
+    (the replay is refused with revision_starting until then)."""
+    def replay():
+        done = cli(weir, rt, "dead-letters", "replay", job, "-o", "json", check=False)
+        if done.returncode != 0:
+            assert "revision_starting" in done.stderr, done.stderr
+            return None
+        return json.loads(done.stdout)
+    return wait_for("the replay", replay, deadline=60)
 
 
 def test_dead_letters_are_listed_followed_replayed_once_and_a_reset_counts_the_input_again(weir, broker, runtime):
@@ -149,13 +157,7 @@ def test_dead_letters_are_listed_followed_replayed_once_and_a_reset_counts_the_i
     cli(weir, rt, "job", "update", job, "--module", fixed)
     wait_for("revision 2 to run", lambda: (lambda j: j["revision"] == 2 and j["state"] == "running")(job_status(rt, job)))
 
-    def replay():
-        done = cli(weir, rt, "dead-letters", "replay", job, "-o", "json", check=False)
-        if done.returncode != 0:
-            assert "revision_starting" in done.stderr, done.stderr
-            return None
-        return json.loads(done.stdout)
-    replayed = wait_for("the replay", replay, deadline=60)
+    replayed = replay_once_started(weir, rt, job)
     assert replayed["replayed"] == 23 and replayed["topics"] == {source: 23}, replayed
     assert replayed["skipped"] == [], replayed
 
@@ -272,13 +274,7 @@ def test_records_the_fixed_module_read_again_when_it_took_over_are_not_replayed(
 
     cli(weir, rt, "job", "update", job, "--module", fixed)
 
-    def replay():
-        done = cli(weir, rt, "dead-letters", "replay", job, "-o", "json", check=False)
-        if done.returncode != 0:
-            assert "revision_starting" in done.stderr, done.stderr
-            return None
-        return json.loads(done.stdout)
-    replayed = wait_for("the replay", replay, deadline=60)
+    replayed = replay_once_started(weir, rt, job)
     skipped = sum(s["count"] for s in replayed["skipped"])
     assert (replayed["replayed"], skipped) == (1, refused - 1), replayed
     assert all("took over at offset" in s["why"] for s in replayed["skipped"]), replayed

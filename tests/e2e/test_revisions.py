@@ -7,18 +7,14 @@ import json
 
 import pytest
 
-from control import Runtime, cli, job_spec, upload, word_count_bytes, word_count_variant
+from control import cli, job_spec, serving, upload, word_count_bytes, word_count_variant
 from pool import create_topic, unique
 
 
 @pytest.fixture
 def runtime(weir, broker, tmp_path):
-    rt = Runtime(weir, broker, tmp_path, "revisions").wait_ready()
-    rt.jobs = []
-    yield rt
-    for name in rt.jobs:
-        rt.api("DELETE", f"/v1/jobs/{name}")
-    rt.stop()
+    with serving(weir, broker, tmp_path, "revisions") as rt:
+        yield rt
 
 
 def changed(revision):

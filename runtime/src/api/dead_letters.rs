@@ -150,7 +150,7 @@ fn bad_filter(message: String) -> ApiError {
 
 /// Parses `since`: a duration back from now, an RFC 3339 time or ms since the epoch.
 fn parse_since(text: &str) -> ApiResult<i64> {
-    if let Ok(back) = crate::cli::units::parse_duration(text) {
+    if let Ok(back) = crate::units::parse_duration(text) {
         let at = SystemTime::now()
             .checked_sub(back)
             .unwrap_or(UNIX_EPOCH)
@@ -158,7 +158,7 @@ fn parse_since(text: &str) -> ApiResult<i64> {
             .unwrap_or_default();
         return Ok(i64::try_from(at.as_millis()).unwrap_or(i64::MAX));
     }
-    crate::cli::units::parse_timestamp(text).map_err(|_| {
+    crate::units::parse_timestamp(text).map_err(|_| {
         bad_filter(format!(
             "`since`: `{text}` is not a duration back from now (10m), an RFC 3339 time \
              (2026-11-27T18:00:00Z) or ms since the epoch"

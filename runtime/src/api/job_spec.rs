@@ -4,10 +4,10 @@
 //! exist. Module refs and revisions are `jobs.rs`'s.
 
 use super::error::{ApiError, ApiResult};
-use crate::cli::units::{format_bytes, format_duration};
 use crate::config::{JobConfig, LimitsConfig};
 use crate::kafka::TopicError;
 use crate::kafka::admin::Admin;
+use crate::units::{format_bytes, format_duration};
 use axum::http::StatusCode;
 
 /// Decodes a job spec, with an error that names the field and what is wrong with it

@@ -147,7 +147,7 @@ pub async fn read_body(body: Body, limit: usize, what: &str) -> ApiResult<axum::
                 "payload_too_large",
                 format!(
                     "the {what} is larger than this server accepts ({}); see --max-upload",
-                    crate::cli::units::format_bytes(u64::try_from(limit).unwrap_or(u64::MAX))
+                    crate::units::format_bytes(u64::try_from(limit).unwrap_or(u64::MAX))
                 ),
             )
         } else {

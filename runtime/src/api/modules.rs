@@ -6,16 +6,16 @@
 //! the id is the sha256 of the bytes. Uploading the same bytes again stores nothing new; under
 //! a name they do not have yet, they gain it and keep their other names (aliases), so jobs and
 //! scripts that use an old name keep working. The module's language and the tools that built it
-//! are read from its producers sections at upload ([`crate::engine::toolchain`]).
+//! are read from its producers sections at upload ([`crate::engine::producers`]).
 
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, blocking, read_body};
-use crate::cli::units::format_bytes;
-use crate::engine::toolchain::toolchain;
+use crate::engine::producers::producers;
 use crate::engine::{Engine, ModuleError, PROCESSOR_EXPORT};
 use crate::record::ModuleKind;
 use crate::registry::model::{CHUNK_SIZE, Key, module_records, module_tombstones};
 use crate::registry::{ModuleMeta, RegistryState, Resolve};
+use crate::units::format_bytes;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -87,9 +87,9 @@ fn view(state: &RegistryState, meta: &ModuleMeta) -> ModuleView {
         world: meta.world.clone(),
         kind: meta.kind.clone(),
         sdk: meta.sdk.clone(),
-        language: meta.toolchain.as_ref().and_then(|t| t.language.clone()),
+        language: meta.producers.as_ref().and_then(|t| t.language.clone()),
         processed_by: meta
-            .toolchain
+            .producers
             .as_ref()
             .map(|t| t.processed_by.clone())
             .unwrap_or_default(),
@@ -147,7 +147,7 @@ pub fn validate(engine: &Engine, bytes: &[u8], name: Option<String>) -> Result<M
             ModuleKind::Transform => "transform".into(),
         },
         sdk: info.sdk.clone(),
-        toolchain: Some(toolchain(bytes)),
+        producers: Some(producers(bytes)),
         chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
         uploaded_at,
     })

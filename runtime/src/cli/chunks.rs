@@ -5,7 +5,7 @@
 //! next read may block: a slow stdin's records are not held back waiting for more).
 
 use super::input::InputFormat;
-use super::print::undecodable_line;
+use super::output::records::undecodable_line;
 use crate::record::InputRecord;
 use anyhow::{Context, Result};
 use std::fs::File;

@@ -7,7 +7,7 @@
 //! printed. `--idle-timeout` counts from the moment partitions are assigned, never the
 //! connection and group join before.
 
-use super::print::{record_json, record_text};
+use super::output::records::{record_json, record_text};
 use crate::kafka::source::input_record;
 use crate::kafka::{consumer_config, topic_partitions};
 use anyhow::{Context, Result, bail};
@@ -33,7 +33,7 @@ pub struct ConsumeArgs {
     pub count: Option<u64>,
     /// Stop when no record has arrived for this long, counted from when the topic's partitions
     /// are assigned (default: run until interrupted).
-    #[arg(long, value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, value_parser = crate::units::parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// How to print each record: `json` (one JSON object per line, with its headers) or `text`
     /// (its value and each header on lines of their own).

@@ -3,8 +3,7 @@
 //! `replay` (publish them back to the job's input once its module is fixed).
 
 use super::client::{Client, ClientArgs, segment};
-use super::output::{self, Format, NONE, OutputArgs, Table};
-use super::print::count;
+use super::output::{self, Format, NONE, OutputArgs, Table, count};
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -83,7 +82,7 @@ pub enum DeadLettersCommand {
 /// One dead letter as the server shows it (lenient, for printing).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-struct DeadLetter {
+struct ApiDeadLetter {
     partition: i32,
     offset: i64,
     at: Option<String>,
@@ -112,7 +111,7 @@ struct Source {
 #[serde(default)]
 struct Page {
     topic: String,
-    dead_letters: Vec<DeadLetter>,
+    dead_letters: Vec<ApiDeadLetter>,
     next: String,
     more: bool,
 }
@@ -249,14 +248,14 @@ fn replay_summary(job: &str, replay: &Replay) -> String {
     text
 }
 
-fn source(dead: &DeadLetter) -> String {
+fn source(dead: &ApiDeadLetter) -> String {
     dead.source.as_ref().map_or_else(
         || NONE.to_string(),
         |s| format!("{}/{}@{}", s.topic, s.partition, s.offset),
     )
 }
 
-fn value_cell(dead: &DeadLetter, width: usize) -> String {
+fn value_cell(dead: &ApiDeadLetter, width: usize) -> String {
     let Some(value) = &dead.value else {
         return NONE.to_string();
     };
@@ -268,7 +267,7 @@ fn value_cell(dead: &DeadLetter, width: usize) -> String {
     }
 }
 
-fn error_cell(dead: &DeadLetter, width: usize) -> String {
+fn error_cell(dead: &ApiDeadLetter, width: usize) -> String {
     let error = dead.error.as_deref().unwrap_or(NONE).replace('\n', " ");
     if error.chars().count() > width {
         format!("{}…", error.chars().take(width).collect::<String>())
@@ -279,7 +278,7 @@ fn error_cell(dead: &DeadLetter, width: usize) -> String {
 
 /// `AT REASON SOURCE ERROR VALUE`; `wide` adds `STAGE KEY BYTES MODULE POSITION TRUNCATED
 /// REPLAYED` and shows the error and value whole.
-fn table(dead_letters: &[DeadLetter], wide: bool) -> String {
+fn table(dead_letters: &[ApiDeadLetter], wide: bool) -> String {
     let mut headers = vec!["AT", "REASON", "SOURCE", "ERROR", "VALUE"];
     if wide {
         headers.extend([
@@ -321,7 +320,7 @@ fn table(dead_letters: &[DeadLetter], wide: bool) -> String {
 }
 
 /// One line per dead letter, for `tail` (a table cannot align rows still to come).
-fn tail_line(dead: &DeadLetter) -> String {
+fn tail_line(dead: &ApiDeadLetter) -> String {
     format!(
         "{}  {}  {}  {}  {}\n",
         dead.at.as_deref().unwrap_or(NONE),
@@ -379,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_table_row_says_when_why_where_and_what() {
-        let dead = DeadLetter {
+        let dead = ApiDeadLetter {
             at: Some("2026-11-27T18:00:00.000Z".into()),
             reason: "rejected".into(),
             error: Some("this record is refused on purpose".into()),
@@ -390,7 +389,7 @@ mod tests {
             }),
             value: Some("x".repeat(50)),
             value_bytes: 50,
-            ..DeadLetter::default()
+            ..ApiDeadLetter::default()
         };
         let text = table(std::slice::from_ref(&dead), false);
         assert!(text.starts_with("AT"), "{text}");

@@ -12,8 +12,8 @@
 //! 0) gets `start + i × interval`, so with the defaults (0, 1s) line 0 is at 0 ms, line 1 at
 //! 1000 ms, and a 10s tumbling window holds exactly ten lines.
 
-use super::units::parse_timestamp;
 use crate::record::{Header, InputRecord};
+use crate::units::parse_timestamp;
 use serde_json::Value;
 use std::borrow::Cow;
 

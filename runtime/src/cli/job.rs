@@ -7,11 +7,16 @@
 //! its flags name: it reads the job's current spec and sends it back with those fields changed.
 //! The server validates specs and resolves module refs; this file builds the request and prints
 //! the answer (`status` is printed by `job_status.rs`).
+//!
+//! The answers are read into `Api*` types of this file ([`ApiJob`], [`ApiJobStatus`]...):
+//! lenient copies of what the v1 API sends (every field defaulted, so an older or newer server
+//! still prints), named apart from the server's own strict types (`job::status`,
+//! `registry::Revision`) they mirror.
 
 use super::client::{Client, ClientArgs, segment};
 use super::job_spec::{SpecFlags, check_complete, name_spec, overlay, read_spec};
 use super::job_status::describe;
-pub use super::job_status::{JobStatus, RuntimeError, RuntimeStatus, StageStatus};
+pub use super::job_status::{ApiJobStatus, ApiRuntimeError, ApiRuntimeStatus, ApiStageStatus};
 use super::output::{self, NONE, OutputArgs, Table};
 use anyhow::{Result, bail};
 use serde::Deserialize;
@@ -123,7 +128,7 @@ pub enum JobCommand {
 /// A job as the server describes it (v1); lenient, for printing.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Job {
+pub struct ApiJob {
     /// Its name.
     pub name: String,
     /// Its current revision.
@@ -133,7 +138,7 @@ pub struct Job {
     /// `api` or `config`.
     pub source: String,
     /// The module its current revision runs.
-    pub module: ModuleRef,
+    pub module: ApiModuleRef,
     /// Its spec (module resolved to an id).
     pub spec: Map<String, Value>,
     /// Created at (RFC 3339); none for a job of a runtime's config file (older servers send
@@ -142,15 +147,15 @@ pub struct Job {
     /// Last changed at (RFC 3339); none for a config-file job.
     pub updated_at: Option<String>,
     /// Its revisions, oldest first.
-    pub history: Vec<Revision>,
+    pub history: Vec<ApiRevision>,
     /// What the runtimes report.
-    pub status: JobStatus,
+    pub status: ApiJobStatus,
 }
 
 /// A module as a job names it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct ModuleRef {
+pub struct ApiModuleRef {
     /// sha256 id.
     pub id: String,
     /// Name, if any.
@@ -160,7 +165,7 @@ pub struct ModuleRef {
 /// One revision of a job.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Revision {
+pub struct ApiRevision {
     /// Its number.
     pub revision: u64,
     /// Its module id.
@@ -175,8 +180,8 @@ pub struct Revision {
 
 /// The `GET /v1/jobs` body.
 #[derive(Debug, Deserialize)]
-struct JobList {
-    jobs: Vec<Job>,
+struct ApiJobList {
+    jobs: Vec<ApiJob>,
 }
 
 /// Runs `weir job`.
@@ -201,14 +206,14 @@ pub fn job(args: &JobArgs) -> Result<()> {
         }
         JobCommand::List => {
             let reply = client.get("/jobs")?;
-            let list: JobList = reply.parse("the job list")?;
+            let list: ApiJobList = reply.parse("the job list")?;
             return output::print(&output::render(format, &reply.body, |wide| {
                 list_table(&list.jobs, now, wide)
             })?);
         }
         JobCommand::Status { name } => {
             let reply = client.get(&path(name, ""))?;
-            let job: Job = reply.parse("the job")?;
+            let job: ApiJob = reply.parse("the job")?;
             return output::print(&output::render(format, &reply.body, |_| describe(&job, now))?);
         }
         JobCommand::Update { name, spec } => {
@@ -221,7 +226,7 @@ pub fn job(args: &JobArgs) -> Result<()> {
                     )
                 }
                 None => {
-                    let job: Job = client.get(&path(name, ""))?.parse("the job")?;
+                    let job: ApiJob = client.get(&path(name, ""))?.parse("the job")?;
                     job.spec
                 }
             };
@@ -260,7 +265,7 @@ pub fn job(args: &JobArgs) -> Result<()> {
         ),
         JobCommand::History { name } => {
             let reply = client.get(&path(name, ""))?;
-            let job: Job = reply.parse("the job")?;
+            let job: ApiJob = reply.parse("the job")?;
             let history = serde_json::json!({ "name": job.name, "revision": job.revision, "history": reply.body.get("history") });
             return output::print(&output::render(format, &history, |_| {
                 super::job_history::history_table(&job.history, job.revision)
@@ -283,12 +288,12 @@ pub fn job(args: &JobArgs) -> Result<()> {
             })?);
         }
     };
-    let job: Job = reply.parse("the request")?;
+    let job: ApiJob = reply.parse("the request")?;
     output::print(&output::render(format, &reply.body, |_| changed(&job, done))?)
 }
 
 /// The sentence after a change: `job wc updated: revision 2, running, module word-count@3f2a…`.
-fn changed(job: &Job, done: &str) -> String {
+fn changed(job: &ApiJob, done: &str) -> String {
     format!(
         "job {} {done}: revision {}, {}, module {}\n",
         job.name,
@@ -299,7 +304,7 @@ fn changed(job: &Job, done: &str) -> String {
 }
 
 /// `name@shortid`, or the short id of an unnamed module.
-pub(super) fn module_label(module: &ModuleRef) -> String {
+pub(super) fn module_label(module: &ApiModuleRef) -> String {
     match module.name.as_deref() {
         Some(name) if !name.is_empty() => format!("{name}@{}", output::short_id(&module.id)),
         _ => output::short_id(&module.id),
@@ -321,7 +326,7 @@ pub(super) fn number_or_none<T: ToString>(value: Option<T>) -> String {
 
 /// `NAME REVISION STATE MODULE LAG PARTITIONS LAST-WINDOW AGE`, one row per job; `wide` adds
 /// `INPUT OUTPUT WINDOW SOURCE RUNTIMES ERRORS`.
-fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
+fn list_table(jobs: &[ApiJob], now: SystemTime, wide: bool) -> String {
     let mut headers = vec![
         "NAME",
         "REVISION",
@@ -365,7 +370,7 @@ fn list_table(jobs: &[Job], now: SystemTime, wide: bool) -> String {
 
 /// A field of the job's spec as a cell: text as it is, a list comma-separated, `<none>` when
 /// absent.
-pub(super) fn spec_text(job: &Job, key: &str) -> String {
+pub(super) fn spec_text(job: &ApiJob, key: &str) -> String {
     match job.spec.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(items)) => items
@@ -381,9 +386,23 @@ pub(super) fn spec_text(job: &Job, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::module::ModuleArgs;
     use clap::Parser;
     use serde_json::json;
+
+    /// `weir job` and `weir module` as the binary's command line nests them (`src/main.rs`).
+    #[derive(Debug, Parser)]
+    #[command(name = "weir")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Command {
+        Job(JobArgs),
+        Module(ModuleArgs),
+    }
 
     const ID: &str = "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";
     const OLD: &str = "aaaabbbbccccddddeeeeffff00001111222233334444555566667777888899990";
@@ -422,8 +441,8 @@ mod tests {
 
     #[test]
     fn the_job_list_has_kubectl_columns() {
-        let job: Job = serde_json::from_value(sample()).expect("the contract's job parses");
-        let fresh: Job = serde_json::from_value(json!({
+        let job: ApiJob = serde_json::from_value(sample()).expect("the contract's job parses");
+        let fresh: ApiJob = serde_json::from_value(json!({
             "name": "fresh", "revision": 1, "state": "paused", "module": {"id": OLD, "name": null},
             "created_at": "2026-11-25T09:59:30Z", "status": {"runtimes": []}
         }))
@@ -466,14 +485,14 @@ mod tests {
             json!({"name": "word-count", "revision": 0, "state": "running", "source": "config",
                    "module": {"id": "word-count"}, "status": {"runtimes": []}}),
         ] {
-            let reply: JobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
+            let reply: ApiJobList = serde_json::from_value(json!({ "jobs": [job.clone()] }))
                 .expect("a job list with a config-file job parses");
             let table = list_table(&reply.jobs, now(), false);
             assert!(
                 table.ends_with("word-count   0          running   word-count   <none>   <none>       <none>        <none>\n"),
                 "{table}"
             );
-            let parsed: Job = serde_json::from_value(job).expect("parses");
+            let parsed: ApiJob = serde_json::from_value(job).expect("parses");
             let text = describe(&parsed, now());
             assert!(
                 text.contains("Created:      <none> (a runtime's config file)\n"),
@@ -484,7 +503,7 @@ mod tests {
 
     #[test]
     fn changes_print_one_sentence() {
-        let job: Job = serde_json::from_value(sample()).expect("parses");
+        let job: ApiJob = serde_json::from_value(sample()).expect("parses");
         assert_eq!(
             changed(&job, "updated"),
             "job wc updated: revision 2, running, module word-count@3f2a1b9c0d12\n"

@@ -2,7 +2,7 @@
 //! row per revision with what it changed in the spec, field by field, and whether its spec is
 //! kept for `weir job rollback --to-revision`.
 
-use super::job::Revision;
+use super::job::ApiRevision;
 use super::output::{self, Table};
 use serde::Deserialize;
 use serde_json::Value;
@@ -51,7 +51,7 @@ pub fn changes_text(changes: &[Change]) -> String {
 }
 
 /// `REVISION AT MODULE KEPT CHANGES`, oldest first; the current revision is marked.
-pub fn history_table(history: &[Revision], current: u64) -> String {
+pub fn history_table(history: &[ApiRevision], current: u64) -> String {
     let mut table = Table::new(&["REVISION", "AT", "MODULE", "KEPT", "CHANGES"]);
     for revision in history {
         let changes = if revision.changes.is_empty() {
@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn each_revision_says_what_it_changed_and_whether_it_can_be_returned_to() {
-        let history: Vec<Revision> = serde_json::from_value(json!([
+        let history: Vec<ApiRevision> = serde_json::from_value(json!([
             {"revision": 1, "module": "aaaabbbbccccdddd", "at": "2026-11-25T09:00:00Z", "kept": true},
             {"revision": 2, "module": "eeeeffff00001111", "at": "2026-11-25T09:58:00Z",
              "changes": [{"field": "module", "from": "aaaabbbbccccdddd", "to": "eeeeffff00001111"},

@@ -1,7 +1,7 @@
 //! What `weir job reset` prints: each input partition moved, from where to where, and whether
 //! the job was paused for it and resumed.
 
-use super::job::Job;
+use super::job::ApiJob;
 use super::output::{NONE, Table};
 use serde::Deserialize;
 
@@ -10,7 +10,7 @@ use serde::Deserialize;
 #[serde(default)]
 pub struct ResetReply {
     /// The job after the reset.
-    pub job: Job,
+    pub job: ApiJob,
     /// What moved.
     pub reset: Moved,
     /// Whether the reset paused and resumed the job.
@@ -22,7 +22,7 @@ pub struct ResetReply {
 #[serde(default)]
 pub struct Moved {
     /// Each input partition.
-    pub partitions: Vec<MovedPartition>,
+    pub partitions: Vec<ApiMovedPartition>,
     /// Repartition partitions started afresh.
     pub reduce_partitions: usize,
 }
@@ -30,7 +30,7 @@ pub struct Moved {
 /// One input partition moved.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct MovedPartition {
+pub struct ApiMovedPartition {
     /// Topic.
     pub topic: String,
     /// Partition.

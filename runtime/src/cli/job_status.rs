@@ -5,7 +5,7 @@
 //! watermark, last window fired), the runtimes' recent errors and the revision history. The
 //! console's job page shows the same figures; rates are for the console, which samples them.
 
-use super::job::{Job, module_label, number_or_none, or_config, spec_text};
+use super::job::{ApiJob, module_label, number_or_none, or_config, spec_text};
 use super::output::{self, NONE, Table, fields};
 use serde::Deserialize;
 use std::time::SystemTime;
@@ -13,7 +13,7 @@ use std::time::SystemTime;
 /// A job's status, summed over runtimes and per runtime.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct JobStatus {
+pub struct ApiJobStatus {
     /// Records not yet consumed, over all input partitions.
     pub lag: Option<i64>,
     /// Input partitions assigned to some runtime.
@@ -21,13 +21,13 @@ pub struct JobStatus {
     /// When a window last fired.
     pub last_window_fired_at: Option<String>,
     /// Per runtime.
-    pub runtimes: Vec<RuntimeStatus>,
+    pub runtimes: Vec<ApiRuntimeStatus>,
 }
 
 /// What one runtime reports for a job.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct RuntimeStatus {
+pub struct ApiRuntimeStatus {
     /// `host/pid`.
     pub runtime: String,
     /// The revision it runs.
@@ -37,9 +37,9 @@ pub struct RuntimeStatus {
     /// `running`, `starting`, `failed` or `paused`.
     pub state: String,
     /// Its stages.
-    pub stages: Vec<StageStatus>,
+    pub stages: Vec<ApiStageStatus>,
     /// Its recent errors.
-    pub errors: Vec<RuntimeError>,
+    pub errors: Vec<ApiRuntimeError>,
     /// When it last reported.
     pub updated_at: String,
     /// The Weir version it runs (empty from servers before 0.1).
@@ -49,7 +49,7 @@ pub struct RuntimeStatus {
 /// One stage (map or reduce) on one runtime.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct StageStatus {
+pub struct ApiStageStatus {
     /// `map` or `reduce`.
     pub stage: String,
     /// `topic/partition` it is assigned.
@@ -73,7 +73,7 @@ pub struct StageStatus {
 /// An error a runtime reported.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct RuntimeError {
+pub struct ApiRuntimeError {
     /// When.
     pub at: String,
     /// What.
@@ -86,7 +86,7 @@ fn indent(text: &str) -> String {
 }
 
 /// The sum of a stage counter over every runtime and stage; `None` when no stage reports it.
-fn total(job: &Job, field: impl Fn(&StageStatus) -> Option<u64>) -> Option<u64> {
+fn total(job: &ApiJob, field: impl Fn(&ApiStageStatus) -> Option<u64>) -> Option<u64> {
     job.status
         .runtimes
         .iter()
@@ -97,7 +97,7 @@ fn total(job: &Job, field: impl Fn(&StageStatus) -> Option<u64>) -> Option<u64> 
 
 /// The job's watermark as the console shows it: the smallest its runtimes report for its last
 /// stage (reduce, else map).
-fn watermark(job: &Job) -> Option<String> {
+fn watermark(job: &ApiJob) -> Option<String> {
     let of = |stage: &str| {
         job.status
             .runtimes
@@ -111,7 +111,7 @@ fn watermark(job: &Job) -> Option<String> {
 }
 
 /// `in, out, dead letters` summed over the pool, or `<none>` before any runtime reported.
-fn records(job: &Job) -> String {
+fn records(job: &ApiJob) -> String {
     let records_in = total(job, |s| s.records_in);
     let records_out = total(job, |s| s.records_out);
     let dead = total(job, |s| s.dead_letters);
@@ -123,13 +123,13 @@ fn records(job: &Job) -> String {
         "{} in, {} out, {} (counted by each runtime since it started the job)",
         n(records_in),
         n(records_out),
-        super::print::count(n(dead), "dead letter", "dead letters")
+        super::output::count(n(dead), "dead letter", "dead letters")
     )
 }
 
 /// `status`: the job's fields, a row per runtime, a row per (runtime, stage), the runtimes'
 /// errors, the history.
-pub(super) fn describe(job: &Job, now: SystemTime) -> String {
+pub(super) fn describe(job: &ApiJob, now: SystemTime) -> String {
     let spec = |key: &str| spec_text(job, key);
     let last = &job.status.last_window_fired_at;
     let mut text = fields(&[
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn status_shows_each_runtime_each_stage_with_its_figures_and_the_errors() {
-        let job: Job = serde_json::from_value(sample()).expect("parses");
+        let job: ApiJob = serde_json::from_value(sample()).expect("parses");
         let text = describe(&job, now());
         let expected_rows = "\
 Runtimes:
@@ -330,19 +330,20 @@ History:
 
     #[test]
     fn a_job_no_runtime_reported_says_so_without_figures() {
-        let job: Job = serde_json::from_value(json!({"name": "wc"})).expect("parses");
+        let job: ApiJob = serde_json::from_value(json!({"name": "wc"})).expect("parses");
         let text = describe(&job, now());
         assert!(text.contains("no runtime has reported this job yet"), "{text}");
         assert!(text.contains("Records:      <none>\n"), "{text}");
         assert!(text.contains("Watermark:    <none>\n"), "{text}");
         assert!(!text.contains("Stages:"), "{text}");
-        let paused: Job = serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
+        let paused: ApiJob =
+            serde_json::from_value(json!({"name": "wc", "state": "paused"})).expect("parses");
         assert!(describe(&paused, now()).contains("<none>: the job is paused\n"));
     }
 
     #[test]
     fn a_transform_without_watermark_uses_the_map_stage_or_none() {
-        let job: Job = serde_json::from_value(json!({"name": "t", "status": {"runtimes": [
+        let job: ApiJob = serde_json::from_value(json!({"name": "t", "status": {"runtimes": [
             {"runtime": "h/1", "stages": [
                 {"stage": "map", "assigned": ["in/0"], "records_in": 4, "watermark": "2026-11-25T09:00:00.000Z"},
                 {"stage": "map", "assigned": ["in/1"], "records_in": 1, "watermark": "2026-11-25T08:00:00.000Z"}]}]}}))

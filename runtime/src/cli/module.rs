@@ -58,7 +58,7 @@ pub enum ModuleCommand {
 /// A module as the server describes it (v1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
-pub struct Module {
+pub struct ApiModule {
     /// sha256 of the component, in hex.
     pub id: String,
     /// The name most recently given, if any.
@@ -85,8 +85,8 @@ pub struct Module {
 
 /// The `GET /v1/modules` body.
 #[derive(Debug, Deserialize)]
-struct ModuleList {
-    modules: Vec<Module>,
+struct ApiModuleList {
+    modules: Vec<ApiModule>,
 }
 
 /// Runs `weir module`.
@@ -97,24 +97,24 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
     let text = match &args.command {
         ModuleCommand::Upload { file, name } => {
             let reply = client.upload(file, name.as_deref())?;
-            let module: Module = reply.parse("the upload")?;
+            let module: ApiModule = reply.parse("the upload")?;
             output::render(format, &reply.body, |_| {
                 uploaded(&module, reply.status, name.as_deref())
             })?
         }
         ModuleCommand::List => {
             let reply = client.get("/modules")?;
-            let list: ModuleList = reply.parse("the module list")?;
+            let list: ApiModuleList = reply.parse("the module list")?;
             output::render(format, &reply.body, |wide| list_table(&list.modules, now, wide))?
         }
         ModuleCommand::Inspect { module } => {
             let reply = client.get(&format!("/modules/{}", segment(module)))?;
-            let parsed: Module = reply.parse("the module")?;
+            let parsed: ApiModule = reply.parse("the module")?;
             output::render(format, &reply.body, |_| describe(&parsed, now))?
         }
         ModuleCommand::Rm { module } => {
             // Resolved first, so that what is printed is the id deleted, not the ref given.
-            let found: Module = client
+            let found: ApiModule = client
                 .get(&format!("/modules/{}", segment(module)))?
                 .parse("the module")?;
             client.delete(&format!("/modules/{}", segment(&found.id)))?;
@@ -126,13 +126,13 @@ pub fn module(args: &ModuleArgs) -> Result<()> {
 
 /// The line printed after `rm`: a sentence for people; for scripts, the id deleted and the
 /// names it had: `{"deleted": ID, "names": [...]}`.
-fn deleted(format: Format, reference: &str, module: &Module) -> Result<String> {
+fn deleted(format: Format, reference: &str, module: &ApiModule) -> Result<String> {
     let value = serde_json::json!({ "deleted": module.id, "names": names(module) });
     output::render(format, &value, |_| format!("module {reference} deleted\n"))
 }
 
 /// Every name of `module`, from `names` or (older servers) `name`.
-fn names(module: &Module) -> Vec<String> {
+fn names(module: &ApiModule) -> Vec<String> {
     if module.names.is_empty() {
         module.name.iter().cloned().collect()
     } else {
@@ -142,7 +142,7 @@ fn names(module: &Module) -> Vec<String> {
 
 /// What `upload` prints: whether the bytes were new, gained a name (201), or were already
 /// there under that name (200), labelled by the name given (else the module's latest name).
-fn uploaded(module: &Module, status: u16, given: Option<&str>) -> String {
+fn uploaded(module: &ApiModule, status: u16, given: Option<&str>) -> String {
     let name = given.or(module.name.as_deref()).unwrap_or("");
     let label = if name.is_empty() {
         output::short_id(&module.id)
@@ -174,12 +174,12 @@ fn uploaded(module: &Module, status: u16, given: Option<&str>) -> String {
 }
 
 /// The module's names as one cell: every name, the most recent first, or `<none>`.
-fn names_cell(m: &Module) -> String {
+fn names_cell(m: &ApiModule) -> String {
     output::list_or_none(&names(m))
 }
 
 /// The language as a cell: `Rust`, or `<none>` when the module's sections name none.
-fn language_cell(m: &Module) -> String {
+fn language_cell(m: &ApiModule) -> String {
     m.language
         .clone()
         .filter(|l| !l.is_empty())
@@ -188,7 +188,7 @@ fn language_cell(m: &Module) -> String {
 
 /// `NAME ID KIND SIZE USED-BY AGE`, one row per module; `wide` shows the whole id and adds
 /// `LANGUAGE SDK WORLD UPLOADED`.
-fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
+fn list_table(modules: &[ApiModule], now: SystemTime, wide: bool) -> String {
     let mut headers = vec!["NAME", "ID", "KIND", "SIZE", "USED-BY", "AGE"];
     if wide {
         headers.extend(["LANGUAGE", "SDK", "WORLD", "UPLOADED"]);
@@ -221,7 +221,7 @@ fn list_table(modules: &[Module], now: SystemTime, wide: bool) -> String {
 }
 
 /// `inspect`'s description of one module.
-fn describe(m: &Module, now: SystemTime) -> String {
+fn describe(m: &ApiModule, now: SystemTime) -> String {
     fields(&[
         ("ID", m.id.clone()),
         ("Names", names_cell(m)),
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn the_contract_module_parses_and_lists() {
-        let named: Module = serde_json::from_value(sample()).expect("parses");
+        let named: ApiModule = serde_json::from_value(sample()).expect("parses");
         let mut unnamed = named.clone();
         unnamed.name = None;
         unnamed.used_by.clear();
@@ -297,14 +297,14 @@ mod tests {
 
     #[test]
     fn a_null_name_and_missing_fields_are_tolerated() {
-        let module: Module = serde_json::from_value(json!({"id": "ab", "name": null})).expect("parses");
+        let module: ApiModule = serde_json::from_value(json!({"id": "ab", "name": null})).expect("parses");
         assert_eq!(module.name, None);
         assert!(module.used_by.is_empty());
     }
 
     #[test]
     fn inspect_describes_every_field() {
-        let module: Module = serde_json::from_value(sample()).expect("parses");
+        let module: ApiModule = serde_json::from_value(sample()).expect("parses");
         let text = describe(&module, now());
         assert!(text.contains("World:     weir:processor@0.1.0\n"), "{text}");
         assert!(text.contains("Language:  Rust\n"), "{text}");
@@ -323,11 +323,11 @@ mod tests {
 
     #[test]
     fn upload_says_whether_the_bytes_were_new() {
-        let module: Module = serde_json::from_value(sample()).expect("parses");
+        let module: ApiModule = serde_json::from_value(sample()).expect("parses");
         assert!(uploaded(&module, 201, None).starts_with("module word-count uploaded\n"));
         assert!(uploaded(&module, 200, None).starts_with("module word-count unchanged"));
         assert!(uploaded(&module, 200, Some("wc")).starts_with("module wc unchanged"));
-        let aliased = Module {
+        let aliased = ApiModule {
             name: Some("counter".into()),
             names: vec!["counter".into(), "word-count".into()],
             ..module.clone()
@@ -339,13 +339,13 @@ mod tests {
             "{}",
             uploaded(&aliased, 201, Some("counter"))
         );
-        let unnamed = Module { name: None, ..module };
+        let unnamed = ApiModule { name: None, ..module };
         assert!(uploaded(&unnamed, 201, None).starts_with("module 3f2a1b9c0d12 uploaded\n"));
     }
 
     #[test]
     fn rm_prints_a_sentence_or_the_id_deleted() {
-        let module: Module = serde_json::from_value(sample()).expect("parses");
+        let module: ApiModule = serde_json::from_value(sample()).expect("parses");
         assert_eq!(
             deleted(Format::Table, "wc", &module).expect("renders"),
             "module wc deleted\n"

@@ -8,8 +8,9 @@
 
 use super::input::InputFormat;
 use crate::kafka::admin::{Admin, TopicSpec};
-use crate::kafka::sink::{Outgoing, Sink, SinkError};
+use crate::kafka::sink::{Sink, SinkError};
 use crate::kafka::{TopicError, consumer_config, topic_partitions};
+use crate::outgoing::Outgoing;
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::io::{self, BufRead};
@@ -41,13 +42,13 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = 1, requires = "create", value_parser = clap::value_parser!(i32).range(1..=10_000))]
     pub partitions: i32,
     /// How long to wait for the broker to acknowledge everything at the end.
-    #[arg(long, default_value = "30s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::units::parse_duration)]
     pub flush_timeout: Duration,
 }
 
 /// `1 record`, `2 records`.
 fn records(n: u64) -> String {
-    super::print::count(n, "record", "records")
+    super::output::count(n, "record", "records")
 }
 
 /// Checks that the topic exists (without creating it), or creates it with `--create`.

@@ -9,10 +9,11 @@
 
 use super::chunks::{Chunk, read_chunks};
 use super::input::InputFormat;
-use super::print::{count, dead_letter_line, output_line};
-use super::units::{parse_bytes, parse_timestamp};
+use super::output::count;
+use super::output::records::{dead_letter_line, output_line};
 use crate::engine::{CompileCache, Engine, GuestLimits};
 use crate::pipeline::{MapAhead, Mapped, Outcome, Pipeline, PipelineConfig, TimeMode};
+use crate::units::{parse_bytes, parse_timestamp};
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
 use std::fs::File;
@@ -35,10 +36,10 @@ pub struct RunArgs {
     #[arg(long, short, default_value = "tumbling:10s")]
     pub window: WindowSpec,
     /// How far the watermark trails the largest event time seen.
-    #[arg(long, default_value = "0s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::units::parse_duration)]
     pub out_of_orderness: Duration,
     /// How long after its end a window still accepts records.
-    #[arg(long, default_value = "0s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::units::parse_duration)]
     pub lateness: Duration,
     /// Read raw text lines instead of JSON records; each line's timestamp is
     /// `--start + line_index × --interval`.
@@ -48,11 +49,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "0", value_parser = parse_timestamp)]
     pub start: i64,
     /// Time between consecutive lines, for lines without a timestamp.
-    #[arg(long, default_value = "1s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::units::parse_duration)]
     pub interval: Duration,
     /// Event time (record or map timestamps) or processing time (the wall clock).
     #[arg(long, value_enum, default_value = "event")]
-    pub time: TimeArg,
+    pub time: TimeMode,
     /// Write dead letters to this file (JSON lines) instead of stderr.
     #[arg(long)]
     pub dead_letters: Option<PathBuf>,
@@ -68,7 +69,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
     pub memory: usize,
     /// Time limit of one guest call.
-    #[arg(long, default_value = "1s", value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::units::parse_duration)]
     pub timeout: Duration,
     /// Limit on the bytes one guest call returns.
     #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
@@ -85,13 +86,19 @@ pub struct RunArgs {
     pub compile_cache: Option<String>,
 }
 
-/// `--time` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum TimeArg {
-    /// Record timestamps, or the time map emits.
-    Event,
-    /// The wall clock at processing.
-    Processing,
+/// How `--time` spells the pipeline's [`TimeMode`]: `event` or `processing`.
+impl clap::ValueEnum for TimeMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[TimeMode::Event, TimeMode::Processing]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            TimeMode::Event => PossibleValue::new("event").help("Record timestamps, or the time map emits"),
+            TimeMode::Processing => PossibleValue::new("processing").help("The wall clock at processing"),
+        })
+    }
 }
 
 /// Runs `weir run`.
@@ -114,10 +121,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         window: args.window,
         out_of_orderness: args.out_of_orderness,
         lateness: args.lateness,
-        time: match args.time {
-            TimeArg::Event => TimeMode::Event,
-            TimeArg::Processing => TimeMode::Processing,
-        },
+        time: args.time,
     };
     let mut pipeline = Pipeline::new(guest, &config);
     let format = InputFormat {

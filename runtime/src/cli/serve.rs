@@ -5,8 +5,8 @@
 //! groups and Kafka spreads the partitions among them. On SIGINT/SIGTERM each stage stops
 //! polling, writes what it has, commits, and leaves its groups, within `--shutdown-grace`.
 
-use crate::cli::units::parse_bytes;
 use crate::config::ServeConfig;
+use crate::units::parse_bytes;
 use anyhow::{Context, Result};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub max_upload: Option<usize>,
     /// How long SIGTERM waits for the jobs to commit and leave their groups, e.g. `30s`.
-    #[arg(long, value_parser = crate::cli::units::parse_duration)]
+    #[arg(long, value_parser = crate::units::parse_duration)]
     pub shutdown_grace: Option<Duration>,
     /// Where compiled modules are kept across restarts: a directory, or `off` (default
     /// `~/.cache/weir/compiled`; also `WEIR_COMPILE_CACHE`).

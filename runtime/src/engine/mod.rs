@@ -5,7 +5,7 @@
 //! loads of the same bytes hit the cache); [`Engine::instantiate`] makes a [`WasmGuest`] from
 //! the pre-linked component, which is cheap. Deadlines use epoch interruption: a background
 //! thread ticks the engine's epoch every [`TICK`]. With a [`CompileCache`] directory, compiled
-//! code also outlives the process (see [`compile_cache`]). [`toolchain`] reads the language and
+//! code also outlives the process (see [`compile_cache`]). [`producers`] reads the language and
 //! tools that built a component from its producers sections.
 
 pub mod compile_cache;
@@ -13,15 +13,15 @@ mod error;
 pub mod guest_log;
 mod instance;
 mod limits;
+pub mod producers;
 mod sandbox;
-pub mod toolchain;
 mod validate;
 
 pub use compile_cache::CompileCache;
 pub use error::ModuleError;
 pub use instance::WasmGuest;
 pub use limits::GuestLimits;
-pub use toolchain::Toolchain;
+pub use producers::Producers;
 pub use validate::{LOG_IMPORT, PROCESSOR_EXPORT};
 
 use crate::record::ModuleInfo;

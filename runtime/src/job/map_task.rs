@@ -6,7 +6,7 @@ use super::JobContext;
 use super::metered::MeteredGuest;
 use super::module_runs::{MapCheckpoint, ModuleRun};
 use super::task::{Task, TaskFactory};
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::record::InputRecord;
 use crate::shuffle::{MarkerInfo, marker_records, partial_records, upstream_name};

@@ -34,7 +34,7 @@ use crate::config::JobConfig;
 use crate::engine::{Engine, Module};
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::dead_letter::DeadLetterTopic;
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::record::{ModuleKind, OutputRecord, Window};
 use crate::shuffle::upstream_name;
 use anyhow::{Context, Result};
@@ -158,10 +158,7 @@ pub fn start(
         topic(job.output.clone(), widest),
         topic(job.dead_letter_topic(), widest),
         topic(job.logs_topic(), 1),
-        TopicSpec {
-            config: vec![("cleanup.policy", "compact".into())],
-            ..topic(job.progress_topic(), widest.max(reduce_partitions))
-        },
+        TopicSpec::compacted(job.progress_topic(), widest.max(reduce_partitions)),
     ];
     if shuffle {
         topics.push(topic(job.repartition_topic(), reduce_partitions));
@@ -226,18 +223,14 @@ pub fn start(
     });
     let observer = |stage| Arc::new(StageObserver::new(&job.name, stage, status.clone()));
     let mut handles = vec![spawn(
-        spec("map", format!("weir.{}", job.name), job.input.clone()),
+        spec("map", job.map_group(), job.input.clone()),
         MapTasks(context.clone()),
         observer("map"),
         shutdown.clone(),
     )?];
     if let Some(repartition) = repartition {
         handles.push(spawn(
-            spec(
-                "reduce",
-                format!("weir.{}.reduce", job.name),
-                vec![repartition.topic],
-            ),
+            spec("reduce", job.reduce_group(), vec![repartition.topic]),
             ReduceTasks(context),
             observer("reduce"),
             shutdown.clone(),

@@ -5,7 +5,7 @@
 use super::JobContext;
 use super::metered::MeteredGuest;
 use super::task::{Task, TaskFactory};
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::record::InputRecord;
 use crate::shuffle::{MergeCheckpoint, Reducer};
 use anyhow::Context;

@@ -15,7 +15,8 @@
 use super::module_runs::{MapCheckpoint, ModuleRun, Verdict, replay_verdict};
 use crate::kafka::dead_letter_reader::{self, Cursor, DeadLetterReader, Filter, StoredDeadLetter};
 use crate::kafka::progress::ProgressStore;
-use crate::kafka::sink::{Outgoing, Sink};
+use crate::kafka::sink::Sink;
+use crate::outgoing::Outgoing;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -19,9 +19,11 @@
 //! its own after them): the API pauses it and waits until no runtime runs it first.
 
 use super::module_runs::MapCheckpoint;
+use crate::config;
 use crate::kafka::progress::ProgressStore;
-use crate::kafka::sink::{Outgoing, Sink};
+use crate::kafka::sink::Sink;
 use crate::kafka::{consumer_config, topic_partitions};
+use crate::outgoing::Outgoing;
 use crate::shuffle::MergeCheckpoint;
 use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -185,7 +187,7 @@ pub struct ResetOutcome {
 pub struct ResetJob<'a> {
     /// Kafka bootstrap servers.
     pub brokers: &'a str,
-    /// The job's name (its groups are `weir.NAME` and `weir.NAME.reduce`).
+    /// The job's name (its groups are [`config::map_group`] and [`config::reduce_group`] of it).
     pub name: &'a str,
     /// Its input topics.
     pub inputs: &'a [String],
@@ -202,7 +204,7 @@ type Partitions = BTreeMap<(String, i32), i64>;
 /// Every input partition's new offset for `to`, after checking it (an offset within what the
 /// partition holds; every partition for a shuffled job).
 pub fn targets(job: &ResetJob<'_>, to: &ResetTo) -> Result<Partitions, ResetError> {
-    let consumer: BaseConsumer = consumer_config(job.brokers, &format!("weir.{}", job.name))
+    let consumer: BaseConsumer = consumer_config(job.brokers, &config::map_group(job.name))
         .create()
         .map_err(|e| ResetError::Kafka(anyhow::Error::new(e).context("cannot create a Kafka client")))?;
     let kafka = |e: anyhow::Error| ResetError::Kafka(e);
@@ -322,7 +324,7 @@ fn fresh_reduce(offset: i64) -> MergeCheckpoint {
 /// reported in the error.
 pub fn apply(job: &ResetJob<'_>, targets: &Partitions) -> Result<ResetOutcome, ResetError> {
     let kafka = |e: anyhow::Error| ResetError::Kafka(e);
-    let map_group: BaseConsumer = consumer_config(job.brokers, &format!("weir.{}", job.name))
+    let map_group: BaseConsumer = consumer_config(job.brokers, &config::map_group(job.name))
         .create()
         .map_err(|e| kafka(anyhow::Error::new(e).context("cannot create a Kafka client")))?;
     let progress_partitions = i32::try_from(
@@ -381,7 +383,7 @@ pub fn apply(job: &ResetJob<'_>, targets: &Partitions) -> Result<ResetOutcome, R
     write(job.brokers, &records)?;
     commit(&map_group, &map_offsets).map_err(kafka)?;
     if reduce_offsets.count() > 0 {
-        let reduce_group: BaseConsumer = consumer_config(job.brokers, &format!("weir.{}.reduce", job.name))
+        let reduce_group: BaseConsumer = consumer_config(job.brokers, &config::reduce_group(job.name))
             .create()
             .map_err(|e| kafka(anyhow::Error::new(e).context("cannot create a Kafka client")))?;
         commit(&reduce_group, &reduce_offsets).map_err(kafka)?;

@@ -1,7 +1,7 @@
 //! [`Task`]: what a stage runs for each partition it is assigned, and how a stage makes one.
 
 use crate::kafka::dead_letter::DeadLetterTopic;
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::record::InputRecord;
 
 /// The per-partition work of a stage: turns input records into records to write, and says

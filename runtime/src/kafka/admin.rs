@@ -20,6 +20,18 @@ pub struct TopicSpec {
     pub config: Vec<(&'static str, String)>,
 }
 
+impl TopicSpec {
+    /// A compacted topic (`cleanup.policy=compact`): the broker keeps the latest record of each
+    /// key, which is all a reader of the registry, the status board or a job's progress needs.
+    pub fn compacted(name: impl Into<String>, partitions: i32) -> Self {
+        TopicSpec {
+            name: name.into(),
+            partitions,
+            config: vec![("cleanup.policy", "compact".into())],
+        }
+    }
+}
+
 /// An admin client for one cluster.
 pub struct Admin {
     client: AdminClient<DefaultClientContext>,

@@ -21,8 +21,8 @@
 //! big to write never stops a job.
 
 use super::record_size::RECORD_LIMIT;
-use super::sink::Outgoing;
 use super::truncation::{Fit, fit};
+use crate::outgoing::Outgoing;
 use crate::pipeline::DeadLetter;
 use crate::record::InputRecord;
 

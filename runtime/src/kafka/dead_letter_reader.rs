@@ -67,11 +67,7 @@ impl Filter {
 impl StoredDeadLetter {
     /// The last value of header `name`, as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        crate::outgoing::last_header(&self.headers, name)
     }
 
     /// When it was set aside (ms): `weir.at`, else the record's timestamp.

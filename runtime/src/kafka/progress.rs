@@ -13,7 +13,7 @@
 
 use super::claim::{Claim, Claims};
 use super::consumer_config;
-use super::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;

@@ -11,7 +11,7 @@
 //! This module only measures; what happens to a record over the limit is the
 //! [`Sink`](super::sink::Sink)'s business.
 
-use super::sink::Outgoing;
+use crate::outgoing::Outgoing;
 
 /// The producer's `message.max.bytes`, set explicitly in
 /// [`producer_config`](super::producer_config) (it is also librdkafka's default): the largest

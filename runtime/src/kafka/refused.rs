@@ -5,7 +5,7 @@
 //! commit cycle, which would restart the stage into the same refusal forever.
 
 use super::DeliveryReport;
-use super::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{DeliveryResult, ProducerContext};

@@ -33,6 +33,7 @@ use super::dead_letter::DeadLetterTopic;
 use super::producer_config;
 use super::record_size::{MESSAGE_MAX_BYTES, RECORD_LIMIT, wire_size};
 use super::refused::{SinkReport, timestamp_opaque};
+use crate::outgoing::Outgoing;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
@@ -52,34 +53,6 @@ pub const REFUSAL_ROUNDS: usize = 4;
 
 /// How often [`Sink::flush`] looks whether every record has been acknowledged.
 const FLUSH_POLL: Duration = Duration::from_millis(1);
-
-/// A record to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// Topic.
-    pub topic: String,
-    /// Partition; `None` lets the key choose (the producer's hash), or spreads keyless records.
-    pub partition: Option<i32>,
-    /// Key.
-    pub key: Option<Vec<u8>>,
-    /// Value (`None` is a tombstone).
-    pub value: Option<Vec<u8>>,
-    /// Timestamp in ms; `None` lets the producer stamp it.
-    pub timestamp: Option<i64>,
-    /// Headers, in order.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
-
-impl Outgoing {
-    /// The value of the last header named `name`, as text (invalid UTF-8 replaced).
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    }
-}
 
 /// Why records may not have been written.
 #[derive(Debug, thiserror::Error)]

@@ -22,7 +22,7 @@
 //! broker refused it) gets its entries appended: `value:999800>999180,value:999180>499421`.
 
 use super::record_size::{header_size, wire_size};
-use super::sink::Outgoing;
+use crate::outgoing::Outgoing;
 
 /// The header naming what was cut.
 pub const TRUNCATED: &str = "weir.truncated";

@@ -73,11 +73,7 @@ impl Records {
 impl StatusBoard {
     /// Creates the topic when missing and starts following it.
     pub fn open(brokers: &str, topic: &str, shutdown: &Arc<AtomicBool>) -> Result<Self> {
-        Admin::new(brokers)?.ensure(&[TopicSpec {
-            name: topic.to_string(),
-            partitions: 1,
-            config: vec![("cleanup.policy", "compact".into())],
-        }])?;
+        Admin::new(brokers)?.ensure(&[TopicSpec::compacted(topic, 1)])?;
         let records: Arc<Mutex<Records>> = Arc::default();
         let board = Arc::clone(&records);
         tail::spawn(

@@ -48,11 +48,7 @@ impl Registry {
     /// Creates the topic when missing (compacted, one partition: one total order), and starts
     /// following it.
     pub fn open(brokers: &str, topic: &str, shutdown: &Arc<AtomicBool>) -> Result<Arc<Self>> {
-        Admin::new(brokers)?.ensure(&[TopicSpec {
-            name: topic.to_string(),
-            partitions: 1,
-            config: vec![("cleanup.policy", "compact".into())],
-        }])?;
+        Admin::new(brokers)?.ensure(&[TopicSpec::compacted(topic, 1)])?;
         let producer: BaseProducer<DeliveryReport> = producer_config(brokers)
             .create_with_context(DeliveryReport::default())
             .with_context(|| format!("cannot create a producer for {brokers}"))?;

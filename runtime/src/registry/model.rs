@@ -11,7 +11,7 @@
 //! so that no record exceeds a broker's default 1 MB limit, whatever its `max.message.bytes`.
 
 use crate::config::JobConfig;
-use crate::engine::toolchain::{Toolchain, toolchain};
+use crate::engine::producers::{Producers, producers};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -45,7 +45,7 @@ pub struct ModuleMeta {
     /// records written before Weir read them: the registry then reads them from the module's
     /// chunks when it applies the record ([`RegistryState::apply`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub toolchain: Option<Toolchain>,
+    pub producers: Option<Producers>,
     /// How many chunks hold it.
     pub chunks: u32,
     /// When it was uploaded (RFC 3339).
@@ -237,8 +237,8 @@ impl RegistryState {
             (Key::Module(id), Some(json)) => {
                 let mut meta: ModuleMeta =
                     serde_json::from_slice(json).with_context(|| format!("registry record {key}"))?;
-                if meta.toolchain.is_none() {
-                    meta.toolchain = self.read_toolchain(&meta);
+                if meta.producers.is_none() {
+                    meta.producers = self.read_producers(&meta);
                 }
                 self.modules.insert(id.to_string(), meta);
             }
@@ -257,14 +257,14 @@ impl RegistryState {
         Ok(())
     }
 
-    /// The toolchain of a module whose record predates it, from its chunks; `None` while a
+    /// The producers (language, tools) of a module whose record predates them, from its chunks; `None` while a
     /// chunk is missing.
-    fn read_toolchain(&self, meta: &ModuleMeta) -> Option<Toolchain> {
+    fn read_producers(&self, meta: &ModuleMeta) -> Option<Producers> {
         let mut bytes = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
         for n in 0..meta.chunks {
             bytes.extend_from_slice(self.chunks.get(&(meta.id.clone(), n))?);
         }
-        Some(toolchain(&bytes))
+        Some(producers(&bytes))
     }
 
     /// Every module, by id.
@@ -366,7 +366,7 @@ mod tests {
             world: "weir:processor@0.1.0".into(),
             kind: "map_reduce".into(),
             sdk: "test".into(),
-            toolchain: None,
+            producers: None,
             chunks: u32::try_from(bytes.len().div_ceil(CHUNK_SIZE)).unwrap_or(u32::MAX),
             uploaded_at: at.into(),
         }
@@ -482,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn a_record_from_before_toolchains_gets_one_from_its_chunks() -> anyhow::Result<()> {
+    fn a_record_from_before_producers_gets_one_from_its_chunks() -> anyhow::Result<()> {
         // A core module with a producers section naming its language: `\0asm`, version 1, then
         // a custom section `producers` with one field `language` = [("Rust", "")].
         let mut bytes = b"\0asm\x01\0\0\0".to_vec();
@@ -493,11 +493,11 @@ mod tests {
         let m = meta(&bytes, "wc", "2026-01-01T00:00:00Z");
         let mut state = RegistryState::default();
         apply_all(&mut state, &module_records(&m, &bytes)?)?;
-        let read = state.resolve("wc").ok().and_then(|m| m.toolchain.clone());
+        let read = state.resolve("wc").ok().and_then(|m| m.producers.clone());
         assert_eq!(read.and_then(|t| t.language).as_deref(), Some("Rust"));
         // A record that already has one keeps it, even empty (nothing to read in the bytes).
         let known = ModuleMeta {
-            toolchain: Some(Toolchain::default()),
+            producers: Some(Producers::default()),
             ..m.clone()
         };
         apply_all(
@@ -505,8 +505,8 @@ mod tests {
             &[(Key::Module(&m.id).encode(), Some(serde_json::to_vec(&known)?))],
         )?;
         assert_eq!(
-            state.resolve("wc").ok().and_then(|m| m.toolchain.clone()),
-            Some(Toolchain::default())
+            state.resolve("wc").ok().and_then(|m| m.producers.clone()),
+            Some(Producers::default())
         );
         Ok(())
     }

@@ -42,7 +42,7 @@ pub use fold::fold;
 pub use merge::{MergeCheckpoint, MergeState, MergedGroup, Taken, UpstreamMark};
 pub use reducer::Reducer;
 
-use crate::kafka::sink::Outgoing;
+use crate::outgoing::Outgoing;
 use crate::record::{InputRecord, OutputRecord, Window};
 
 /// First byte of a packed record of partials.

@@ -43,7 +43,7 @@ fn millis(text: &str, input: &str) -> Result<i64, WindowSpecError> {
         input: input.to_string(),
         reason,
     };
-    let duration: Duration = crate::cli::units::parse_duration(text).map_err(err)?;
+    let duration: Duration = crate::units::parse_duration(text).map_err(err)?;
     let ms = i64::try_from(duration.as_millis()).map_err(|_| err(format!("`{text}` is too long")))?;
     if ms <= 0 {
         return Err(err(format!("`{text}` must be at least 1ms")));

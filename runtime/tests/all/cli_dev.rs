@@ -94,9 +94,9 @@ pub(crate) static DEV: LazyLock<Dev> = LazyLock::new(|| {
 
 impl Dev {
     /// `weir ARGS` with the banner's exports and no other setting, with `stdin`.
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
+    fn run<A: AsRef<str>>(&self, args: &[A], stdin: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             .env_remove("WEIR_TOKEN")
             .env("WEIR_CLIENT_CONFIG", "/dev/null")
             .env("WEIR_BROKERS", &self.brokers)
@@ -113,12 +113,12 @@ impl Dev {
     }
 
     /// `weir ARGS`: its stdout, or its stderr as the error.
-    fn weir(&self, args: &[&str]) -> Result<String, String> {
+    fn weir<A: AsRef<str>>(&self, args: &[A]) -> Result<String, String> {
         self.weir_with(args, "")
     }
 
     /// `weir ARGS` with `stdin`: its stdout, or its stderr as the error.
-    fn weir_with(&self, args: &[&str], stdin: &str) -> Result<String, String> {
+    fn weir_with<A: AsRef<str>>(&self, args: &[A], stdin: &str) -> Result<String, String> {
         let output = self.run(args, stdin);
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -128,29 +128,74 @@ impl Dev {
     }
 
     /// `weir ARGS`, which must succeed.
-    fn ok(&self, args: &[&str]) -> String {
+    fn ok<A: AsRef<str>>(&self, args: &[A]) -> String {
         self.ok_with(args, "")
     }
 
     /// `weir ARGS` with `stdin`, which must succeed.
-    fn ok_with(&self, args: &[&str], stdin: &str) -> String {
+    fn ok_with<A: AsRef<str>>(&self, args: &[A], stdin: &str) -> String {
         self.weir_with(args, stdin)
-            .unwrap_or_else(|err| panic!("weir {} failed:\n{err}", args.join(" ")))
+            .unwrap_or_else(|err| panic!("weir {} failed:\n{err}", shown(args)))
     }
 
     /// `weir ARGS`, which must fail: its stderr.
-    fn fails(&self, args: &[&str]) -> String {
+    fn fails<A: AsRef<str>>(&self, args: &[A]) -> String {
         self.fails_with(args, "")
     }
 
     /// `weir ARGS` with `stdin`, which must fail: its stderr.
-    fn fails_with(&self, args: &[&str], stdin: &str) -> String {
+    fn fails_with<A: AsRef<str>>(&self, args: &[A], stdin: &str) -> String {
         match self.weir_with(args, stdin) {
-            Ok(out) => panic!("weir {} succeeded:\n{out}", args.join(" ")),
+            Ok(out) => panic!("weir {} succeeded:\n{out}", shown(args)),
             Err(err) => err,
         }
     }
+
+    /// A topic of its own (`PREFIX-...`), created with `lines` in it.
+    fn topic(&self, prefix: &str, lines: &str) -> String {
+        let topic = unique(prefix);
+        self.ok_with(&["produce", "-t", &topic, "--create"], lines);
+        topic
+    }
+
+    /// `component` uploaded as a module of its own (`PREFIX-...`: another module id, the same
+    /// behaviour): its name.
+    fn module(&self, component: &str, prefix: &str) -> String {
+        let module = unique(prefix);
+        let (_dir, file) = variant(component, &module);
+        self.ok(&["module", "upload", &file, "--name", &module]);
+        module
+    }
 }
+
+/// `weir ARGS` as a command line, for messages.
+fn shown<A: AsRef<str>>(args: &[A]) -> String {
+    args.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
+}
+
+/// `job create JOB --module MODULE --input INPUT --output-topic OUT` (an output topic of its
+/// own), then `extra` (`--window tumbling:10s` for a map/reduce module).
+fn create_job(job: &str, module: &str, input: &str, extra: &[&str]) -> Vec<String> {
+    let output = unique(&format!("{job}-out"));
+    let mut args = [
+        "job",
+        "create",
+        job,
+        "--module",
+        module,
+        "--input",
+        input,
+        "--output-topic",
+        &output,
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// A map/reduce job's window in these tests.
+const WINDOW: [&str; 2] = ["--window", "tumbling:10s"];
 
 /// A name no other test uses.
 pub(crate) fn unique(prefix: &str) -> String {
@@ -408,24 +453,14 @@ fn cli_dev_the_same_bytes_under_another_name_keep_the_old_name() {
         assert_eq!(module["names"], serde_json::json!([second, first]), "{module}");
     }
     // A job made by the old name runs the module.
-    let topic = unique("alias-in");
-    dev.ok_with(&["produce", "-t", &topic, "--create"], "a b\n");
+    let topic = dev.topic("alias-in", "a b\n");
     let job = unique("alias-job");
-    let created = json(&dev.ok(&[
-        "job",
-        "create",
+    let created = json(&dev.ok(&create_job(
         &job,
-        "--module",
         &first,
-        "--input",
         &topic,
-        "--output-topic",
-        &unique("alias-out"),
-        "--window",
-        "tumbling:10s",
-        "-o",
-        "json",
-    ]));
+        &[WINDOW[0], WINDOW[1], "-o", "json"],
+    )));
     assert_eq!(created["spec"]["module"], id.as_str(), "{created}");
     dev.ok(&["job", "rm", &job]);
     let unchanged = dev.ok(&["module", "upload", &file, "--name", &first]);
@@ -438,23 +473,9 @@ fn cli_dev_the_same_bytes_under_another_name_keep_the_old_name() {
 #[test]
 fn cli_dev_a_job_on_an_unknown_input_topic_is_refused() {
     let dev = &*DEV;
-    let module = unique("typo-module");
-    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
-    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let module = dev.module(weir_guest_artifacts::WORD_COUNT, "typo-module");
     let missing = unique("nosuchtopic");
-    let err = dev.fails(&[
-        "job",
-        "create",
-        &unique("typo"),
-        "--module",
-        &module,
-        "--input",
-        &missing,
-        "--output-topic",
-        &unique("out"),
-        "--window",
-        "tumbling:10s",
-    ]);
+    let err = dev.fails(&create_job(&unique("typo"), &module, &missing, &WINDOW));
     assert!(
         err.starts_with(&format!(
             "error: topic_not_found: input topic `{missing}` does not exist"
@@ -469,23 +490,10 @@ fn cli_dev_a_job_on_an_unknown_input_topic_is_refused() {
 #[test]
 fn cli_dev_a_transform_job_needs_no_window_and_a_map_reduce_one_does() {
     let dev = &*DEV;
-    let topic = unique("transform-in");
-    dev.ok_with(&["produce", "-t", &topic, "--create"], "x\n");
-    let filter = unique("filter");
-    let (_dir, file) = variant(weir_guest_artifacts::FILTER, &filter);
-    dev.ok(&["module", "upload", &file, "--name", &filter]);
+    let topic = dev.topic("transform-in", "x\n");
+    let filter = dev.module(weir_guest_artifacts::FILTER, "filter");
     let job = unique("transform");
-    let created = dev.ok(&[
-        "job",
-        "create",
-        &job,
-        "--module",
-        &filter,
-        "--input",
-        &topic,
-        "--output-topic",
-        &unique("filtered"),
-    ]);
+    let created = dev.ok(&create_job(&job, &filter, &topic, &[]));
     assert!(
         created.starts_with(&format!("job {job} created: revision 1")),
         "{created}"
@@ -494,20 +502,8 @@ fn cli_dev_a_transform_job_needs_no_window_and_a_map_reduce_one_does() {
     assert!(status.contains("Window:       <none>"), "{status}");
     dev.ok(&["job", "rm", &job]);
 
-    let counter = unique("counter");
-    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &counter);
-    dev.ok(&["module", "upload", &file, "--name", &counter]);
-    let err = dev.fails(&[
-        "job",
-        "create",
-        &unique("windowless"),
-        "--module",
-        &counter,
-        "--input",
-        &topic,
-        "--output-topic",
-        &unique("counted"),
-    ]);
+    let counter = dev.module(weir_guest_artifacts::WORD_COUNT, "counter");
+    let err = dev.fails(&create_job(&unique("windowless"), &counter, &topic, &[]));
     assert!(
         err.starts_with("error: invalid_job: ") && err.contains("needs a window"),
         "{err}"
@@ -517,29 +513,11 @@ fn cli_dev_a_transform_job_needs_no_window_and_a_map_reduce_one_does() {
 #[test]
 fn cli_dev_server_errors_name_the_field_and_print_sizes_in_units() {
     let dev = &*DEV;
-    let topic = unique("limits-in");
-    dev.ok_with(&["produce", "-t", &topic, "--create"], "x\n");
-    let module = unique("limits");
-    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
-    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let topic = dev.topic("limits-in", "x\n");
+    let module = dev.module(weir_guest_artifacts::WORD_COUNT, "limits");
     let create = |extra: &[&str]| {
-        let name = unique("limits-job");
-        let out = unique("limits-out");
-        let mut args = vec![
-            "job",
-            "create",
-            &name,
-            "--module",
-            &module,
-            "--input",
-            &topic,
-            "--output-topic",
-            &out,
-            "--window",
-            "tumbling:10s",
-        ];
-        args.extend(extra);
-        dev.fails(&args)
+        let args = [&WINDOW[..], extra].concat();
+        dev.fails(&create_job(&unique("limits-job"), &module, &topic, &args))
     };
     let err = create(&["--memory", "100GiB"]);
     assert!(
@@ -557,25 +535,10 @@ fn cli_dev_server_errors_name_the_field_and_print_sizes_in_units() {
 #[test]
 fn cli_dev_a_new_job_is_starting_until_its_partitions_are_assigned() {
     let dev = &*DEV;
-    let topic = unique("starting-in");
-    dev.ok_with(&["produce", "-t", &topic, "--create"], "a\n");
-    let module = unique("starting");
-    let (_dir, file) = variant(weir_guest_artifacts::WORD_COUNT, &module);
-    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let topic = dev.topic("starting-in", "a\n");
+    let module = dev.module(weir_guest_artifacts::WORD_COUNT, "starting");
     let job = unique("starting-job");
-    let created = dev.ok(&[
-        "job",
-        "create",
-        &job,
-        "--module",
-        &module,
-        "--input",
-        &topic,
-        "--output-topic",
-        &unique("starting-out"),
-        "--window",
-        "tumbling:10s",
-    ]);
+    let created = dev.ok(&create_job(&job, &module, &topic, &WINDOW));
     assert!(
         created.starts_with(&format!("job {job} created: revision 1, starting,")),
         "no runtime holds its partitions yet: {created}"
@@ -623,27 +586,15 @@ fn cli_dev_short_prefixes_say_they_need_8_digits_and_rm_prints_the_id() {
 #[test]
 fn cli_dev_consume_shows_why_a_record_is_a_dead_letter() {
     let dev = &*DEV;
-    let topic = unique("poison-in");
-    dev.ok_with(&["produce", "-t", &topic, "--create"], "fine\n");
-    let module = unique("panicky");
-    let (_dir, file) = variant(weir_guest_artifacts::HOSTILE_PANIC, &module);
-    dev.ok(&["module", "upload", &file, "--name", &module]);
+    let topic = dev.topic("poison-in", "fine\n");
+    let module = dev.module(weir_guest_artifacts::HOSTILE_PANIC, "panicky");
     let job = unique("poison");
-    dev.ok(&[
-        "job",
-        "create",
+    dev.ok(&create_job(
         &job,
-        "--module",
         &module,
-        "--input",
         &topic,
-        "--output-topic",
-        &unique("poison-out"),
-        "--window",
-        "tumbling:10s",
-        "--commit-interval",
-        "200ms",
-    ]);
+        &[WINDOW[0], WINDOW[1], "--commit-interval", "200ms"],
+    ));
     // The module refuses this record: it goes to the job's dead letters with the reason.
     dev.ok_with(&["produce", "-t", &topic], "reject\n");
     let dead = format!("{job}.dead-letters");

@@ -2,7 +2,6 @@
 //! hints that name no path of the machine the binary was built on.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn weir(args: &[&str]) -> Output {
@@ -49,6 +48,7 @@ fn cli_completions_for_bash_zsh_and_fish() {
 }
 
 #[test]
+#[cfg(feature = "toolchain")]
 fn cli_toolchain_hints_name_no_path_of_the_build_machine() {
     // The binary, outside any checkout, as it would be on another machine.
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -75,7 +75,7 @@ fn cli_toolchain_hints_name_no_path_of_the_build_machine() {
         stderr.contains("`scripts/guest-toolchains install python` (run from a Weir checkout: "),
         "{stderr}"
     );
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the checkout")
         .display()

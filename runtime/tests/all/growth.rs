@@ -14,7 +14,7 @@ use weir::engine::Engine;
 use weir::job::task::{Task, TaskFactory};
 use weir::job::{JobContext, MapTasks, Repartition};
 use weir::kafka::dead_letter::DeadLetterTopic;
-use weir::kafka::sink::Outgoing;
+use weir::outgoing::Outgoing;
 use weir::record::InputRecord;
 use weir::shuffle::{Reducer, ShuffleMessage, decode};
 

@@ -11,6 +11,8 @@ mod console;
 mod dev;
 mod growth;
 mod hostile;
+// `weir build` and `weir init` (weir-toolchain) are in the binary with the default features only.
+#[cfg(feature = "toolchain")]
 mod languages;
 mod shuffle_prop;
 mod support;

@@ -280,7 +280,7 @@ impl Owner<'_> {
     }
 }
 
-fn as_input(out: weir::kafka::sink::Outgoing) -> InputRecord {
+fn as_input(out: weir::outgoing::Outgoing) -> InputRecord {
     InputRecord {
         key: out.key,
         value: out.value,

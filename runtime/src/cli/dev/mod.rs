@@ -7,7 +7,7 @@
 //! reach it while `weir dev` runs, and it keeps everything in memory, so it all goes away on
 //! exit. It is a development broker, not a store: use `weir serve` against a real cluster for
 //! anything else. Clients reach it on a fixed port (`--port`, 9092 by default when free: see
-//! [`port`]), and the banner prints the `export WEIR_BROKERS=... WEIR_SERVER=...` line that
+//! `port.rs`), and the banner prints the `export WEIR_BROKERS=... WEIR_SERVER=...` line that
 //! points `weir produce`, `weir consume`, `weir module` and `weir job` at it.
 //!
 //! The job reads `lines`, writes `counts`, and windows in processing time (the wall clock), so
@@ -19,8 +19,10 @@
 mod port;
 mod printer;
 
-use crate::config::{JobConfig, LimitsConfig, ServeConfig, TimeConfig};
-use crate::kafka::sink::{Outgoing, Sink};
+use crate::config::{JobConfig, LimitsConfig, ServeConfig};
+use crate::kafka::sink::Sink;
+use crate::outgoing::Outgoing;
+use crate::pipeline::TimeMode;
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
 use printer::{Printer, QUIET};
@@ -211,7 +213,7 @@ fn job(window: WindowSpec) -> JobConfig {
         out_of_orderness: Duration::ZERO,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
-        time: TimeConfig::Processing,
+        time: TimeMode::Processing,
         shuffle: true,
         reduce_partitions: None,
         batch_size: 1024,

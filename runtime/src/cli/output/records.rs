@@ -1,19 +1,11 @@
-//! Renders records as people and scripts read them: output records and dead letters as JSON
-//! lines for `weir run`, and the records `weir consume` reads as JSON lines or as text.
+//! Records as people and scripts read them: output records and dead letters as JSON lines for
+//! `weir run`, and the records `weir consume` reads as JSON lines or as text. It does not know
+//! the control plane's objects (modules, jobs): [`super`] prints those.
 
 use crate::pipeline::DeadLetter;
 use crate::record::{Header, InputRecord, OutputRecord};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
-
-/// `n` and a noun, singular for one: `1 record`, `20 records`, `0 dead letters`.
-pub fn count(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
 
 /// Bytes as JSON: the JSON they contain, else their text, else `{"hex": ..}`.
 fn bytes_json(bytes: &[u8], parse: bool) -> Value {
@@ -185,13 +177,6 @@ mod tests {
             partition: 1,
             offset: 7,
         }
-    }
-
-    #[test]
-    fn one_is_singular() {
-        assert_eq!(count(1, "record", "records"), "1 record");
-        assert_eq!(count(0, "record", "records"), "0 records");
-        assert_eq!(count(2, "dead letter", "dead letters"), "2 dead letters");
     }
 
     #[test]

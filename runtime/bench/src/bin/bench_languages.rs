@@ -20,12 +20,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use weir::cli::build::{BuildArgs, build};
 use weir::engine::{Engine, GuestLimits, WasmGuest};
 use weir::guest::Guest;
 use weir::pipeline::{Pipeline, PipelineConfig, TimeMode};
 use weir::record::InputRecord;
 use weir::window::WindowSpec;
+use weir_toolchain::{BuildArgs, build};
 
 /// The allocator the `weir` binary uses, so the figures are the binary's.
 #[global_allocator]
@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = tempfile::tempdir()?;
     let mut components: Vec<(&str, PathBuf)> =
         vec![("Rust", PathBuf::from(weir_guest_artifacts::WORD_COUNT))];

@@ -1,7 +1,7 @@
 //! Rust modules: `cargo build --release --target wasm32-wasip2`, then the `cdylib` it reports.
 
-use super::project::Project;
-use super::toolchain::{self, Tool};
+use crate::project::Project;
+use crate::tools::{self, Tool};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 /// Builds the component; returns the tool that did it, for the summary.
 pub fn build(project: &Project, output: &Path) -> Result<String> {
-    let cargo = toolchain::find(Tool::Cargo)?;
+    let cargo = tools::find(Tool::Cargo)?;
     add_wasm_target(&project.dir);
     let mut child = Command::new(&cargo)
         .current_dir(&project.dir)
@@ -59,7 +59,7 @@ pub fn build(project: &Project, output: &Path) -> Result<String> {
     };
     std::fs::copy(&wasm, output)
         .with_context(|| format!("cannot copy {} to {}", wasm.display(), output.display()))?;
-    let version = toolchain::version(&cargo);
+    let version = tools::version(&cargo);
     Ok(if version.is_empty() {
         "cargo".to_string()
     } else {

@@ -7,9 +7,9 @@
 //! Sources are every `*.c` in the project directory and its `src/`, except `test*.c` (native
 //! unit tests). `CFLAGS` is passed to clang.
 
-use super::project::Project;
-use super::sdk;
-use super::toolchain::{self, Tool};
+use crate::project::Project;
+use crate::sdk;
+use crate::tools::{self, Tool};
 use anyhow::{Context, Result, anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +29,7 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
             project.dir.display()
         );
     }
-    let clang = toolchain::find(Tool::Clang)?;
+    let clang = tools::find(Tool::Clang)?;
     check_wasi_sysroot(&clang)?;
 
     let c = scratch.join("c");
@@ -65,7 +65,7 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
         .arg(c.join("component_type.c"))
         .arg("-o")
         .arg(&core);
-    toolchain::run(command, "clang")?;
+    tools::run(command, "clang")?;
 
     let mut module = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
     wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8, false)
@@ -83,7 +83,7 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
         .map_err(|e| anyhow!("cannot make a component of {}: {e:#}", core.display()))?;
     std::fs::write(output, component).with_context(|| format!("cannot write {}", output.display()))?;
 
-    let version = toolchain::version(&clang);
+    let version = tools::version(&clang);
     Ok(format!(
         "{}, wasi-libc, wit-bindgen-c 0.63",
         if version.is_empty() { "clang" } else { &version }
@@ -164,7 +164,7 @@ fn check_wasi_sysroot(clang: &Path) -> Result<()> {
         "{} cannot build for wasm32-wasi: {missing} is missing. Install it with `{} install c`{} \
          (apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)",
         clang.display(),
-        toolchain::script(),
-        toolchain::script_note()
+        tools::script(),
+        tools::script_note()
     )
 }

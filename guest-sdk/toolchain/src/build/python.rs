@@ -4,9 +4,9 @@
 //! name with `-` as `_`). The component's entry is a generated `weir_entry` module that imports
 //! it (running its decorators) and then `weir._component`, which exports `Processor`.
 
-use super::project::{Project, toml_string};
-use super::sdk;
-use super::toolchain::{self, COMPONENTIZE_PY_VERSION, Tool};
+use crate::project::{Project, toml_string};
+use crate::sdk;
+use crate::tools::{self, COMPONENTIZE_PY_VERSION, Tool};
 use anyhow::{Result, bail};
 use std::path::Path;
 use std::process::Command;
@@ -32,8 +32,8 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
             project.dir.display()
         );
     }
-    let tool = toolchain::find(Tool::ComponentizePy)?;
-    let version = toolchain::version(&tool);
+    let tool = tools::find(Tool::ComponentizePy)?;
+    let version = tools::version(&tool);
     warn_if_untested(&version);
 
     let wit = scratch.join("wit");
@@ -61,7 +61,7 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
         .arg(&project.dir)
         .arg("--output")
         .arg(output);
-    toolchain::run(command, "componentize-py")?;
+    tools::run(command, "componentize-py")?;
     Ok(if version.is_empty() {
         "componentize-py".to_string()
     } else {

@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(checkout_script(&elsewhere.path().join("bin/weir")), None);
         // This test runs from this checkout's target directory, where the script is.
         let here = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
+            .join("../..")
             .join(SCRIPT)
             .canonicalize()?;
         assert_eq!(script(), here.display().to_string());

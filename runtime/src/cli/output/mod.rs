@@ -5,9 +5,12 @@
 //! `-o`/`--output` is the format everywhere, as in kubectl; a job's output topic is
 //! `--output-topic`. A value that is no format (`-o counts`) is refused with that hint.
 //!
-//! This file owns the formats and the small cell formatters (ages, sizes, short ids, partition
-//! lists). It does not know what a module, a job or a runtime is: `module.rs`, `job.rs` and
-//! `runtime.rs` build their tables from it.
+//! This file owns the formats and the small cell formatters (ages, sizes, short ids, counts,
+//! partition lists). It does not know what a module, a job or a runtime is: `module.rs`,
+//! `job.rs` and `runtime.rs` build their tables from it. Records (what `weir run` writes and
+//! `weir consume` reads) print through [`records`].
+
+pub mod records;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -214,6 +217,15 @@ pub fn short_duration(elapsed: Duration) -> String {
     }
 }
 
+/// `n` and a noun, singular for one: `1 record`, `20 records`, `0 dead letters`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// A list as one cell: comma-separated, or `<none>` when empty.
 pub fn list_or_none(items: &[String]) -> String {
     if items.is_empty() {
@@ -314,6 +326,13 @@ mod tests {
             err.contains("table, wide, json, yaml") && err.contains("--output-topic"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1, "record", "records"), "1 record");
+        assert_eq!(count(0, "record", "records"), "0 records");
+        assert_eq!(count(2, "dead letter", "dead letters"), "2 dead letters");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Sizes (`64MiB`), durations (`10s`) and timestamps (`2024-05-01T10:00:00Z` or ms): parsed
 //! from flags and config files with errors that say what is expected, and sizes printed for
 //! people (`512 MiB`, not `536870912`).
+//!
+//! The lowest layer: the CLI, the config file, window specs, the API and the job's logs all
+//! parse or print through it, and it depends on none of them.
 
 use std::time::Duration;
 

@@ -4,9 +4,9 @@
 //! The WASI features a JavaScript engine would otherwise import for `fetch` (`http`,
 //! `fetch-event`) are left out: the sandbox refuses network imports.
 
-use super::project::{Project, json_string};
-use super::sdk;
-use super::toolchain::{self, COMPONENTIZE_JS_VERSION, Tool};
+use crate::project::{Project, json_string};
+use crate::sdk;
+use crate::tools::{self, COMPONENTIZE_JS_VERSION, Tool};
 use anyhow::{Result, bail};
 use std::path::{Component, Path};
 use std::process::Command;
@@ -31,8 +31,8 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
             project.dir.display()
         );
     }
-    let tool = toolchain::find(Tool::ComponentizeJs)?;
-    let version = toolchain::version(&tool);
+    let tool = tools::find(Tool::ComponentizeJs)?;
+    let version = tools::version(&tool);
     if !version.is_empty() && version != COMPONENTIZE_JS_VERSION {
         eprintln!(
             "weir build: using componentize-js {version}; the JavaScript SDK is tested with {COMPONENTIZE_JS_VERSION}"
@@ -89,7 +89,7 @@ pub fn build(project: &Project, scratch: &Path, output: &Path) -> Result<String>
             "--out",
         ])
         .arg(output);
-    toolchain::run(command, "componentize-js")?;
+    tools::run(command, "componentize-js")?;
     Ok(format!(
         "componentize-js {}",
         if version.is_empty() { "?" } else { &version }

@@ -50,11 +50,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use weir::config::{JobConfig, LimitsConfig, TimeConfig};
+use weir::config::{JobConfig, LimitsConfig};
 use weir::engine::Engine;
 use weir::kafka::admin::{Admin, TopicSpec};
 use weir::kafka::{consumer_config, producer_config};
-use weir::pipeline::Pipeline;
+use weir::pipeline::{Pipeline, TimeMode};
 use weir::record::InputRecord;
 
 /// The allocator of the `weir` binary, so the engine phase's figures are the binary's.
@@ -528,7 +528,7 @@ fn word_count_job(
         out_of_orderness,
         lateness: Duration::ZERO,
         idle_timeout: Duration::ZERO,
-        time: TimeConfig::Event,
+        time: TimeMode::Event,
         shuffle: true,
         reduce_partitions: None,
         batch_size: 1024,

@@ -5,43 +5,31 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 /// The WIT world every module targets (`guest-sdk/wit/weir.wit`).
-pub const WIT: &str = include_str!("../../../../guest-sdk/wit/weir.wit");
+pub const WIT: &str = include_str!("../../wit/weir.wit");
 
 /// The Python SDK, the `weir` package (`guest-sdk/python/weir`).
 pub const PYTHON: &[(&str, &str)] = &[
-    (
-        "weir/__init__.py",
-        include_str!("../../../../guest-sdk/python/weir/__init__.py"),
-    ),
+    ("weir/__init__.py", include_str!("../../python/weir/__init__.py")),
     (
         "weir/_component.py",
-        include_str!("../../../../guest-sdk/python/weir/_component.py"),
+        include_str!("../../python/weir/_component.py"),
     ),
-    (
-        "weir/_errors.py",
-        include_str!("../../../../guest-sdk/python/weir/_errors.py"),
-    ),
-    (
-        "weir/_guest.py",
-        include_str!("../../../../guest-sdk/python/weir/_guest.py"),
-    ),
+    ("weir/_errors.py", include_str!("../../python/weir/_errors.py")),
+    ("weir/_guest.py", include_str!("../../python/weir/_guest.py")),
     (
         "weir/_registry.py",
-        include_str!("../../../../guest-sdk/python/weir/_registry.py"),
+        include_str!("../../python/weir/_registry.py"),
     ),
-    (
-        "weir/_types.py",
-        include_str!("../../../../guest-sdk/python/weir/_types.py"),
-    ),
+    ("weir/_types.py", include_str!("../../python/weir/_types.py")),
 ];
 
 /// The JavaScript SDK (`guest-sdk/js/weir.js`).
-pub const JS: &[(&str, &str)] = &[("weir.js", include_str!("../../../../guest-sdk/js/weir.js"))];
+pub const JS: &[(&str, &str)] = &[("weir.js", include_str!("../../js/weir.js"))];
 
 /// The C SDK (`guest-sdk/c`).
 pub const C: &[(&str, &str)] = &[
-    ("weir.h", include_str!("../../../../guest-sdk/c/weir.h")),
-    ("weir.c", include_str!("../../../../guest-sdk/c/weir.c")),
+    ("weir.h", include_str!("../../c/weir.h")),
+    ("weir.c", include_str!("../../c/weir.c")),
 ];
 
 /// Writes `files` under `dir`, replacing what a previous build left.

@@ -3,10 +3,11 @@
 //!
 //! Every scaffold is its language's word count (the code of `examples/word-count*`, built into
 //! this binary), with a README, a sample input (`sample.txt`) and a unit test that runs
-//! natively. The per-language files with placeholders live in `runtime/templates/`.
+//! natively. The per-language files with placeholders live in `guest-sdk/toolchain/templates/`.
 
-use super::build::toolchain::{self, COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION};
-use super::build::{Lang, sdk};
+use crate::project::Lang;
+use crate::sdk;
+use crate::tools::{self, COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -30,23 +31,23 @@ const SAMPLE: &str = include_str!("../../../examples/word-count/sample.txt");
 type Files = &'static [(&'static str, &'static str)];
 
 const RUST: Files = &[
-    ("Cargo.toml", include_str!("../../templates/rust/Cargo.toml")),
+    ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
     (
         "rust-toolchain.toml",
-        include_str!("../../templates/rust/rust-toolchain.toml"),
+        include_str!("../templates/rust/rust-toolchain.toml"),
     ),
     (
         "src/lib.rs",
         include_str!("../../../examples/word-count/src/lib.rs"),
     ),
-    ("README.md", include_str!("../../templates/rust/README.md")),
-    (".gitignore", include_str!("../../templates/rust/gitignore")),
+    ("README.md", include_str!("../templates/rust/README.md")),
+    (".gitignore", include_str!("../templates/rust/gitignore")),
 ];
 
 const PYTHON: Files = &[
     (
         "pyproject.toml",
-        include_str!("../../templates/python/pyproject.toml"),
+        include_str!("../templates/python/pyproject.toml"),
     ),
     (
         "{{module}}.py",
@@ -60,12 +61,12 @@ const PYTHON: Files = &[
         "test_{{module}}.py",
         include_str!("../../../examples/word-count-py/test_word_count.py"),
     ),
-    ("README.md", include_str!("../../templates/python/README.md")),
-    (".gitignore", include_str!("../../templates/python/gitignore")),
+    ("README.md", include_str!("../templates/python/README.md")),
+    (".gitignore", include_str!("../templates/python/gitignore")),
 ];
 
 const JS: Files = &[
-    ("package.json", include_str!("../../templates/js/package.json")),
+    ("package.json", include_str!("../templates/js/package.json")),
     (
         "{{module}}.js",
         include_str!("../../../examples/word-count-js/word_count.js"),
@@ -78,8 +79,8 @@ const JS: Files = &[
         "{{module}}.test.js",
         include_str!("../../../examples/word-count-js/word_count.test.js"),
     ),
-    ("README.md", include_str!("../../templates/js/README.md")),
-    (".gitignore", include_str!("../../templates/js/gitignore")),
+    ("README.md", include_str!("../templates/js/README.md")),
+    (".gitignore", include_str!("../templates/js/gitignore")),
 ];
 
 const C: Files = &[
@@ -97,8 +98,8 @@ const C: Files = &[
         "test_words.c",
         include_str!("../../../examples/word-count-c/test_words.c"),
     ),
-    ("README.md", include_str!("../../templates/c/README.md")),
-    (".gitignore", include_str!("../../templates/c/gitignore")),
+    ("README.md", include_str!("../templates/c/README.md")),
+    (".gitignore", include_str!("../templates/c/gitignore")),
 ];
 
 /// Runs `weir init`.
@@ -127,7 +128,7 @@ pub fn init(args: &InitArgs) -> Result<()> {
         text.replace("{{name}}", name)
             .replace("{{module}}", &module)
             .replace("{{sdk_path}}", &sdk_path)
-            .replace("{{toolchains}}", &toolchain::script())
+            .replace("{{toolchains}}", &tools::script())
             .replace("{{componentize_py}}", COMPONENTIZE_PY_VERSION)
             .replace("{{componentize_js}}", COMPONENTIZE_JS_VERSION)
     };

@@ -1,4 +1,4 @@
-//! [`Toolchain`]: the language a component was written in and the tools that built it, read
+//! [`Producers`]: the language a component was written in and the tools that built it, read
 //! from its `producers` custom sections (the WebAssembly tool conventions: fields `language`
 //! and `processed-by`, which rustc, clang, wit-component, componentize-py and componentize-js
 //! write). The API shows it beside the SDK a module names itself (its `describe`), so the
@@ -29,7 +29,7 @@ const MAX_TEXT: usize = 100;
 
 /// What a component's producers sections say about how it was built.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Toolchain {
+pub struct Producers {
     /// The source language, e.g. `Rust`, `Python`, `JavaScript`, `C`; absent when no section
     /// names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,11 +67,11 @@ struct Findings {
 /// Reads the producers sections of `bytes` (a component or a core module, nested ones
 /// included). Malformed sections, or bytes that do not parse past some point, yield what was
 /// read before.
-pub fn toolchain(bytes: &[u8]) -> Toolchain {
+pub fn producers(bytes: &[u8]) -> Producers {
     let findings = findings(bytes);
-    let mut toolchain = Toolchain {
+    let mut found = Producers {
         language: language(&findings),
-        ..Toolchain::default()
+        ..Producers::default()
     };
     let tools = findings
         .sections
@@ -80,12 +80,12 @@ pub fn toolchain(bytes: &[u8]) -> Toolchain {
         .filter(|(field, _, _)| field == "processed-by");
     for (_, name, version) in tools {
         let entry = cut(format!("{name} {version}").trim());
-        let list = &mut toolchain.processed_by;
+        let list = &mut found.processed_by;
         if list.len() < MAX_ENTRIES && !list.contains(&entry) {
             list.push(entry);
         }
     }
-    toolchain
+    found
 }
 
 fn cut(text: &str) -> String {
@@ -229,7 +229,7 @@ mod tests {
     }
 
     /// A producers custom section with these (field, [(name, version)]).
-    fn producers(fields: &[(&str, &[(&str, &str)])]) -> Vec<u8> {
+    fn producers_section(fields: &[(&str, &[(&str, &str)])]) -> Vec<u8> {
         let mut content = string("producers");
         content.extend(leb(fields.len()));
         for (field, values) in fields {
@@ -266,17 +266,17 @@ mod tests {
     fn a_rust_component_is_rust_even_beside_a_smaller_adapter() {
         let user = module(
             4000,
-            &producers(&[
+            &producers_section(&[
                 ("language", &[("Rust", "")]),
                 ("processed-by", &[("rustc", "1.91.1")]),
             ]),
         );
         let adapter = module(
             500,
-            &producers(&[("language", &[("C11", "")]), ("processed-by", &[("clang", "14")])]),
+            &producers_section(&[("language", &[("C11", "")]), ("processed-by", &[("clang", "14")])]),
         );
-        let own = producers(&[("processed-by", &[("wit-component", "0.239.0")])]);
-        let found = toolchain(&component(&[adapter, user], &own));
+        let own = producers_section(&[("processed-by", &[("wit-component", "0.239.0")])]);
+        let found = producers(&component(&[adapter, user], &own));
         assert_eq!(found.language.as_deref(), Some("Rust"));
         assert_eq!(
             found.processed_by,
@@ -286,21 +286,21 @@ mod tests {
 
     #[test]
     fn a_componentizer_names_the_language_over_its_interpreters() {
-        let python = module(9000, &producers(&[("language", &[("C11", "")])]));
-        let own = producers(&[
+        let python = module(9000, &producers_section(&[("language", &[("C11", "")])]));
+        let own = producers_section(&[
             ("processed-by", &[("componentize-py", "0.25.1")]),
             ("sdk", &[("weir-sdk-python", "0.1.0")]),
         ]);
-        let found = toolchain(&component(&[python], &own));
+        let found = producers(&component(&[python], &own));
         assert_eq!(found.language.as_deref(), Some("Python"));
         assert_eq!(
             found.processed_by,
             ["componentize-py 0.25.1"],
             "the sdk field is not a tool"
         );
-        let js = producers(&[("processed-by", &[("ComponentizeJS", "0.23.0")])]);
+        let js = producers_section(&[("processed-by", &[("ComponentizeJS", "0.23.0")])]);
         assert_eq!(
-            toolchain(&component(&[], &js)).language.as_deref(),
+            producers(&component(&[], &js)).language.as_deref(),
             Some("JavaScript")
         );
     }
@@ -310,14 +310,14 @@ mod tests {
         // componentize-js: StarlingMonkey in C, Rust and C++, the component says JavaScript.
         let engine = module(
             9000,
-            &producers(&[("language", &[("C11", ""), ("Rust", ""), ("C_plus_plus_14", "")])]),
+            &producers_section(&[("language", &[("C11", ""), ("Rust", ""), ("C_plus_plus_14", "")])]),
         );
-        let own = producers(&[
+        let own = producers_section(&[
             ("processed-by", &[("wit-component", "0.259.0")]),
             ("language", &[("JavaScript", "")]),
         ]);
         assert_eq!(
-            toolchain(&component(&[engine], &own)).language.as_deref(),
+            producers(&component(&[engine], &own)).language.as_deref(),
             Some("JavaScript")
         );
     }
@@ -336,13 +336,13 @@ mod tests {
     fn a_component_linking_cpython_is_python() {
         // componentize-py 0.25: no language anywhere; a tiny adapter says Rust; libraries link
         // CPython.
-        let adapter = module(400, &producers(&[("language", &[("Rust", "")])]));
+        let adapter = module(400, &producers_section(&[("language", &[("Rust", "")])]));
         let runtime = module(9000, &dylink_needing(&["libc.so", "libpython3.14.so"]));
         let libc = module(2000, &dylink_needing(&["libc.so"]));
-        let found = toolchain(&component(&[adapter.clone(), runtime], &[]));
+        let found = producers(&component(&[adapter.clone(), runtime], &[]));
         assert_eq!(found.language.as_deref(), Some("Python"));
         assert_eq!(
-            toolchain(&component(&[adapter, libc], &[])).language.as_deref(),
+            producers(&component(&[adapter, libc], &[])).language.as_deref(),
             Some("Rust"),
             "libc alone decides nothing"
         );
@@ -350,19 +350,25 @@ mod tests {
 
     #[test]
     fn of_several_languages_in_a_module_the_first_that_is_not_libcs_c() {
-        let user = module(100, &producers(&[("language", &[("C11", ""), ("Rust", "")])]));
+        let user = module(
+            100,
+            &producers_section(&[("language", &[("C11", ""), ("Rust", "")])]),
+        );
         assert_eq!(
-            toolchain(&component(&[user], &[])).language.as_deref(),
+            producers(&component(&[user], &[])).language.as_deref(),
             Some("Rust")
         );
-        let c = module(100, &producers(&[("language", &[("C11", ""), ("C99", "")])]));
-        assert_eq!(toolchain(&component(&[c], &[])).language.as_deref(), Some("C"));
+        let c = module(
+            100,
+            &producers_section(&[("language", &[("C11", ""), ("C99", "")])]),
+        );
+        assert_eq!(producers(&component(&[c], &[])).language.as_deref(), Some("C"));
     }
 
     #[test]
     fn the_bundled_word_count_is_rust_built_by_rustc_and_wit_component() {
         let bytes = weir_guest_artifacts::bundled("word-count").expect("bundled");
-        let found = toolchain(bytes);
+        let found = producers(bytes);
         assert_eq!(found.language.as_deref(), Some("Rust"), "{found:?}");
         assert!(
             found.processed_by.iter().any(|t| t.starts_with("rustc "))
@@ -379,9 +385,9 @@ mod tests {
         assert_eq!(language_name("C"), "C");
         assert_eq!(language_name("Rust"), "Rust");
         assert_eq!(language_name("Cobol"), "Cobol");
-        let core = module(10, &producers(&[("language", &[("C99", "")])]));
+        let core = module(10, &producers_section(&[("language", &[("C99", "")])]));
         assert_eq!(
-            toolchain(&core).language.as_deref(),
+            producers(&core).language.as_deref(),
             Some("C"),
             "a core module alone"
         );
@@ -389,14 +395,14 @@ mod tests {
 
     #[test]
     fn nothing_to_read_is_an_unknown_language_never_an_error() {
-        assert_eq!(toolchain(b"not wasm at all"), Toolchain::default());
-        assert_eq!(toolchain(&component(&[], &[])), Toolchain::default());
+        assert_eq!(producers(b"not wasm at all"), Producers::default());
+        assert_eq!(producers(&component(&[], &[])), Producers::default());
         // A producers section cut short: what came before it is kept, nothing panics.
-        let good = producers(&[("processed-by", &[("wit-component", "1")])]);
-        let mut broken = producers(&[("language", &[("Rust", "")])]);
+        let good = producers_section(&[("processed-by", &[("wit-component", "1")])]);
+        let mut broken = producers_section(&[("language", &[("Rust", "")])]);
         let cut_at = broken.len() - 3;
         broken.truncate(cut_at);
-        let found = toolchain(&component(&[], &[good, broken].concat()));
+        let found = producers(&component(&[], &[good, broken].concat()));
         assert_eq!(found.processed_by, ["wit-component 1"]);
     }
 
@@ -405,7 +411,7 @@ mod tests {
         let long = "x".repeat(1000);
         let many: Vec<(String, String)> = (0..40).map(|i| (format!("tool{i}"), long.clone())).collect();
         let values: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let found = toolchain(&component(&[], &producers(&[("processed-by", &values)])));
+        let found = producers(&component(&[], &producers_section(&[("processed-by", &values)])));
         assert_eq!(found.processed_by.len(), MAX_ENTRIES);
         assert!(found.processed_by.iter().all(|e| e.chars().count() <= MAX_TEXT));
     }
@@ -427,7 +433,7 @@ mod tests {
                 }
             }
             for bytes in [random, mutated] {
-                let found = toolchain(&bytes);
+                let found = producers(&bytes);
                 proptest::prop_assert!(found.processed_by.len() <= MAX_ENTRIES);
                 proptest::prop_assert!(found.processed_by.iter().all(|t| t.chars().count() <= MAX_TEXT));
             }

@@ -7,22 +7,18 @@
 //! | JavaScript | `package.json` | componentize-js, with `weir.js` |
 //! | C | `*.c` | clang + wasi-libc, wit-bindgen's C generator, the preview1 adapter |
 //!
-//! The component goes to `build/NAME.wasm`. The SDKs and the contract are built into this
+//! The component goes to `build/NAME.wasm`. The SDKs and the contract are built into the
 //! binary and written under `build/.weir/` for the tools, so a project needs no Weir checkout;
-//! the tools themselves come from `scripts/guest-toolchains` (see [`toolchain`]). What it does
-//! not do: run the module (that is `weir run`) or check it against the sandbox (`weir run`
-//! and `weir serve` do when they load it).
+//! the tools themselves come from `scripts/guest-toolchains` (see [`tools`](crate::tools)).
+//! What it does not do: run the module (that is `weir run`) or check it against the sandbox
+//! (`weir run` and `weir serve` do when they load it).
 
 mod c;
 mod js;
-mod project;
 mod python;
 mod rust;
-pub(crate) mod sdk;
-pub mod toolchain;
 
-pub use project::{Lang, Project};
-
+use crate::project::{Lang, Project};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
