@@ -14,7 +14,8 @@
 //! - [`shuffle`]: the keyed shuffle that makes a reduce global (partials, markers, merging);
 //! - [`outgoing`]: a record to write to Kafka (output, dead letter, partial, marker, checkpoint);
 //! - [`kafka`]: consumer group source, producer sink, progress topic, dead letters, admin;
-//! - [`job`]: a job on Kafka: its stages, a task per assigned partition, the commit cycle;
+//! - [`job`]: a job on Kafka: its stages, a task per assigned partition (all run on one worker
+//!   pool), the commit cycle;
 //! - [`metrics`]: the Prometheus metrics and the events that feed them;
 //! - [`config`]: the jobs `weir serve` runs, typed and validated;
 //! - [`registry`]: modules and jobs in a compacted Kafka topic, shared by the pool, and the
