@@ -152,8 +152,7 @@ fn status_of(board: &StatusBoard, name: &str) -> JobStatusView {
 /// A paused job runs nowhere, so no runtime reports it: its lag is read from its map group's
 /// committed offsets (what `resume` will start from) against the ends of its input topics.
 fn paused_status(registry: &Registry, spec: &JobConfig) -> JobStatusView {
-    let group = format!("weir.{}", spec.name);
-    match crate::kafka::group_lag(registry.brokers(), &group, &spec.input) {
+    match crate::kafka::group_lag(registry.brokers(), &spec.map_group(), &spec.input) {
         Ok(lag) => JobStatusView {
             lag,
             ..JobStatusView::default()

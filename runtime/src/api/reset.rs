@@ -9,6 +9,7 @@
 use super::error::{ApiError, ApiResult};
 use super::jobs::{JobView, api_record, api_view, in_config, now, parts, save};
 use super::{ApiState, MAX_SPEC, blocking, read_body};
+use crate::config;
 use crate::job::reset::{self, ResetError, ResetJob, ResetOutcome, ResetTo};
 use crate::registry::{JobRecord, Registry, StatusBoard};
 use axum::Json;
@@ -163,7 +164,7 @@ pub async fn reset(
             save(&registry, &record)?;
             tracing::info!(job = name, "job paused for a reset");
         }
-        let groups = [format!("weir.{name}"), format!("weir.{name}.reduce")];
+        let groups = [config::map_group(&name), config::reduce_group(&name)];
         wait_stopped(&registry, &board, &name, &groups)?;
         let outcome = {
             let job = reset_job(&registry, &record, &module);

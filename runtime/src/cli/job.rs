@@ -386,23 +386,9 @@ pub(super) fn spec_text(job: &ApiJob, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::module::ModuleArgs;
+    use crate::cli::test_parser::{Cli, Command};
     use clap::Parser;
     use serde_json::json;
-
-    /// `weir job` and `weir module` as the binary's command line nests them (`src/main.rs`).
-    #[derive(Debug, Parser)]
-    #[command(name = "weir")]
-    struct Cli {
-        #[command(subcommand)]
-        command: Command,
-    }
-
-    #[derive(Debug, clap::Subcommand)]
-    enum Command {
-        Job(JobArgs),
-        Module(ModuleArgs),
-    }
 
     const ID: &str = "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";
     const OLD: &str = "aaaabbbbccccddddeeeeffff00001111222233334444555566667777888899990";

@@ -22,3 +22,5 @@ pub mod produce;
 pub mod run;
 pub mod runtime;
 pub mod serve;
+#[cfg(test)]
+mod test_parser;

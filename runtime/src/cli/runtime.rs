@@ -179,21 +179,9 @@ fn list_table(runtimes: &[Runtime], now: SystemTime, wide: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::test_parser::{Cli, Command};
     use clap::Parser;
     use serde_json::json;
-
-    /// `weir runtime` as the binary's command line nests it (`src/main.rs`).
-    #[derive(Debug, Parser)]
-    #[command(name = "weir")]
-    struct Cli {
-        #[command(subcommand)]
-        command: Command,
-    }
-
-    #[derive(Debug, clap::Subcommand)]
-    enum Command {
-        Runtime(RuntimeArgs),
-    }
 
     /// Two runtimes as the v1 contract shows them: one running a job, one running none.
     fn sample() -> serde_json::Value {
@@ -260,7 +248,9 @@ mod tests {
     fn list_parses_with_its_alias_and_the_output_format() {
         let cli = Cli::try_parse_from(["weir", "runtime", "ls", "-o", "wide", "--server", "http://h:1"])
             .expect("parses");
-        let Command::Runtime(args) = cli.command;
+        let Command::Runtime(args) = cli.command else {
+            panic!("not a runtime command")
+        };
         assert!(matches!(args.command, RuntimeCommand::List));
         assert_eq!(args.output.format, output::Format::Wide);
         assert_eq!(args.client.server.as_deref(), Some("http://h:1"));
