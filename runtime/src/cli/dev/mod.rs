@@ -51,6 +51,9 @@ const OUTPUT_PARTITIONS: i32 = 1;
 /// How long `--once` waits for the sample's windows beyond the window length itself.
 const ONCE_GRACE: Duration = Duration::from_secs(60);
 
+/// Where `weir dev`'s HTTP API listens when `--listen` is not given and the address is free.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 /// Arguments of `weir dev`.
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
@@ -70,9 +73,11 @@ pub struct DevArgs {
     /// minute.
     #[arg(long, conflicts_with = "no_sample")]
     pub once: bool,
-    /// Address of the HTTP API (upload modules, create jobs, /metrics); `off` for none.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    /// Address of the HTTP API and web console (upload modules, create jobs, /metrics); `off`
+    /// for none [default: 127.0.0.1:8080 when it is free, else a port the system picks, and
+    /// `weir dev` says so].
+    #[arg(long)]
+    pub listen: Option<String>,
     /// The port of 127.0.0.1 where Kafka clients reach the embedded broker, the same from run
     /// to run [default: 9092 when it is free, else a port the system picks, and `weir dev`
     /// says so]; `0`: always a port the system picks.
@@ -133,26 +138,41 @@ pub fn dev(args: &DevArgs) -> Result<()> {
     let config = ServeConfig {
         brokers: brokers.clone(),
         jobs: vec![job],
-        listen: args.listen.clone(),
+        listen: args.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
         auto_create_topics: true,
         ..ServeConfig::default()
     };
     config.validate()?;
-    let listener = match args.listen.as_str() {
-        "off" => None,
-        listen => match crate::server::bind(listen) {
+    let listener = match args.listen.as_deref() {
+        Some("off") => None,
+        Some(listen) => match crate::server::bind(listen) {
             Ok(listener) => Some(listener),
             Err(err) => {
                 eprintln!("weir dev: no HTTP API: {err:#}");
                 None
             }
         },
+        // The default address, or any free one: a second `weir dev` (or anything else on 8080)
+        // must not cost this one its API and console.
+        None => match crate::server::bind(DEFAULT_LISTEN) {
+            Ok(listener) => Some(listener),
+            Err(_) => match crate::server::bind("127.0.0.1:0") {
+                Ok(listener) => {
+                    eprintln!(
+                        "weir dev: {DEFAULT_LISTEN} is taken; the HTTP API listens on a port the system picked (below)"
+                    );
+                    Some(listener)
+                }
+                Err(err) => {
+                    eprintln!("weir dev: no HTTP API: {err:#}");
+                    None
+                }
+            },
+        },
     };
-    let api = listener.as_ref().map(|listener| {
-        listener
-            .local_addr()
-            .map_or_else(|_| args.listen.clone(), |a| a.to_string())
-    });
+    let api = listener
+        .as_ref()
+        .and_then(|listener| listener.local_addr().ok().map(|a| a.to_string()));
 
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
