@@ -256,7 +256,12 @@ def test_c_two_runtimes_share_the_registry_and_split_a_job(weir, broker, runtime
     partitions = sorted(f"{lines}/{p}" for p in range(6))
 
     def spread():
-        job = job_status(a, name)
+        # The job was created through B: A serves it once it has read it from the registry.
+        reply = a.api("GET", f"/v1/jobs/{name}")
+        if reply.status == 404:
+            return None
+        assert reply.status == 200, reply
+        job = reply.json
         ours = {r["runtime"]: map_assigned(r) for r in runtimes_of(job)
                 if r["runtime"].endswith((f"/{a.pid}", f"/{b.pid}"))}
         every = sorted(p for assigned in ours.values() for p in assigned)
