@@ -280,8 +280,10 @@ def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_tok
     reached = set()
     for _ in range(40):
         ActionChains(driver).send_keys(Keys.TAB).perform()
-        active = driver.switch_to.active_element
-        reached.add(active.get_attribute("id") or active.text)
+        # Read in one script: the page re-renders its tables every few seconds, so an element
+        # handle taken here could be stale by the next call (CI failed on exactly that).
+        reached.add(driver.execute_script(
+            "const a = document.activeElement; return a ? (a.id || a.innerText.trim()) : ''"))
     for control in ("Skip to content", "Jobs", "Modules", "Runtimes", "token", "token-save",
                     "module-file", "module-name", "upload"):
         assert control in reached, f"{control} is not reachable with Tab: {reached}"
