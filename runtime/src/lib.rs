@@ -12,11 +12,14 @@
 //! - [`window`]: window assignment, watermarks and per-(window, key) state;
 //! - [`pipeline`]: map → window → reduce → fire over batches, isolating poison records;
 //! - [`shuffle`]: the keyed shuffle that makes a reduce global (partials, markers, merging);
-//! - [`outgoing`]: a record to write to Kafka (output, dead letter, partial, marker, checkpoint);
+//! - [`outgoing`]: a record to write to Kafka and its kind (output, dead letter, partial, marker,
+//!   checkpoint);
 //! - [`kafka`]: consumer group source, producer sink, progress topic, dead letters, admin;
 //! - [`job`]: a job on Kafka: its stages, a task per assigned partition (all run on one worker
 //!   pool), the commit cycle;
-//! - [`metrics`]: the Prometheus metrics and the events that feed them;
+//! - [`metrics`]: the Prometheus metrics, registered and rendered;
+//! - [`events`]: events counted at one place each (a dead letter written or cut, a record
+//!   dropped), not by the code that makes the record;
 //! - [`config`]: the jobs `weir serve` runs, typed and validated;
 //! - [`registry`]: modules and jobs in a compacted Kafka topic, shared by the pool, and the
 //!   status topic (job statuses, runtime heartbeats);
@@ -33,6 +36,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod events;
 pub mod guest;
 pub mod job;
 pub mod kafka;

@@ -6,9 +6,44 @@
 //! one (`shuffle`, `job`, `kafka::dead_letter`, the CLI), so none of those need reach into
 //! another's module for it. It knows nothing of producers or topics' limits.
 
+/// What a record to write is. Whoever writes it counts it by this, never by its headers: a
+/// stage tells its output from its dead letters, and a job's sink counts each dead letter
+/// once, when it first queues it (see [`crate::events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// A job's output.
+    Output,
+    /// Partial accumulators for the shuffle's second stage.
+    Partial,
+    /// A shuffle watermark marker.
+    Marker,
+    /// A partition's checkpoint on the progress topic.
+    Checkpoint,
+    /// A dead letter, set aside for `reason` (`late`, `rejected`, `too_large`...).
+    DeadLetter {
+        /// Why.
+        reason: &'static str,
+        /// Whether it was cut to fit the size limit.
+        cut: bool,
+    },
+    /// Anything else: what `weir produce`, `weir dev` or a replay publishes, or a record the
+    /// broker refused, read back from its delivery report to send again.
+    #[default]
+    Other,
+}
+
+impl Kind {
+    /// Whether this is a dead letter.
+    pub fn is_dead_letter(self) -> bool {
+        matches!(self, Kind::DeadLetter { .. })
+    }
+}
+
 /// A record to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
+    /// What it is, for counting.
+    pub kind: Kind,
     /// Topic.
     pub topic: String,
     /// Partition; `None` lets the key choose (the producer's hash), or spreads keyless records.

@@ -10,7 +10,7 @@ use super::input::InputFormat;
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::sink::{Sink, SinkError};
 use crate::kafka::{TopicError, consumer_config, topic_partitions};
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::io::{self, BufRead};
@@ -105,6 +105,7 @@ pub fn produce(args: &ProduceArgs) -> Result<()> {
             record.key.clone_from(&key);
         }
         let outgoing = Outgoing {
+            kind: Kind::Other,
             topic: args.topic.clone(),
             partition: None,
             key: record.key,

@@ -34,7 +34,7 @@ use crate::config::JobConfig;
 use crate::engine::{Engine, Module};
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::dead_letter::DeadLetterTopic;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use crate::record::{ModuleKind, OutputRecord, Window};
 use crate::shuffle::upstream_name;
 use anyhow::{Context, Result};
@@ -93,6 +93,7 @@ impl JobContext {
     /// An output record for the output topic.
     pub fn output_record(&self, record: OutputRecord) -> Outgoing {
         Outgoing {
+            kind: Kind::Output,
             topic: self.config.output.clone(),
             partition: None,
             key: record.key,

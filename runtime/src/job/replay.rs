@@ -16,7 +16,7 @@ use super::module_runs::{MapCheckpoint, ModuleRun, Verdict, replay_verdict};
 use crate::kafka::dead_letter_reader::{self, Cursor, DeadLetterReader, Filter, StoredDeadLetter};
 use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::Sink;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -211,6 +211,7 @@ fn record(dead: &StoredDeadLetter, topic: &str, source: &dead_letter_reader::Sou
         format!("{topic}/{}/{}", dead.partition, dead.offset).into_bytes(),
     ));
     Outgoing {
+        kind: Kind::Other,
         topic: source.topic.clone(),
         partition: Some(source.partition),
         key: dead.key.clone(),

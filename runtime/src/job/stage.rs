@@ -592,9 +592,7 @@ impl<F: TaskFactory> Stage<'_, F> {
     }
 }
 
-/// How many of `out` are dead letters (counted by reason elsewhere, not as output).
+/// How many of `out` are dead letters (counted by reason by the sink, not as output).
 fn dead_letters_in(out: &[Outgoing]) -> usize {
-    out.iter()
-        .filter(|o| o.headers.first().is_some_and(|(k, _)| k == "weir.reason"))
-        .count()
+    out.iter().filter(|o| o.kind.is_dead_letter()).count()
 }

@@ -22,7 +22,7 @@
 
 use super::record_size::RECORD_LIMIT;
 use super::truncation::{Fit, fit};
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use crate::pipeline::DeadLetter;
 use crate::record::InputRecord;
 
@@ -56,7 +56,7 @@ impl DeadLetterTopic {
                 format!("{},{}", window.start, window.end).into_bytes(),
             ));
         }
-        self.fit(out, RECORD_LIMIT)
+        self.fitted(out)
     }
 
     /// The record for an input record Weir could not even hand to the module.
@@ -69,7 +69,7 @@ impl DeadLetterTopic {
     ) -> Outgoing {
         let mut out = self.base("undecodable", stage, message);
         self.with_source(&mut out, source_topic, record);
-        self.fit(out, RECORD_LIMIT)
+        self.fitted(out)
     }
 
     /// The dead letter for `record`, which Weir meant to write to its topic but which is
@@ -99,43 +99,36 @@ impl DeadLetterTopic {
             .chain(weir)
             .chain(meant_for)
             .collect();
-        self.fit(out, RECORD_LIMIT)
+        self.fitted(out)
     }
 
     /// `dead`, a dead letter for this topic, cut to `limit` bytes if it is over
-    /// ([`truncation`](super::truncation)); a first cut is counted in
-    /// `weir_dead_letters_truncated_total`.
-    pub fn fit(&self, mut dead: Outgoing, limit: usize) -> Outgoing {
+    /// ([`truncation`](super::truncation)), and what was done. A dead letter's
+    /// [`Kind::DeadLetter`] says it was cut; the sink counts it when it queues it.
+    pub fn fit(&self, mut dead: Outgoing, limit: usize) -> (Outgoing, Fit) {
         let before = dead.value.as_ref().map_or(0, Vec::len);
-        match fit(&mut dead, limit) {
-            Fit::Untouched => {}
-            cut => {
-                if cut == Fit::Truncated {
-                    crate::metrics::metrics()
-                        .dead_letters_truncated
-                        .with_label_values(&[self.job.as_str()])
-                        .inc();
-                }
-                tracing::warn!(
-                    job = self.job,
-                    topic = dead.topic,
-                    "a dead letter with a value of {before} bytes was cut to fit {limit} bytes"
-                );
+        let done = fit(&mut dead, limit);
+        if done != Fit::Untouched {
+            if let Kind::DeadLetter { cut, .. } = &mut dead.kind {
+                *cut = true;
             }
+            tracing::warn!(
+                job = self.job,
+                topic = dead.topic,
+                "a dead letter with a value of {before} bytes was cut to fit {limit} bytes"
+            );
         }
-        dead
+        (dead, done)
     }
 
-    fn base(&self, reason: &str, stage: &str, message: &str) -> Outgoing {
-        let metrics = crate::metrics::metrics();
-        metrics
-            .dead_letters
-            .with_label_values(&[self.job.as_str(), reason])
-            .inc();
-        if reason == "late" {
-            metrics.late_records.with_label_values(&[self.job.as_str()]).inc();
-        }
+    /// [`Self::fit`] under [`RECORD_LIMIT`], for a dead letter just made.
+    fn fitted(&self, dead: Outgoing) -> Outgoing {
+        self.fit(dead, RECORD_LIMIT).0
+    }
+
+    fn base(&self, reason: &'static str, stage: &str, message: &str) -> Outgoing {
         Outgoing {
+            kind: Kind::DeadLetter { reason, cut: false },
             topic: self.topic.clone(),
             partition: None,
             key: None,
@@ -306,6 +299,7 @@ mod tests {
     #[test]
     fn a_2_mb_output_record_becomes_a_too_large_dead_letter_that_fits() {
         let output = Outgoing {
+            kind: Kind::Output,
             topic: "big-orders".into(),
             partition: Some(2),
             key: Some(b"c1".to_vec()),

@@ -13,7 +13,7 @@
 
 use super::claim::{Claim, Claims};
 use super::consumer_config;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -86,6 +86,7 @@ impl ProgressStore {
         checkpoint: Vec<u8>,
     ) -> Outgoing {
         Outgoing {
+            kind: Kind::Checkpoint,
             topic: topic.to_string(),
             partition: Some(partition.rem_euclid(partitions.max(1))),
             key: Some(key.as_bytes().to_vec()),

@@ -68,9 +68,11 @@ fn varint_size(len: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outgoing::Kind;
 
     fn record(key: usize, value: usize, headers: &[(&str, usize)]) -> Outgoing {
         Outgoing {
+            kind: Kind::Other,
             topic: "t".into(),
             partition: None,
             key: Some(vec![b'k'; key]),
@@ -102,6 +104,7 @@ mod tests {
         assert_eq!(wire_size(&record(0, 0, &[("weir.reason", 4)])), 36 + 17);
         assert_eq!(wire_size(&record(0, 999_800, &[])), 36 + 999_800);
         let tombstone = Outgoing {
+            kind: Kind::Other,
             value: None,
             key: None,
             ..record(0, 0, &[])

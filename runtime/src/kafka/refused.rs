@@ -5,7 +5,7 @@
 //! commit cycle, which would restart the stage into the same refusal forever.
 
 use super::DeliveryReport;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
@@ -78,6 +78,7 @@ impl ProducerContext for SinkReport {
 /// report for a failed record): its partition is the one it was refused on.
 fn outgoing(message: &BorrowedMessage<'_>) -> Outgoing {
     Outgoing {
+        kind: Kind::Other,
         topic: message.topic().to_string(),
         partition: Some(message.partition()),
         key: message.key().map(<[u8]>::to_vec),

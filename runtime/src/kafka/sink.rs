@@ -33,7 +33,9 @@ use super::dead_letter::DeadLetterTopic;
 use super::producer_config;
 use super::record_size::{MESSAGE_MAX_BYTES, RECORD_LIMIT, wire_size};
 use super::refused::{SinkReport, timestamp_opaque};
-use crate::outgoing::Outgoing;
+use super::truncation::Fit;
+use crate::events::{DeadLetterCut, DeadLetterWritten, RecordDropped};
+use crate::outgoing::{Kind, Outgoing};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
@@ -173,13 +175,22 @@ impl Sink {
     }
 
     /// Queues one record, waiting while the producer's queue is full. A record over its topic's
-    /// limit is cut or set aside (a job's sink) or an error (a plain sink).
+    /// limit is cut or set aside (a job's sink) or an error (a plain sink). A dead letter is
+    /// counted here, once it is queued ([`DeadLetterWritten`]).
     pub fn send(&mut self, record: &Outgoing) -> Result<(), SinkError> {
+        self.queue(record, Sending::First)
+    }
+
+    /// [`Self::send`], for a first send or a record sent again after the broker refused it.
+    fn queue(&mut self, record: &Outgoing, sending: Sending) -> Result<(), SinkError> {
         let mut attempt = Cow::Borrowed(record);
         for _ in 0..REFUSAL_ROUNDS {
-            let fitted = self.fitted(&attempt)?;
+            let (fitted, done) = self.fitted(&attempt)?;
             match self.produce(&fitted) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.count(&attempt, &fitted, done, sending);
+                    return Ok(());
+                }
                 // librdkafka measured it over `message.max.bytes`: this sink's own measure is
                 // off. A plain sink reports it; a job's sink tries again under a lower limit.
                 Err(KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge))
@@ -209,6 +220,33 @@ impl Sink {
         records.into_iter().try_for_each(|r| self.send(r))
     }
 
+    /// Emits the events of `record`, queued as `sent` after [`Self::fitted`] did `done`: a dead
+    /// letter is counted on its first send (a record sent again after a refusal comes back from
+    /// its delivery report as [`Kind::Other`]), a cut once, whenever it is first made, and a
+    /// `too_large` dead letter made here always (it is new).
+    fn count(&self, record: &Outgoing, sent: &Outgoing, done: Done, sending: Sending) {
+        let Some(dead_letters) = &self.dead_letters else {
+            return;
+        };
+        let job = dead_letters.job.as_str();
+        let first = sending == Sending::First || done == Done::SetAside;
+        if let Kind::DeadLetter { reason, .. } = sent.kind
+            && first
+        {
+            DeadLetterWritten { job, reason }.emit();
+        }
+        let cut_before = matches!(record.kind, Kind::DeadLetter { cut: true, .. });
+        let cut = match done {
+            Done::AsIs => sending == Sending::First && cut_before,
+            Done::Cut(Fit::Truncated) => true,
+            Done::Cut(_) => sending == Sending::First && cut_before,
+            Done::SetAside => matches!(sent.kind, Kind::DeadLetter { cut: true, .. }),
+        };
+        if cut {
+            DeadLetterCut { job }.emit();
+        }
+    }
+
     /// Waits until every record sent so far is acknowledged, and fails if any was not
     /// delivered since the last flush. Only after this returns `Ok` may offsets be committed.
     ///
@@ -231,7 +269,9 @@ impl Sink {
             for topic in topics {
                 self.lower_limit(topic);
             }
-            self.send_all(&refused)?;
+            for record in &refused {
+                self.queue(record, Sending::Again)?;
+            }
             self.wait()?;
         }
         let (failed, reason) = self.producer.context().failures();
@@ -267,11 +307,11 @@ impl Sink {
     }
 
     /// `record` if it fits its topic's limit; otherwise the dead letter to write instead (a
-    /// job's sink) or [`SinkError::TooLarge`] (a plain sink).
-    fn fitted<'r>(&self, record: &'r Outgoing) -> Result<Cow<'r, Outgoing>, SinkError> {
+    /// job's sink) or [`SinkError::TooLarge`] (a plain sink); and which it was.
+    fn fitted<'r>(&self, record: &'r Outgoing) -> Result<(Cow<'r, Outgoing>, Done), SinkError> {
         let (size, limit) = (wire_size(record), self.limit(&record.topic));
         if size <= limit {
-            return Ok(Cow::Borrowed(record));
+            return Ok((Cow::Borrowed(record), Done::AsIs));
         }
         let Some(dead_letters) = &self.dead_letters else {
             return Err(SinkError::TooLarge {
@@ -281,7 +321,8 @@ impl Sink {
             });
         };
         if record.topic == dead_letters.topic {
-            return Ok(Cow::Owned(dead_letters.fit(record.clone(), limit)));
+            let (cut, fit) = dead_letters.fit(record.clone(), limit);
+            return Ok((Cow::Owned(cut), Done::Cut(fit)));
         }
         tracing::warn!(
             job = dead_letters.job,
@@ -292,7 +333,7 @@ impl Sink {
         );
         let dead = dead_letters.too_large(record, size, limit);
         let limit = self.limit(&dead.topic);
-        Ok(Cow::Owned(dead_letters.fit(dead, limit)))
+        Ok((Cow::Owned(dead_letters.fit(dead, limit).0), Done::SetAside))
     }
 
     /// Queues `record` as it is, waiting while the producer's queue is full.
@@ -344,25 +385,34 @@ impl Sink {
         self.limits.insert(topic.to_string(), lowered);
     }
 
-    /// Drops `record` so that the job goes on; logs where it came from and counts it.
+    /// Drops `record` so that the job goes on ([`RecordDropped`]).
     fn give_up(&self, record: &Outgoing, why: &str) {
-        let job = self.dead_letters.as_ref().map_or("", |d| d.job.as_str());
-        let header = |name: &str| record.header(name).unwrap_or_default();
-        tracing::error!(
-            job,
-            topic = record.topic,
-            size = wire_size(record),
-            reason = header("weir.reason"),
-            source_topic = header("weir.source.topic"),
-            source_partition = header("weir.source.partition"),
-            source_offset = header("weir.source.offset"),
-            "a record is dropped, so that the job goes on: {why}"
-        );
-        crate::metrics::metrics()
-            .records_dropped
-            .with_label_values(&[job])
-            .inc();
+        RecordDropped {
+            job: self.dead_letters.as_ref().map_or("", |d| d.job.as_str()),
+            record,
+            size: wire_size(record),
+            why,
+        }
+        .emit();
     }
+}
+
+/// Whether a record is sent for the first time or again after the broker refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    First,
+    Again,
+}
+
+/// What [`Sink::fitted`] did to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    /// Nothing: it fits.
+    AsIs,
+    /// A dead letter over the limit, cut to fit.
+    Cut(Fit),
+    /// A record over the limit, set aside as a `too_large` dead letter.
+    SetAside,
 }
 
 #[cfg(test)]

@@ -151,6 +151,7 @@ fn drop_original_headers(record: &mut Outgoing, target: usize, entries: &mut Vec
 mod tests {
     use super::*;
     use crate::kafka::record_size::RECORD_LIMIT;
+    use crate::outgoing::Kind;
 
     fn dead_letter(key: usize, value: usize, original_headers: usize, error: &str) -> Outgoing {
         let mut headers: Vec<(String, Vec<u8>)> = (0..original_headers)
@@ -171,6 +172,10 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())),
         );
         Outgoing {
+            kind: Kind::DeadLetter {
+                reason: "late",
+                cut: false,
+            },
             topic: "orders.dead-letters".into(),
             partition: None,
             key: Some((0..key).map(|i| (i % 251) as u8).collect()),

@@ -42,7 +42,7 @@ pub use fold::fold;
 pub use merge::{MergeCheckpoint, MergeState, MergedGroup, Taken, UpstreamMark};
 pub use reducer::Reducer;
 
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use crate::record::{InputRecord, OutputRecord, Window};
 
 /// First byte of a packed record of partials.
@@ -157,6 +157,7 @@ pub fn partial_records(
             out.push(full);
         }
         let record = open.entry(partition).or_insert_with(|| Outgoing {
+            kind: Kind::Partial,
             topic: topic.to_string(),
             partition: Some(partition),
             key: None,
@@ -189,6 +190,7 @@ pub fn partial_record(
     let mut value = partials_envelope(PARTIAL, upstream, epoch, window, partial.value.len());
     value.extend_from_slice(&partial.value);
     Outgoing {
+        kind: Kind::Partial,
         topic: topic.to_string(),
         partition: Some(partition_of(&key, partitions)),
         key: Some(key),
@@ -242,6 +244,7 @@ pub fn marker_records(topic: &str, partitions: i32, upstream: &str, info: Marker
     value.extend_from_slice(&info.open_session.to_be_bytes());
     (0..partitions)
         .map(|partition| Outgoing {
+            kind: Kind::Marker,
             topic: topic.to_string(),
             partition: Some(partition),
             key: None,

@@ -21,7 +21,7 @@ mod printer;
 
 use crate::config::{JobConfig, LimitsConfig, ServeConfig};
 use crate::kafka::sink::Sink;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Kind, Outgoing};
 use crate::pipeline::TimeMode;
 use crate::window::WindowSpec;
 use anyhow::{Context, Result, bail};
@@ -323,6 +323,7 @@ fn publish_sample(brokers: &str) -> Result<u64> {
     for line in SAMPLE.lines() {
         words += word_count(line);
         sink.send(&Outgoing {
+            kind: Kind::Other,
             topic: INPUT.into(),
             partition: None,
             key: None,

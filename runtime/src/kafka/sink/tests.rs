@@ -23,6 +23,7 @@ fn dead_letters() -> DeadLetterTopic {
 
 fn record(topic: &str, value: Vec<u8>) -> Outgoing {
     Outgoing {
+        kind: Kind::Other,
         topic: topic.into(),
         partition: Some(0),
         key: Some(b"c1".to_vec()),
@@ -63,6 +64,7 @@ fn read(brokers: &str, topic: &str, count: usize) -> Vec<Outgoing> {
 
 fn as_outgoing(message: &OwnedMessage) -> Outgoing {
     Outgoing {
+        kind: Kind::Other,
         topic: message.topic().to_string(),
         partition: Some(message.partition()),
         key: message.key().map(<[u8]>::to_vec),
@@ -200,4 +202,66 @@ fn a_broker_that_refuses_everything_costs_records_not_a_restart_loop() {
     sink.send(&after).expect("sent");
     sink.flush().expect("flushed");
     assert_eq!(read(&brokers, "out", 2).get(1), Some(&after));
+}
+
+#[test]
+fn a_dead_letter_is_counted_once_when_queued_not_when_made_nor_when_sent_again() {
+    let cluster = cluster(&["out", DEAD_LETTERS]);
+    let brokers = cluster.bootstrap_servers();
+    // A job name of its own: the metrics are the process's.
+    let topic = DeadLetterTopic {
+        job: "sink-count".into(),
+        ..dead_letters()
+    };
+    let m = crate::metrics::metrics();
+    let undecodable = m.dead_letters.with_label_values(&["sink-count", "undecodable"]);
+    let too_large = m.dead_letters.with_label_values(&["sink-count", "too_large"]);
+    let cut = m.dead_letters_truncated.with_label_values(&["sink-count"]);
+    let mut sink = Sink::for_job(&brokers, Duration::from_secs(20), topic.clone()).expect("a producer");
+    sink.send(&record("out", b"first".to_vec())).expect("sent");
+    sink.flush().expect("flushed");
+    let input = |value: Vec<u8>| crate::record::InputRecord {
+        key: None,
+        value: Some(value),
+        timestamp: 5,
+        headers: Vec::new(),
+        partition: 0,
+        offset: 7,
+    };
+
+    // Made, not yet queued: nothing counted (the encoder counts nothing).
+    let small = topic.undecodable("in", "map", "not UTF-8", &input(b"\xff".to_vec()));
+    assert_eq!(
+        small.kind,
+        Kind::DeadLetter {
+            reason: "undecodable",
+            cut: false
+        }
+    );
+    assert_eq!(undecodable.get(), 0);
+    sink.send(&small).expect("sent");
+    sink.flush().expect("flushed");
+    assert_eq!(undecodable.get(), 1);
+
+    // Refused by the broker once, then sent again under a halved limit, which cuts it: one
+    // dead letter, one cut.
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let big = topic.undecodable("in", "map", "not UTF-8", &input(vec![0xff; 600_000]));
+    sink.send(&big).expect("sent");
+    sink.flush().expect("a refusal is no flush failure");
+    assert_eq!(undecodable.get(), 2);
+    assert_eq!(cut.get(), 1);
+    let written = read(&brokers, DEAD_LETTERS, 2);
+    assert_eq!(written.len(), 2);
+    assert!(written[1].header("weir.truncated").is_some());
+
+    // An output record over the limit becomes a too_large dead letter, counted as such.
+    sink.send(&record("out", vec![b'o'; 2_000_000])).expect("sent");
+    sink.flush().expect("flushed");
+    assert_eq!(too_large.get(), 1);
+    assert_eq!(cut.get(), 2);
+    assert_eq!(undecodable.get(), 2);
 }
