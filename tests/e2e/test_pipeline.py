@@ -130,9 +130,12 @@ def test_g_a_runtime_paused_past_its_session_timeout_changes_no_count(broker, jo
     runtime.wait_assigned(1)
     stream.publish(broker, lines, first, pause_every=250, pause=0.2)
     sleeper.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
     # Past the 6 s session timeout: the other runtime takes every partition and goes on.
     stream.publish(broker, lines, rest[: len(rest) // 2], pause_every=250, pause=0.5)
-    time.sleep(4.0)
+    # Stopped for 10 s in all, whatever the publishing took (a fixed 4 s after it left the
+    # sleeper stopped for under 6 s once, and it was never evicted).
+    time.sleep(max(0.0, 10.0 - (time.monotonic() - stopped)))
     sleeper.send_signal(signal.SIGCONT)
     stream.publish(broker, lines, rest[len(rest) // 2:], pause_every=250, pause=0.2)
     stream.close_windows(broker, lines)

@@ -22,6 +22,7 @@ mod reduce_task;
 pub mod replay;
 pub mod reset;
 pub mod stage;
+pub mod stage_io;
 pub mod status;
 pub mod task;
 mod workers;

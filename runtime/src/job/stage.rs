@@ -18,22 +18,20 @@
 
 use super::observe::{Activity, StageObserver};
 use super::orphans::{OrphanWatch, Stalled};
+use super::stage_io::{KafkaSource, StageSink, StageSource};
 use super::task::{Task, TaskFactory};
 use super::workers;
 use crate::kafka::fetch_watch::Stuck;
-use crate::kafka::partition_queues::PartitionQueues;
 use crate::kafka::progress::ProgressStore;
 use crate::kafka::sink::Sink;
-use crate::kafka::source::{Rebalanced, StageContext, input_record};
-use crate::kafka::{STAGE_FETCH_BYTES, group_positions, next_fetch_bytes, stage_consumer_config};
+use crate::kafka::source::{Rebalanced, StageContext};
+use crate::kafka::{STAGE_FETCH_BYTES, next_fetch_bytes, stage_consumer_config};
 use crate::outgoing::Outgoing;
 use crate::record::InputRecord;
 use crate::units::format_bytes;
 use anyhow::{Context, Result, bail};
 use rayon::iter::{IntoParallelRefMutIterator, ParallelIterator};
-use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,13 +153,13 @@ pub fn run<F: TaskFactory>(
     }
 }
 
-struct Stage<'a, F: TaskFactory> {
+/// One run of a stage: its group membership, its tasks, what it has checkpointed.
+struct Stage<'a, F: TaskFactory, S: StageSource, K: StageSink> {
     spec: &'a StageSpec,
     factory: &'a F,
-    consumer: Arc<BaseConsumer<StageContext>>,
-    /// Each assigned partition's own queue, read in turn.
-    queues: PartitionQueues,
-    sink: Sink,
+    /// The group member: the consumer's queue, each assigned partition's own queue, commits.
+    source: S,
+    sink: K,
     tasks: HashMap<Partition, F::Task>,
     checkpointed: HashMap<Partition, Vec<u8>>,
     observer: &'a StageObserver,
@@ -204,10 +202,7 @@ fn run_once<F: TaskFactory>(
             Box::new(move |statistics| observer.statistics(statistics))
         }))
         .with_context(|| format!("cannot create a consumer for {}", spec.brokers))?;
-    let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .with_context(|| format!("cannot subscribe to {}", spec.topics.join(", ")))?;
+    let source = KafkaSource::subscribe(consumer, &spec.brokers, &spec.topics, (&spec.job, spec.stage))?;
     let sink = Sink::for_job(&spec.brokers, FLUSH_TIMEOUT, factory.dead_letters().clone())
         .with_context(|| format!("cannot create a producer for {}", spec.brokers))?;
     // Before the group assigns anything: the producer's id is then there by the first commit.
@@ -221,8 +216,7 @@ fn run_once<F: TaskFactory>(
     let mut stage = Stage {
         spec,
         factory,
-        consumer: Arc::new(consumer),
-        queues: PartitionQueues::new(),
+        source,
         sink,
         tasks: HashMap::new(),
         checkpointed: HashMap::new(),
@@ -232,11 +226,11 @@ fn run_once<F: TaskFactory>(
         settled: false,
     };
     let result = stage.work(shutdown);
-    stage.consumer.unsubscribe();
+    stage.source.leave();
     result
 }
 
-impl<F: TaskFactory> Stage<'_, F> {
+impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
     fn work(&mut self, shutdown: &AtomicBool) -> Result<Ended> {
         let mut last_commit = Instant::now();
         let mut out = Vec::new();
@@ -251,7 +245,7 @@ impl<F: TaskFactory> Stage<'_, F> {
             // stuck in a join the broker lost (seen once on tansu after a kill -9 and restart):
             // a new consumer joins afresh.
             if !joined {
-                if self.consumer.context().joined() {
+                if self.source.joined() {
                     self.observer.joined();
                     joined = true;
                 } else if started.elapsed() > join_deadline {
@@ -289,7 +283,7 @@ impl<F: TaskFactory> Stage<'_, F> {
     /// everything, for the stage to rejoin fetching larger; at the largest fetch size already,
     /// says so once and goes on.
     fn fetch_larger(&mut self) -> Result<Option<Ended>> {
-        let Some(stuck) = self.consumer.context().take_stuck() else {
+        let Some(stuck) = self.source.take_stuck() else {
             return Ok(None);
         };
         match next_fetch_bytes(self.fetch_bytes) {
@@ -344,12 +338,12 @@ impl<F: TaskFactory> Stage<'_, F> {
             task.tick(out);
         };
         let mut ahead = BTreeMap::new();
-        let (queues, settled) = (&self.queues, self.settled);
+        let (source, settled) = (&self.source, self.settled);
         match workers::pool() {
             Some(pool) => pool.in_place_scope(|scope| {
                 scope.spawn(|_| work.par_iter_mut().for_each(run));
                 if settled {
-                    queues.poll_round(batch_size, &mut ahead);
+                    source.poll_round(batch_size, &mut ahead);
                 }
             }),
             None => work.iter_mut().for_each(run),
@@ -363,10 +357,8 @@ impl<F: TaskFactory> Stage<'_, F> {
     /// Whether this member, holding nothing, found input partitions that nobody consumes and
     /// rejoined its group (see [`OrphanWatch`]).
     fn unconsumed_elsewhere(&mut self, orphans: &mut OrphanWatch) -> Result<bool> {
-        let (consumer, spec) = (&self.consumer, self.spec);
-        let found = orphans.check(!self.tasks.is_empty(), Instant::now(), || {
-            group_positions(consumer, &spec.brokers, &spec.topics, Duration::from_secs(5))
-        });
+        let (source, spec) = (&self.source, self.spec);
+        let found = orphans.check(!self.tasks.is_empty(), Instant::now(), || source.positions());
         let stalled = match found {
             Ok(stalled) if !stalled.is_empty() => stalled,
             Ok(_) => return Ok(false),
@@ -392,12 +384,7 @@ impl<F: TaskFactory> Stage<'_, F> {
              assigns them again"
         );
         self.observer.rejoined(&list);
-        self.consumer.context().rejoining();
-        self.consumer.unsubscribe();
-        let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
-        self.consumer
-            .subscribe(&topics)
-            .with_context(|| format!("cannot subscribe to {} again", spec.topics.join(", ")))?;
+        self.source.rejoin()?;
         Ok(true)
     }
 
@@ -422,18 +409,8 @@ impl<F: TaskFactory> Stage<'_, F> {
             count >= per_partition * tasks.max(1) || started.elapsed() >= BATCH_WINDOW
         };
         loop {
-            while let Some(polled) = self.consumer.poll(wait) {
+            while let Some(record) = self.source.poll(wait) {
                 wait = Duration::ZERO;
-                let record = match polled {
-                    Ok(message) => Some((
-                        (message.topic().to_string(), message.partition()),
-                        input_record(&message),
-                    )),
-                    Err(err) => {
-                        tracing::debug!(job = self.spec.job, stage = self.spec.stage, "consumer: {err}");
-                        None
-                    }
-                };
                 self.rebalance(&mut batch)?;
                 if let Some((at, record)) = record
                     && self.tasks.contains_key(&at)
@@ -455,7 +432,7 @@ impl<F: TaskFactory> Stage<'_, F> {
             // assigned then may have records in the consumer's queue, fetched before its own
             // queue was split off, so drain that again before reading the partition queues.
             if !self.rebalance(&mut batch)? {
-                let taken = self.queues.poll_round(per_partition, &mut batch);
+                let taken = self.source.poll_round(per_partition, &mut batch);
                 count += taken;
                 if full(count, self.tasks.len()) {
                     break;
@@ -471,7 +448,7 @@ impl<F: TaskFactory> Stage<'_, F> {
     /// Applies the rebalances the consumer reported; returns whether a partition was assigned.
     fn rebalance(&mut self, batch: &mut BTreeMap<Partition, Vec<InputRecord>>) -> Result<bool> {
         let mut assigned = false;
-        for event in self.consumer.context().take_events() {
+        for event in self.source.take_rebalances() {
             match event {
                 Rebalanced::Assigned {
                     topic,
@@ -484,7 +461,7 @@ impl<F: TaskFactory> Stage<'_, F> {
                         .factory
                         .create(&topic, partition, checkpoint.as_deref(), epoch)?;
                     let at = (topic, partition);
-                    if !self.queues.split(&self.consumer, &at) {
+                    if !self.source.split(&at) {
                         tracing::warn!(
                             job = self.spec.job,
                             stage = self.spec.stage,
@@ -507,7 +484,7 @@ impl<F: TaskFactory> Stage<'_, F> {
                         .rebalanced(if lost { "lost" } else { "revoked" }, &topic, partition);
                     let at = (topic, partition);
                     self.tasks.remove(&at);
-                    self.queues.remove(&at);
+                    self.source.remove(&at);
                     self.checkpointed.remove(&at);
                     batch.remove(&at);
                 }
@@ -548,7 +525,7 @@ impl<F: TaskFactory> Stage<'_, F> {
         }
         self.sink.send_all(&out)?;
         self.sink.flush()?;
-        let mut offsets = TopicPartitionList::new();
+        let mut offsets = Vec::new();
         let mut progress = Vec::new();
         let mut attempted = Vec::new();
         for ((topic, partition), task) in &mut self.tasks {
@@ -561,14 +538,10 @@ impl<F: TaskFactory> Stage<'_, F> {
             }
             let key = ProgressStore::key(self.spec.stage, topic, *partition);
             progress.push(
-                self.consumer
-                    .context()
-                    .progress()
-                    .record(&key, *partition, checkpoint.clone()),
+                self.source
+                    .checkpoint_record(&key, *partition, checkpoint.clone()),
             );
-            offsets
-                .add_partition_offset(topic, *partition, Offset::Offset(offset))
-                .context("offset list")?;
+            offsets.push((at.clone(), offset));
             attempted.push((at, checkpoint));
         }
         if progress.is_empty() {
@@ -576,7 +549,7 @@ impl<F: TaskFactory> Stage<'_, F> {
         }
         self.sink.send_all(&progress)?;
         self.sink.flush()?;
-        match self.consumer.commit(&offsets, CommitMode::Sync) {
+        match self.source.commit(&offsets) {
             // Only a committed checkpoint is skipped next cycle. A refused commit is retried
             // (after a broker restart, commits fail until the group settles, and a partition
             // whose checkpoint no longer changes would otherwise never be committed again).
@@ -584,7 +557,7 @@ impl<F: TaskFactory> Stage<'_, F> {
             Err(err) => tracing::warn!(
                 job = self.spec.job,
                 stage = self.spec.stage,
-                "offsets not committed ({err}); retried next cycle. If the partitions have moved \
+                "offsets not committed ({err:#}); retried next cycle. If the partitions have moved \
                  to another runtime, it resumes from the checkpoints"
             ),
         }
@@ -596,3 +569,6 @@ impl<F: TaskFactory> Stage<'_, F> {
 fn dead_letters_in(out: &[Outgoing]) -> usize {
     out.iter().filter(|o| o.kind.is_dead_letter()).count()
 }
+
+#[cfg(test)]
+mod tests;
