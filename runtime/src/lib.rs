@@ -21,6 +21,8 @@
 //! - [`events`]: events counted at one place each (a dead letter written or cut, a record
 //!   dropped), not by the code that makes the record;
 //! - [`config`]: the jobs `weir serve` runs, typed and validated;
+//! - [`report`]: what a runtime reports about a job it runs: the status topic's records, served
+//!   by the API as they are;
 //! - [`registry`]: modules and jobs in a compacted Kafka topic, shared by the pool, and the
 //!   status topic (job statuses, runtime heartbeats);
 //! - [`supervisor`]: makes the jobs this runtime runs match the config file and the registry;
@@ -45,6 +47,7 @@ pub mod outgoing;
 pub mod pipeline;
 pub mod record;
 pub mod registry;
+pub mod report;
 pub mod server;
 pub mod shuffle;
 pub mod supervisor;

@@ -11,12 +11,13 @@
 
 use crate::config::JobConfig;
 use crate::engine::read_module;
-use crate::job::status::{JobStatus, RunState};
+use crate::job::status::JobStatus;
 use crate::job::{self, Host};
 use crate::metrics::metrics;
 use crate::registry::Registry;
 use crate::registry::board::{self, StatusBoard};
 use crate::registry::heartbeat::{Heartbeat, HeldJob, Lifecycle, RuntimeIdentity};
+use crate::report::RunState;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -77,6 +77,11 @@ pub fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 
+/// A time as RFC 3339, to the second, in UTC (`2026-11-27T10:00:00Z`).
+pub fn rfc3339(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
 /// Parses a timestamp: milliseconds since the Unix epoch, or an RFC 3339 date-time.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let text = text.trim();

@@ -11,10 +11,11 @@ use super::job_spec::{check_inputs, check_limits, decode_spec};
 use super::modules::resolve;
 use super::{ApiState, MAX_SPEC, blocking, read_body};
 use crate::config::JobConfig;
-use crate::job::status::{RunState, RuntimeStatus, rfc3339};
 use crate::registry::model::Key;
 use crate::registry::spec_diff::{SpecChange, spec_changes};
 use crate::registry::{JobRecord, Lineage, Registry, Revision, StatusBoard};
+use crate::report::{RunState, RuntimeStatus};
+use crate::units::rfc3339;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -571,7 +572,7 @@ mod tests {
             resumes: 1,
             module: "abc".into(),
             state,
-            stages: vec![crate::job::status::StageStatus {
+            stages: vec![crate::report::StageStatus {
                 stage: "map".into(),
                 assigned: assigned.iter().map(|s| s.to_string()).collect(),
                 lag: 0,

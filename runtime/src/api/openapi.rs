@@ -5,9 +5,9 @@ use super::{dead_letters, error, health, jobs, logs, modules, reset, rollback, r
 use crate::job::guest_log::LogLine;
 use crate::job::replay::{ReplayOutcome, Skipped};
 use crate::job::reset::{MovedPartition, ResetOutcome};
-use crate::job::status::{RunState, RuntimeStatus, StageStatus, StatusError};
 use crate::registry::heartbeat::{HeldJob, HeldStage, RuntimeState};
 use crate::registry::spec_diff::SpecChange;
+use crate::report::{RunState, RuntimeStatus, StageStatus, StatusError};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

@@ -8,10 +8,10 @@
 //! keyed `runtime:{runtime}` and age by their own rules ([`super::heartbeat`]).
 
 use super::heartbeat::{self, FORGET_AFTER, Heartbeat};
-use crate::job::status::RuntimeStatus;
 use crate::kafka::DeliveryReport;
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::tail::{self, Position, Start};
+use crate::report::RuntimeStatus;
 use anyhow::{Context, Result};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::collections::BTreeMap;
@@ -213,8 +213,8 @@ mod tests {
     #[test]
     fn old_statuses_are_not_fresh() {
         let now = SystemTime::now();
-        let recent = crate::job::status::rfc3339(now - Duration::from_secs(3));
-        let old = crate::job::status::rfc3339(now - FRESH - Duration::from_secs(5));
+        let recent = crate::units::rfc3339(now - Duration::from_secs(3));
+        let old = crate::units::rfc3339(now - FRESH - Duration::from_secs(5));
         assert!(is_fresh(&recent, now));
         assert!(!is_fresh(&old, now));
         assert!(!is_fresh("yesterday", now));

@@ -17,7 +17,7 @@
 //! ([`crate::registry::StatusBoard::sweep`]) so that compaction forgets it. This file owns the
 //! record and those rules; the status board carries the records, the supervisor sends them.
 
-use crate::job::status::{RunState, RuntimeStatus};
+use crate::report::{RunState, RuntimeStatus};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 use utoipa::ToSchema;
