@@ -283,6 +283,16 @@ struct MemorySink {
     log: Log,
 }
 
+impl MemorySink {
+    fn new(log: &Log, fail_at: Option<usize>) -> Self {
+        MemorySink {
+            sent: 0,
+            fail_at,
+            log: log.clone(),
+        }
+    }
+}
+
 impl StageSink for MemorySink {
     fn send_all(&mut self, records: &[Outgoing]) -> Result<(), SinkError> {
         for record in records {
@@ -372,14 +382,8 @@ fn check_commits(events: &[Event]) {
                 .unwrap_or_else(|| panic!("no checkpoint of {partition} at {offset} before {event:?}"));
             let marker = sent(Kind::Marker, "markers", &|v| v == *offset)
                 .unwrap_or_else(|| panic!("no marker of {partition} at {offset} before {event:?}"));
-            let written: Vec<i64> = before
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Sent(r) if r.kind == Kind::Output && r.partition == Some(*partition) => {
-                        Some(value(r))
-                    }
-                    _ => None,
-                })
+            let written: Vec<i64> = outputs(before, *partition)
+                .into_iter()
                 .filter(|v| v < offset)
                 .collect();
             let last_output = sent(Kind::Output, "out", &|v| v == offset - 1);
@@ -407,6 +411,17 @@ fn check_commits(events: &[Event]) {
     }
 }
 
+/// The offsets whose output for `partition` was sent, in order.
+fn outputs(events: &[Event], partition: i32) -> Vec<i64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Sent(r) if r.kind == Kind::Output && r.partition == Some(partition) => Some(value(r)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Each partition's offsets as its task processed them, in order.
 fn processed(events: &[Event]) -> BTreeMap<Partition, Vec<i64>> {
     let mut by_partition: BTreeMap<Partition, Vec<i64>> = BTreeMap::new();
@@ -432,11 +447,7 @@ fn committed(events: &[Event]) -> BTreeMap<Partition, i64> {
 fn records_are_processed_in_order_in_batches_and_committed_only_after_they_are_written() {
     let log = Log::default();
     let source = MemorySource::new(&[(0, 0, 2_500), (1, 0, 1_700), (2, 0, 10)], 250, &log);
-    let sink = MemorySink {
-        sent: 0,
-        fail_at: None,
-        log: log.clone(),
-    };
+    let sink = MemorySink::new(&log, None);
     run_stage(&spec(100, Duration::ZERO), source, sink, &log).expect("the run ends cleanly");
     let events = events(&log);
 
@@ -475,11 +486,7 @@ fn a_refused_commit_is_tried_again_with_the_same_checkpoint() {
     // The commits of the last checkpoint are refused twice (say, the group was rebalancing);
     // the checkpoint no longer changes, and is committed all the same.
     source.refuse = Some((300, 2));
-    let sink = MemorySink {
-        sent: 0,
-        fail_at: None,
-        log: log.clone(),
-    };
+    let sink = MemorySink::new(&log, None);
     run_stage(&spec(100, Duration::ZERO), source, sink, &log).expect("the run ends cleanly");
     let events = events(&log);
     check_commits(&events);
@@ -497,11 +504,7 @@ fn a_failed_send_ends_the_run_and_nothing_unwritten_is_committed_so_a_restart_lo
     let log = Log::default();
     let source = MemorySource::new(&[(0, 0, 1_000), (1, 0, 1_000)], 0, &log);
     // The 700th record queued fails: somewhere in the middle of a loop's output.
-    let sink = MemorySink {
-        sent: 0,
-        fail_at: Some(700),
-        log: log.clone(),
-    };
+    let sink = MemorySink::new(&log, Some(700));
     let err = run_stage(&spec(100, Duration::ZERO), source, sink, &log).expect_err("the send failed");
     assert!(format!("{err:#}").contains("the broker went away"), "{err:#}");
     let first = events(&log);
@@ -526,11 +529,7 @@ fn a_failed_send_ends_the_run_and_nothing_unwritten_is_committed_so_a_restart_lo
         })
         .collect();
     let source = MemorySource::new(&partitions, 0, &log2);
-    let sink = MemorySink {
-        sent: 0,
-        fail_at: None,
-        log: log2.clone(),
-    };
+    let sink = MemorySink::new(&log2, None);
     run_stage(&spec(100, Duration::ZERO), source, sink, &log2).expect("the restart ends cleanly");
     let second = events(&log2);
     check_commits(&second);
@@ -538,18 +537,7 @@ fn a_failed_send_ends_the_run_and_nothing_unwritten_is_committed_so_a_restart_lo
     // run's commits vouched for was written by it.
     for partition in 0..2 {
         let at = ("in".to_string(), partition);
-        let written = |events: &[Event]| -> Vec<i64> {
-            events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Sent(r) if r.kind == Kind::Output && r.partition == Some(partition) => {
-                        Some(value(r))
-                    }
-                    _ => None,
-                })
-                .collect()
-        };
-        let (before, after) = (written(&first), written(&second));
+        let (before, after) = (outputs(&first, partition), outputs(&second, partition));
         let from = resumed_at.get(&at).copied().unwrap_or(0);
         assert!((0..from).all(|o| before.contains(&o)), "partition {partition}");
         assert_eq!(after, (from..1_000).collect::<Vec<_>>(), "partition {partition}");
