@@ -3,6 +3,23 @@
 //! These types are also the values that cross the sandbox boundary: they derive wasmtime's
 //! component-model traits and match the records of `guest-sdk/wit/weir.wit` field for field, so a
 //! batch is lowered into the guest without an intermediate copy.
+//!
+//! One type per step of the data path, named for it:
+//!
+//! | step | type | what it is |
+//! |---|---|---|
+//! | record in | [`InputRecord`] | a Kafka record as read, with its partition and offset |
+//! | map | [`Emitted`] / [`Pair`] | what `map` emitted: (key, value) pairs, with event times |
+//! | combine | [`Combined`] / [`CombinedPair`] | a batch's pairs folded by (key, pane) in the guest |
+//! | window, reduce | [`ReduceInput`] → [`Packed`] | groups of values for `reduce`, and the accumulators it returns |
+//! | fire | [`FinishItem`] / [`FinishInput`] | closed (window, key) accumulators for `finish` |
+//! | finish | [`OutputBatch`] / [`OutputEntry`] → [`GuestOutput`] | what `finish` returned, packed, then one record of it |
+//! | output | [`OutputRecord`] | a result with its event time and window |
+//!
+//! Then, outside this module: a pipeline call's [`Outcome`](crate::pipeline::Outcome) holds its
+//! output records and dead letters, and an [`Outgoing`](crate::outgoing::Outgoing) is any record
+//! on its way to Kafka (output, partial, marker, checkpoint, dead letter). A batch type and its
+//! entry type (`OutputBatch`, `OutputEntry`) keep the names of their WIT records.
 
 use serde::Serialize;
 use wasmtime::component::{ComponentType, Lift, Lower};

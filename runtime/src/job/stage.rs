@@ -2,7 +2,7 @@
 //! writes what the tasks produce, and commits under the offset rule.
 //!
 //! Each loop reads a batch per partition (from each partition's own queue, in turn), runs the
-//! partitions' tasks at once on the process's worker pool ([`super::workers`], one thread per
+//! partitions' tasks at once on the process's worker pool (`job::workers`, one thread per
 //! core, shared by every stage of every job) while this thread reads the next round ahead, then
 //! sends what the tasks wrote, in partition order.
 //!

@@ -1,6 +1,6 @@
 //! [`JobStatus`]: what one runtime knows about a job it runs (partitions held, lag, windows
 //! fired, errors), kept up to date by the job's stages. Its snapshot, a
-//! [`RuntimeStatus`](crate::report::RuntimeStatus), is published to the pool's status topic,
+//! [`RuntimeStatus`], is published to the pool's status topic,
 //! from which every runtime's API answers `GET /v1/jobs/{name}`.
 
 use crate::report::{RunState, RuntimeStatus, StageStatus, StatusError};

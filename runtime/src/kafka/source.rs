@@ -28,7 +28,7 @@ pub enum Rebalanced {
         partition: i32,
         /// The checkpoint's JSON.
         checkpoint: Option<Vec<u8>>,
-        /// This owner's fencing epoch for the partition (see [`ProgressStore::claim`]).
+        /// This owner's fencing epoch for the partition (see [`ProgressStore::claim_all`]).
         epoch: i64,
     },
     /// No longer ours.
