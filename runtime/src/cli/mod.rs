@@ -23,4 +23,6 @@ pub mod run;
 pub mod runtime;
 pub mod serve;
 #[cfg(test)]
+mod test_job;
+#[cfg(test)]
 mod test_parser;
