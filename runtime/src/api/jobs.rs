@@ -93,7 +93,10 @@ pub struct RevisionView {
 /// A job's status across the pool.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct JobStatusView {
-    /// Records not yet committed, summed over every partition of every stage.
+    /// Records of the job's input topics not yet committed (by its map stage), summed over
+    /// their partitions: how far behind its input the job is, the figure a paused job shows
+    /// too, and what KEDA scales on. Each stage's own lag (the reduce stage's is over the
+    /// repartition topic) is in `runtimes[].stages[].lag`.
     pub lag: i64,
     /// Input partitions held (by the map stage), summed over runtimes.
     pub assigned_partitions: usize,
@@ -136,15 +139,18 @@ fn run_state(status: &JobStatusView, (revision, resumes): (u64, u64)) -> &'stati
 }
 
 fn status_of(board: &StatusBoard, name: &str) -> JobStatusView {
-    let runtimes = board.of(name);
+    status_view(board.of(name))
+}
+
+/// A job's status from what its runtimes report: input lag and partitions are the map stage's
+/// (a reduce stage's lag is over the repartition topic, whose watermark markers keep an idle
+/// job's at a few records until the next commit cycle), the last window fired is any stage's.
+fn status_view(runtimes: Vec<RuntimeStatus>) -> JobStatusView {
     let stages = runtimes.iter().flat_map(|r| r.stages.iter());
+    let map = stages.clone().filter(|s| s.stage == "map");
     JobStatusView {
-        lag: stages.clone().map(|s| s.lag).sum(),
-        assigned_partitions: stages
-            .clone()
-            .filter(|s| s.stage == "map")
-            .map(|s| s.assigned.len())
-            .sum(),
+        lag: map.clone().map(|s| s.lag).sum(),
+        assigned_partitions: map.map(|s| s.assigned.len()).sum(),
         last_window_fired_at: stages.filter_map(|s| s.last_window_fired_at.clone()).max(),
         runtimes,
     }
@@ -587,6 +593,33 @@ mod tests {
             updated_at: rfc3339(SystemTime::now()),
             version: String::new(),
         }
+    }
+
+    #[test]
+    fn the_job_lag_is_its_input_lag_and_each_stage_keeps_its_own() {
+        let with_stages = |name: &str, map_lag: i64, reduce_lag: i64| {
+            let mut status = runtime(2, RunState::Running, &["in/0"]);
+            status.runtime = name.into();
+            status.stages[0].lag = map_lag;
+            let mut reduce = status.stages[0].clone();
+            reduce.stage = "reduce".into();
+            reduce.assigned = vec!["weir.wc.repartition/0".into()];
+            reduce.lag = reduce_lag;
+            status.stages.push(reduce);
+            status
+        };
+        let view = status_view(vec![with_stages("h/1", 5, 9), with_stages("h/2", 7, 3)]);
+        assert_eq!(
+            view.lag, 12,
+            "the map stages' lag over the input topics, not the markers"
+        );
+        assert_eq!(view.assigned_partitions, 2);
+        let stage_lags: Vec<i64> = view
+            .runtimes
+            .iter()
+            .flat_map(|r| r.stages.iter().map(|s| s.lag))
+            .collect();
+        assert_eq!(stage_lags, [5, 9, 7, 3]);
     }
 
     #[test]
