@@ -29,16 +29,17 @@ const RETRY: Duration = Duration::from_secs(5);
 
 /// Runs the runtime until `shutdown` is set; serves the API on `listener` when given.
 pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<AtomicBool>) -> Result<()> {
+    let host = host_name();
     let identity = RuntimeIdentity {
         runtime: runtime_id(),
-        host: host_name(),
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        started_at: crate::units::rfc3339(SystemTime::now()),
         api: listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
-            .map(|address| api_url(address, &host_name())),
+            .map(|address| api_url(address, &host)),
+        host,
     };
     let cache = CompileCache::from_setting(config.compile_cache.as_deref());
     let engine = Arc::new(Engine::open(&cache)?);
@@ -156,14 +157,19 @@ pub fn runtime_id() -> String {
     format!("{}/{}", host_name(), std::process::id())
 }
 
-/// The host's name (`$HOSTNAME`, else the kernel's), or `weir` when neither is known.
+/// The host's name (`$HOSTNAME`, else the kernel's), or `weir` when neither is known. Read once
+/// per process: the API names the runtime that answers on every `GET /v1/runtimes`.
 pub fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "weir".into())
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "weir".into())
+    })
+    .clone()
 }
 
 /// The URL of an API listening on `address`: an address on every interface (`0.0.0.0`, `::`)
