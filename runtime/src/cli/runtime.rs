@@ -36,7 +36,7 @@ pub enum RuntimeCommand {
 /// A runtime as the server describes it (v1); lenient, for printing.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Runtime {
+pub struct ApiRuntime {
     /// `host/pid`.
     pub runtime: String,
     /// `ready`, `unready`, `stopping`, `stopped` or `missing`.
@@ -56,19 +56,19 @@ pub struct Runtime {
     /// When it was last heard from (RFC 3339).
     pub last_seen: String,
     /// The jobs it runs.
-    pub jobs: Vec<HeldJob>,
+    pub jobs: Vec<ApiHeldJob>,
 }
 
 /// A job a runtime runs, with the partitions each stage holds.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct HeldJob {
+pub struct ApiHeldJob {
     /// The job.
     pub job: String,
     /// The job's state on that runtime.
     pub state: String,
     /// Its stages.
-    pub stages: Vec<HeldStage>,
+    pub stages: Vec<ApiHeldStage>,
     /// Recent errors of the job on that runtime.
     pub errors: usize,
 }
@@ -76,7 +76,7 @@ pub struct HeldJob {
 /// One stage of a held job.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct HeldStage {
+pub struct ApiHeldStage {
     /// `map` or `reduce`.
     pub stage: String,
     /// `topic/partition` it holds.
@@ -85,8 +85,8 @@ pub struct HeldStage {
 
 /// The `GET /v1/runtimes` body.
 #[derive(Debug, Deserialize)]
-struct RuntimeList {
-    runtimes: Vec<Runtime>,
+struct ApiRuntimeList {
+    runtimes: Vec<ApiRuntime>,
 }
 
 /// Runs `weir runtime`.
@@ -96,7 +96,7 @@ pub fn runtime(args: &RuntimeArgs) -> Result<()> {
     match args.command {
         RuntimeCommand::List => {
             let reply = client.get("/runtimes")?;
-            let list: RuntimeList = reply.parse("the runtime list")?;
+            let list: ApiRuntimeList = reply.parse("the runtime list")?;
             output::print(&output::render(args.output.format, &reply.body, |wide| {
                 list_table(&list.runtimes, now, wide)
             })?)
@@ -106,7 +106,7 @@ pub fn runtime(args: &RuntimeArgs) -> Result<()> {
 
 /// The jobs' partitions as one cell: `wc:map=lines/0,1;wc:reduce=weir.wc.repartition/0`, a
 /// job without partitions as its name alone.
-fn holding(runtime: &Runtime) -> String {
+fn holding(runtime: &ApiRuntime) -> String {
     let mut held = Vec::new();
     for job in &runtime.jobs {
         let stages: Vec<String> = job
@@ -130,7 +130,7 @@ fn holding(runtime: &Runtime) -> String {
 
 /// `RUNTIME STATE VERSION JOBS PARTITIONS LAST-SEEN AGE`, one row per runtime; `wide` adds
 /// `HOST API STARTED ERRORS HOLDING` (the partitions of each job and stage).
-fn list_table(runtimes: &[Runtime], now: SystemTime, wide: bool) -> String {
+fn list_table(runtimes: &[ApiRuntime], now: SystemTime, wide: bool) -> String {
     let mut headers = vec![
         "RUNTIME",
         "STATE",
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_runtime_list_has_kubectl_columns_and_a_runtime_without_jobs() {
-        let list: RuntimeList = serde_json::from_value(sample()).expect("the contract's list parses");
+        let list: ApiRuntimeList = serde_json::from_value(sample()).expect("the contract's list parses");
         assert_eq!(
             list_table(&list.runtimes, now(), false),
             "RUNTIME      STATE     VERSION   JOBS     PARTITIONS   LAST-SEEN   AGE\n\
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_job_holding_no_partition_is_named_alone_and_odd_fields_are_tolerated() {
-        let rt: Runtime = serde_json::from_value(json!({
+        let rt: ApiRuntime = serde_json::from_value(json!({
             "runtime": "h/1", "jobs": [{"job": "idle", "stages": [{"stage": "map", "assigned": []}]}],
             "future_field": 1
         }))
