@@ -97,10 +97,7 @@ pub async fn list(State(state): State<Arc<ApiState>>) -> ApiResult<Json<RuntimeL
 mod tests {
     use super::*;
     use crate::registry::heartbeat::{INTERVAL, Lifecycle, MISSING_AFTER, RuntimeIdentity};
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
     use std::time::Duration;
-    use tower::ServiceExt;
 
     fn beat(runtime: &str, lifecycle: Lifecycle, age: Duration, now: SystemTime) -> Heartbeat {
         let identity = RuntimeIdentity {
@@ -145,40 +142,5 @@ mod tests {
             (Some("ready"), Some(true))
         );
         assert!(json["last_seen"].is_string() && json["jobs"].is_array(), "{json}");
-    }
-
-    #[test]
-    fn before_the_brokers_are_reached_the_list_is_a_json_error() {
-        let config = crate::config::ServeConfig::default();
-        let state = Arc::new(ApiState {
-            services: std::sync::OnceLock::new(),
-            engine: Arc::new(crate::engine::Engine::new().expect("the engine starts")),
-            auth: crate::api::auth::Auth::new(None),
-            max_upload: config.max_upload,
-            max_limits: config.max_limits,
-            file_jobs: Vec::new(),
-            ready: Arc::default(),
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let (status, body) = runtime.block_on(async move {
-            let request = Request::get("/v1/runtimes")
-                .body(Body::empty())
-                .expect("a request");
-            let response = crate::api::router(state)
-                .oneshot(request)
-                .await
-                .expect("a response");
-            let status = response.status();
-            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-                .await
-                .expect("a body");
-            (status, body)
-        });
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-        assert_eq!(body["error"]["code"], "registry_unavailable", "{body}");
     }
 }

@@ -1,7 +1,8 @@
 //! The web console as the router serves it, without a broker: the page at `/`, its embedded
 //! scripts under `/console/` with their content types and a content security policy, a 404
-//! JSON error for an unknown file, and `GET /v1/runtime`, which the console's Runtimes page
-//! reads (whether mutations need a token).
+//! JSON error for an unknown file, `GET /v1/runtime`, which the console's Runtimes page reads
+//! (whether mutations need a token), and `GET /v1/runtimes`, a JSON 503 until the brokers are
+//! reached.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -88,4 +89,12 @@ fn the_runtime_endpoint_says_whether_changes_need_a_token() {
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"), "{info}");
     let (_, _, body) = get("/v1/runtime", None);
     assert!(body.contains("\"token_required\":false"), "{body}");
+}
+
+#[test]
+fn before_the_brokers_are_reached_the_runtime_list_is_a_json_error() {
+    let (status, _, body) = get("/v1/runtimes", None);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["error"]["code"], "registry_unavailable", "{body}");
 }
