@@ -4,7 +4,8 @@
 //! Each loop reads a batch per partition (from each partition's own queue, in turn), runs the
 //! partitions' tasks at once on the process's worker pool (`job::workers`, one thread per
 //! core, shared by every stage of every job) while this thread reads the next round ahead, then
-//! sends what the tasks wrote, task by task (each partition's records in the order its task wrote them).
+//! sends what the tasks wrote, task by task (each partition's records in the order its task
+//! wrote them).
 //!
 //! Every `commit_interval`: queue the tasks' pre-commit records (markers), wait until the
 //! producer has every record acknowledged, write each changed partition's checkpoint to the
