@@ -386,14 +386,10 @@ pub(super) fn spec_text(job: &ApiJob, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::test_job::{OLD, sample};
+    use crate::cli::test_job::{OLD, now, sample};
     use crate::cli::test_parser::{Cli, Command};
     use clap::Parser;
     use serde_json::json;
-
-    fn now() -> SystemTime {
-        humantime::parse_rfc3339("2026-11-25T10:00:00Z").expect("valid time")
-    }
 
     #[test]
     fn the_job_list_has_kubectl_columns() {

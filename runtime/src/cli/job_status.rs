@@ -236,12 +236,8 @@ pub(super) fn describe(job: &ApiJob, now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::test_job::{ID, sample};
+    use crate::cli::test_job::{ID, now, sample};
     use serde_json::json;
-
-    fn now() -> SystemTime {
-        humantime::parse_rfc3339("2026-11-25T10:00:00Z").expect("valid time")
-    }
 
     #[test]
     fn status_shows_each_runtime_each_stage_with_its_figures_and_the_errors() {

@@ -179,6 +179,7 @@ fn list_table(runtimes: &[ApiRuntime], now: SystemTime, wide: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::test_job::now;
     use crate::cli::test_parser::{Cli, Command};
     use clap::Parser;
     use serde_json::json;
@@ -196,10 +197,6 @@ mod tests {
              "version": "0.1.0", "started_at": "2026-11-25T09:58:00Z", "api": null,
              "last_seen": "2026-11-25T09:59:00Z", "jobs": []}
         ]})
-    }
-
-    fn now() -> SystemTime {
-        humantime::parse_rfc3339("2026-11-25T10:00:00Z").expect("valid time")
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! Tests only: one job as the API's v1 contract shows it, for every command that prints one
-//! (`job list`, `job get`, `job status`).
+//! (`job list`, `job get`, `job status`), and the time the printing tests take as now.
 
 use serde_json::{Value, json};
+use std::time::SystemTime;
+
+/// Now, for the printing tests' ages: a few minutes after the sample's last report.
+pub fn now() -> SystemTime {
+    humantime::parse_rfc3339("2026-11-25T10:00:00Z").expect("valid time")
+}
 
 /// The module the job runs.
 pub const ID: &str = "3f2a1b9c0d12e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9";
