@@ -46,26 +46,29 @@ struct Records {
 impl Records {
     /// Applies one record of the topic (`None`: a tombstone).
     fn apply(&mut self, key: &str, value: Option<&[u8]>) {
-        if let Some(runtime) = heartbeat::runtime_of(key) {
-            match value.map(serde_json::from_slice::<Heartbeat>) {
-                Some(Ok(beat)) => {
-                    self.heartbeats.insert(runtime.to_string(), beat);
-                }
-                Some(Err(err)) => tracing::debug!("heartbeat record {key} skipped: {err}"),
-                None => {
-                    self.heartbeats.remove(runtime);
-                }
-            }
-            return;
+        match heartbeat::runtime_of(key) {
+            Some(runtime) => upsert(&mut self.heartbeats, runtime, value, "heartbeat", key),
+            None => upsert(&mut self.statuses, key, value, "status", key),
         }
-        match value.map(serde_json::from_slice::<RuntimeStatus>) {
-            Some(Ok(status)) => {
-                self.statuses.insert(key.to_string(), status);
-            }
-            Some(Err(err)) => tracing::debug!("status record {key} skipped: {err}"),
-            None => {
-                self.statuses.remove(key);
-            }
+    }
+}
+
+/// Stores the JSON `value` under `name` in `map`, or removes `name` for a tombstone; a value
+/// that does not decode is skipped (the `what` record `key` is named in the debug log).
+fn upsert<T: serde::de::DeserializeOwned>(
+    map: &mut BTreeMap<String, T>,
+    name: &str,
+    value: Option<&[u8]>,
+    what: &str,
+    key: &str,
+) {
+    match value.map(serde_json::from_slice::<T>) {
+        Some(Ok(decoded)) => {
+            map.insert(name.to_string(), decoded);
+        }
+        Some(Err(err)) => tracing::debug!("{what} record {key} skipped: {err}"),
+        None => {
+            map.remove(name);
         }
     }
 }
