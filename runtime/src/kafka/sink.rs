@@ -237,10 +237,11 @@ impl Sink {
         }
         let cut_before = matches!(record.kind, Kind::DeadLetter { cut: true, .. });
         let cut = match done {
-            Done::AsIs => sending == Sending::First && cut_before,
+            // Cut here for the first time.
             Done::Cut(Fit::Truncated) => true,
-            Done::Cut(_) => sending == Sending::First && cut_before,
             Done::SetAside => matches!(sent.kind, Kind::DeadLetter { cut: true, .. }),
+            // Cut when it was made (or not at all): counted with its first send.
+            Done::AsIs | Done::Cut(_) => sending == Sending::First && cut_before,
         };
         if cut {
             DeadLetterCut { job }.emit();
