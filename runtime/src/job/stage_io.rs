@@ -189,7 +189,7 @@ impl StageSource for KafkaSource {
     fn rejoin(&mut self) -> Result<()> {
         self.consumer.context().rejoining();
         self.consumer.unsubscribe();
-        self.subscribe_again().context("cannot subscribe again")
+        self.subscribe_again()
     }
 
     fn leave(&mut self) {
