@@ -20,7 +20,7 @@ use weir::shuffle::{Reducer, ShuffleMessage, decode};
 
 /// A word-count job with a 10 s tumbling window and a shuffle over `reduce` partitions, whose
 /// input topic `in` had `partitions` partitions when it started.
-fn job(partitions: i32, reduce: i32) -> Arc<JobContext> {
+pub(crate) fn job(partitions: i32, reduce: i32) -> Arc<JobContext> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("weir.toml");
     std::fs::write(
@@ -52,7 +52,7 @@ fn job(partitions: i32, reduce: i32) -> Arc<JobContext> {
     })
 }
 
-fn line(partition: i32, offset: i64, second: i64, text: &str) -> InputRecord {
+pub(crate) fn line(partition: i32, offset: i64, second: i64, text: &str) -> InputRecord {
     InputRecord {
         key: None,
         value: Some(text.as_bytes().to_vec()),
@@ -64,7 +64,7 @@ fn line(partition: i32, offset: i64, second: i64, text: &str) -> InputRecord {
 }
 
 /// What a task writes to the repartition topic, as stage 2 reads it from partition `r`.
-fn to_partition(out: &[Outgoing], r: i32, log: &mut Vec<InputRecord>) {
+pub(crate) fn to_partition(out: &[Outgoing], r: i32, log: &mut Vec<InputRecord>) {
     for record in out.iter().filter(|o| o.partition == Some(r)) {
         log.push(InputRecord {
             key: record.key.clone(),

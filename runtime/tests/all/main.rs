@@ -11,6 +11,7 @@ mod console;
 mod dev;
 mod growth;
 mod hostile;
+mod markers;
 // `weir build` and `weir init` (weir-toolchain) are in the binary with the default features only.
 #[cfg(feature = "toolchain")]
 mod languages;
