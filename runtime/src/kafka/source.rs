@@ -17,6 +17,10 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::sync::Mutex;
 
+/// How long a rebalance waits for the group's committed offsets of partitions that have no
+/// checkpoint.
+const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A change of the stage's assignment, for its loop to apply.
 #[derive(Debug)]
 pub enum Rebalanced {
@@ -163,8 +167,15 @@ impl StageContext {
             })
             .collect();
         let epochs = self.progress.claim_all(self.stage, &assigned);
+        let resume: Vec<Option<i64>> = checkpoints
+            .iter()
+            .map(|checkpoint| checkpoint.as_deref().and_then(Self::resume_offset))
+            .collect();
+        let fallback = without_checkpoint(consumer, &assigned, &resume);
         let mut start = TopicPartitionList::new();
-        for ((&(topic, partition), checkpoint), epoch) in assigned.iter().zip(checkpoints).zip(epochs) {
+        for (((&(topic, partition), checkpoint), epoch), resume) in
+            assigned.iter().zip(checkpoints).zip(epochs).zip(resume)
+        {
             let epoch = match epoch {
                 Ok(epoch) => epoch,
                 Err(err) => {
@@ -174,10 +185,12 @@ impl StageContext {
                     0
                 }
             };
-            let offset = checkpoint
-                .as_deref()
-                .and_then(Self::resume_offset)
-                .map_or(Offset::Invalid, Offset::Offset);
+            let offset = match resume {
+                Some(offset) => Offset::Offset(offset),
+                None => fallback
+                    .find_partition(topic, partition)
+                    .map_or(Offset::Invalid, |found| found.offset()),
+            };
             tracing::info!(
                 stage = self.stage,
                 topic,
@@ -276,5 +289,86 @@ pub fn input_record(message: &BorrowedMessage<'_>) -> InputRecord {
             .unwrap_or_default(),
         partition: message.partition(),
         offset: message.offset(),
+    }
+}
+
+/// Where the partitions of `assigned` without a checkpoint (`None` in `resume`) start: at
+/// the group's committed offset, else at the beginning. Asked here rather than left to
+/// librdkafka (`Offset::Invalid`), which, finding no committed offset, waits 100 ms before
+/// it looks up the beginning: a new job's first records came that much later. When the
+/// group cannot be asked, the partition is left out, and librdkafka does it.
+fn without_checkpoint<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    assigned: &[(&str, i32)],
+    resume: &[Option<i64>],
+) -> TopicPartitionList {
+    let mut ask = TopicPartitionList::new();
+    for (&(topic, partition), resume) in assigned.iter().zip(resume) {
+        if resume.is_none() {
+            ask.add_partition(topic, partition);
+        }
+    }
+    if ask.count() == 0 {
+        return ask;
+    }
+    let committed = match consumer.committed_offsets(ask, COMMITTED_TIMEOUT) {
+        Ok(committed) => committed,
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot read the group's committed offsets");
+            return TopicPartitionList::new();
+        }
+    };
+    let mut start = TopicPartitionList::new();
+    for element in committed.elements() {
+        let offset = match element.offset() {
+            Offset::Offset(offset) => Offset::Offset(offset),
+            Offset::Invalid if element.error().is_ok() => Offset::Beginning,
+            _ => continue,
+        };
+        // Only fails for a logical offset librdkafka does not know, which these are not.
+        let _ = start.add_partition_offset(element.topic(), element.partition(), offset);
+    }
+    start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::consumer_config;
+    use rdkafka::consumer::CommitMode;
+    use rdkafka::mocking::MockCluster;
+
+    #[test]
+    fn a_partition_without_checkpoint_starts_at_its_committed_offset_else_the_beginning() {
+        let cluster = MockCluster::new(1).expect("a mock cluster");
+        cluster.create_topic("lines", 3, 1).expect("a mock topic");
+        let consumer: BaseConsumer = consumer_config(&cluster.bootstrap_servers(), "wc")
+            .create()
+            .expect("a consumer");
+        let mut committed = TopicPartitionList::new();
+        committed
+            .add_partition_offset("lines", 1, Offset::Offset(7))
+            .expect("an offset");
+        consumer
+            .commit(&committed, CommitMode::Sync)
+            .expect("the mock broker takes a commit");
+
+        let assigned = [("lines", 0), ("lines", 1), ("lines", 2)];
+        let start = without_checkpoint(&consumer, &assigned, &[None, None, Some(3)]);
+        let offsets: Vec<(i32, Offset)> = start
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset()))
+            .collect();
+        assert_eq!(
+            offsets,
+            [(0, Offset::Beginning), (1, Offset::Offset(7))],
+            "nothing committed: the beginning; committed: there; a checkpoint: not asked"
+        );
+        assert_eq!(
+            without_checkpoint(&consumer, &assigned, &[Some(1), Some(2), Some(3)]).count(),
+            0,
+            "every partition has a checkpoint: nothing to ask"
+        );
     }
 }
