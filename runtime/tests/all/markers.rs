@@ -29,7 +29,8 @@ fn a_fired_window_is_followed_by_a_marker_before_the_next_commit() {
     // commit follows.
     task.process(&[line(0, 1, 12, "gamma")], &mut out);
     task.tick(&mut out);
-    let window_end = 1_700_000_000_000 + 10_000 - (1_700_000_000_000 % 10_000);
+    // `line`'s times start at 1,700,000,000,000 ms, a multiple of 10 s: the window ends 10 s on.
+    let window_end = 1_700_000_010_000;
     let mut counts = BTreeMap::new();
     for (r, log) in (0..reduce).zip(logs.iter_mut()) {
         let from = log.len();
