@@ -4,7 +4,9 @@
 //! how the benches compare Wasm against native and how unit tests drive the pipeline without a
 //! component.
 
-use crate::record::{Combined, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
+use crate::record::{
+    Combined, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, Packed, ReduceInput,
+};
 use std::fmt;
 
 /// A module the pipeline can call, one batch at a time.
@@ -30,6 +32,13 @@ pub trait Guest {
 
     /// Folds each group into one accumulator; returns one per group, in order.
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError>;
+
+    /// [`Guest::reduce_batch`] with the accumulators in one buffer, as the contract returns
+    /// them: no allocation per group. Whole ([`Packed::is_whole`]) and one per group.
+    fn reduce_packed(&mut self, input: &ReduceInput) -> Result<Packed, GuestError> {
+        let accs = self.reduce_batch(input)?;
+        Ok(Packed::pack(accs.iter().map(Vec::as_slice)))
+    }
 
     /// Turns closed windows into output records.
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError>;

@@ -287,17 +287,41 @@ impl Packed {
         lengths.iter().map_while(move |&len| take(&mut rest, len))
     }
 
+    /// Whether the lengths add up to the data.
+    pub fn is_whole(&self) -> bool {
+        let total: u64 = self.lengths.iter().map(|&l| u64::from(l)).sum();
+        total == self.data.len() as u64
+    }
+
+    /// Number of byte strings.
+    pub fn len(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+
+    /// The byte strings in order, borrowed; fewer than [`Packed::len`] when the lengths run past
+    /// the data (see [`Packed::is_whole`]).
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        Self::split_iter(&self.data, &self.lengths)
+    }
+
     /// The byte strings, or `None` when the lengths do not add up to the data.
     pub fn split(&self) -> Option<Vec<Vec<u8>>> {
-        let total: u64 = self.lengths.iter().map(|&l| u64::from(l)).sum();
-        if total != self.data.len() as u64 {
-            return None;
+        self.is_whole().then(|| self.iter().map(<[u8]>::to_vec).collect())
+    }
+
+    /// `strings` packed.
+    pub fn pack<'a>(strings: impl IntoIterator<Item = &'a [u8]>) -> Packed {
+        let mut packed = Packed::default();
+        for string in strings {
+            packed.data.extend_from_slice(string);
+            packed.lengths.push(len32(string.len()));
         }
-        Some(
-            Self::split_iter(&self.data, &self.lengths)
-                .map(<[u8]>::to_vec)
-                .collect(),
-        )
+        packed
     }
 }
 

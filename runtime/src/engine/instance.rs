@@ -414,14 +414,28 @@ impl Guest for WasmGuest {
     }
 
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
+        let packed = self.reduce_packed(input)?;
+        Ok(packed.iter().map(<[u8]>::to_vec).collect())
+    }
+
+    fn reduce_packed(&mut self, input: &ReduceInput) -> Result<Packed, GuestError> {
         let (result,) =
             self.call::<ReduceParams<'_>, ReduceResults>(|l| l.reduce_batch, (input,), "reduce")?;
         let packed = result.map_err(rejected)?;
         self.check_output(packed.data.len(), "reduce")?;
-        let accs = packed
-            .split()
-            .ok_or_else(|| contract("reduce returned lengths that do not add up to its data".into()))?;
-        expect_len("reduce", accs, input.len())
+        if !packed.is_whole() {
+            return Err(contract(
+                "reduce returned lengths that do not add up to its data".into(),
+            ));
+        }
+        if packed.len() != input.len() {
+            return Err(contract(format!(
+                "reduce returned {} results for {} inputs",
+                packed.len(),
+                input.len()
+            )));
+        }
+        Ok(packed)
     }
 
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {

@@ -4,7 +4,9 @@
 use crate::engine::WasmGuest;
 use crate::guest::{Guest, GuestError};
 use crate::metrics::metrics;
-use crate::record::{Combined, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, ReduceInput};
+use crate::record::{
+    Combined, Emitted, FinishItem, GuestOutput, InputRecord, ModuleKind, Packed, ReduceInput,
+};
 use prometheus::Histogram;
 use std::time::Instant;
 
@@ -71,6 +73,10 @@ impl Guest for MeteredGuest {
 
     fn reduce_batch(&mut self, input: &ReduceInput) -> Result<Vec<Vec<u8>>, GuestError> {
         self.timed(|s| &s.reduce, |g| g.reduce_batch(input))
+    }
+
+    fn reduce_packed(&mut self, input: &ReduceInput) -> Result<Packed, GuestError> {
+        self.timed(|s| &s.reduce, |g| g.reduce_packed(input))
     }
 
     fn finish_batch(&mut self, items: &[FinishItem]) -> Result<Vec<GuestOutput>, GuestError> {

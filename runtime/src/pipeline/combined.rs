@@ -17,7 +17,7 @@
 
 use super::{Pipeline, TimeMode};
 use crate::guest::Guest;
-use crate::record::{Combined, InputRecord, ModuleKind};
+use crate::record::{Combined, InputRecord, ModuleKind, Packed};
 use crate::window::{Origin, UniqueStaged};
 
 impl<G: Guest> Pipeline<G> {
@@ -88,14 +88,14 @@ impl<G: Guest> Pipeline<G> {
         }
         let input = staged.input();
         let accs = if input.is_empty() {
-            Vec::new()
+            Packed::default()
         } else {
-            match self.guest.reduce_batch(input) {
-                Ok(accs) => accs,
-                Err(_) => return false,
+            match self.guest.reduce_packed(input) {
+                Ok(accs) if accs.is_whole() && accs.len() == input.len() => accs,
+                _ => return false,
             }
         };
-        self.store.commit_unique(staged, accs);
+        self.store.commit_unique(staged, &accs);
         self.watermark = watermark;
         self.stats.pairs += emitted;
         true

@@ -1,9 +1,13 @@
 //! [`FixedWindows`]: tumbling and hopping windows, whose bounds depend on event time alone.
 
 use super::{Origin, WindowSpec, is_closed};
-use crate::record::{FinishItem, ReduceInput, Window};
+use crate::record::{FinishItem, Packed, ReduceInput, Window};
 use foldhash::HashMap;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
 
 /// Accumulators of open tumbling or hopping windows, by window (in closing order) then key.
@@ -12,12 +16,70 @@ pub struct FixedWindows {
     slide: i64,
     lateness: i64,
     open: BTreeMap<Window, OpenWindow>,
+    hasher: RandomState,
+}
+
+/// Bytes of a key or an accumulator, inline up to 24 (an encoded word, a count), else on the
+/// heap.
+type Bytes = SmallVec<[u8; 24]>;
+
+/// One open (window, key): its encoded key and accumulator, in one slot of the window's table.
+struct Slot {
+    key: Bytes,
+    acc: Bytes,
 }
 
 /// One open window: accumulators by key, and the earliest record that contributed.
 struct OpenWindow {
-    keys: HashMap<Vec<u8>, Vec<u8>>,
+    /// Found by the hash of the key ([`FixedWindows::hash`]).
+    keys: HashTable<Slot>,
     first: Origin,
+}
+
+impl OpenWindow {
+    fn new(first: Origin) -> Self {
+        OpenWindow {
+            keys: HashTable::new(),
+            first,
+        }
+    }
+
+    /// The slot of `key` (whose hash is `hash`): its index in the table.
+    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        self.keys.find_bucket_index(hash, |slot| slot.key[..] == *key)
+    }
+
+    /// The accumulator of `key`.
+    fn acc(&self, hash: u64, key: &[u8]) -> Option<&[u8]> {
+        self.keys
+            .find(hash, |slot| slot.key[..] == *key)
+            .map(|slot| &slot.acc[..])
+    }
+
+    /// Sets the accumulator of `key`, whose slot is `at` if it has one (an index [`Self::find`]
+    /// gave while the table was as it is): in place, with no allocation for one that fits.
+    fn set(&mut self, hasher: &RandomState, at: Option<usize>, hash: u64, key: &[u8], acc: &[u8]) {
+        let slot = match at.and_then(|at| self.keys.get_bucket_mut(at)) {
+            Some(slot) if slot.key[..] == *key => Some(slot),
+            _ => self.keys.find_mut(hash, |slot| slot.key[..] == *key),
+        };
+        match slot {
+            Some(slot) => {
+                slot.acc.clear();
+                slot.acc.extend_from_slice(acc);
+            }
+            None => {
+                self.keys.insert_unique(
+                    hash,
+                    Slot {
+                        key: Bytes::from_slice(key),
+                        acc: Bytes::from_slice(acc),
+                    },
+                    |slot| hasher.hash_one(&slot.key[..]),
+                );
+            }
+        }
+    }
 }
 
 /// One batch's values per (window, key), in arrival order. Value bytes live in one buffer.
@@ -41,13 +103,36 @@ struct StagedGroup {
 pub struct UniqueStaged {
     /// Groups of two values: an open accumulator, then the batch's value.
     input: ReduceInput,
-    /// What each group of `input` updates: its window, and its key in `keys`.
-    folds: Vec<(Window, Range<usize>, Origin)>,
-    /// (Window, key, value) of pairs whose (window, key) has no accumulator yet: the value is
-    /// the accumulator (a value and an accumulator have the same encoding).
-    fresh: Vec<(Window, Range<usize>, Range<usize>, Origin)>,
+    /// What each group of `input` updates, in order.
+    folds: Vec<Fold>,
+    /// Pairs whose (window, key) has no accumulator yet: the value is the accumulator (a value
+    /// and an accumulator have the same encoding).
+    fresh: Vec<Fresh>,
     keys: Vec<u8>,
     values: Vec<u8>,
+}
+
+/// A staged pair that folds into an open accumulator.
+struct Fold {
+    window: Window,
+    /// The key, in [`UniqueStaged::keys`].
+    key: Range<usize>,
+    hash: u64,
+    /// The accumulator's slot in its window's table when staged: the commit finds it there
+    /// without a second lookup (and looks it up again if the key there differs).
+    slot: usize,
+    origin: Origin,
+}
+
+/// A staged pair that starts an accumulator.
+struct Fresh {
+    window: Window,
+    /// The key, in [`UniqueStaged::keys`].
+    key: Range<usize>,
+    hash: u64,
+    /// The value, in [`UniqueStaged::values`].
+    value: Range<usize>,
+    origin: Origin,
 }
 
 impl UniqueStaged {
@@ -78,6 +163,7 @@ impl FixedWindows {
             slide,
             lateness,
             open: BTreeMap::new(),
+            hasher: RandomState::default(),
         }
     }
 
@@ -160,21 +246,34 @@ impl FixedWindows {
         value: &[u8],
         origin: Origin,
     ) {
+        let hash = self.hasher.hash_one(key);
         for window in self.windows(t) {
             let start = staged.keys.len();
             staged.keys.extend_from_slice(key);
-            let key_range = start..staged.keys.len();
-            match self.open.get(&window).and_then(|open| open.keys.get(key)) {
-                Some(acc) => {
-                    staged.input.push_group([acc.as_slice(), value]);
-                    staged.folds.push((window, key_range, origin));
+            let key = start..staged.keys.len();
+            let open = self.open.get(&window);
+            let found = open.and_then(|open| Some((open, open.find(hash, &staged.keys[key.clone()])?)));
+            match found.and_then(|(open, slot)| Some((open.keys.get_bucket(slot)?, slot))) {
+                Some((acc, slot)) => {
+                    staged.input.push_group([&acc.acc[..], value]);
+                    staged.folds.push(Fold {
+                        window,
+                        key,
+                        hash,
+                        slot,
+                        origin,
+                    });
                 }
                 None => {
                     let start = staged.values.len();
                     staged.values.extend_from_slice(value);
-                    staged
-                        .fresh
-                        .push((window, key_range, start..staged.values.len(), origin));
+                    staged.fresh.push(Fresh {
+                        window,
+                        key,
+                        hash,
+                        value: start..staged.values.len(),
+                        origin,
+                    });
                 }
             }
         }
@@ -182,44 +281,47 @@ impl FixedWindows {
 
     /// Stores a [`UniqueStaged`] batch, with the accumulators reduce returned for its folds (one
     /// per group, in order), updating existing accumulators in place.
-    pub(super) fn commit_unique(&mut self, staged: UniqueStaged, accs: Vec<Vec<u8>>) {
-        for ((window, key, origin), acc) in staged.folds.into_iter().zip(accs) {
-            let key = &staged.keys[key];
-            let open = self.open_window(window, origin);
-            match open.keys.get_mut(key) {
-                Some(old) => *old = acc,
-                None => {
-                    open.keys.insert(key.to_vec(), acc);
-                }
+    pub(super) fn commit_unique(&mut self, staged: UniqueStaged, accs: &Packed) {
+        let hasher = &self.hasher;
+        let mut accs = accs.iter();
+        let mut folds = staged.folds.iter().peekable();
+        // The folds first: no slot is added to a table before every fold found its own.
+        while let Some((window, origin)) = folds.peek().map(|fold| (fold.window, fold.origin)) {
+            let open = self.open.entry(window).or_insert_with(|| OpenWindow::new(origin));
+            while let Some(fold) = folds.next_if(|fold| fold.window == window) {
+                let Some(acc) = accs.next() else {
+                    return;
+                };
+                open.first = open.first.earlier(fold.origin);
+                let key = &staged.keys[fold.key.clone()];
+                open.set(hasher, Some(fold.slot), fold.hash, key, acc);
             }
         }
-        for (window, key, value, origin) in staged.fresh {
-            self.open_window(window, origin)
-                .keys
-                .insert(staged.keys[key].to_vec(), staged.values[value].to_vec());
+        for fresh in &staged.fresh {
+            let open = self
+                .open
+                .entry(fresh.window)
+                .or_insert_with(|| OpenWindow::new(fresh.origin));
+            open.first = open.first.earlier(fresh.origin);
+            let (key, value) = (
+                &staged.keys[fresh.key.clone()],
+                &staged.values[fresh.value.clone()],
+            );
+            open.set(hasher, None, fresh.hash, key, value);
         }
-    }
-
-    /// `window`'s state, opened if new, now depending on `origin` too.
-    fn open_window(&mut self, window: Window, origin: Origin) -> &mut OpenWindow {
-        let open = self.open.entry(window).or_insert_with(|| OpenWindow {
-            keys: HashMap::default(),
-            first: origin,
-        });
-        open.first = open.first.earlier(origin);
-        open
     }
 
     pub(super) fn groups(&self, staged: FixedStaged) -> (ReduceInput, Vec<FixedSlot>) {
         let mut input = ReduceInput::default();
         let mut slots = Vec::with_capacity(staged.groups.len());
         for group in staged.groups {
+            let hash = self.hasher.hash_one(&group.key[..]);
             let acc = self
                 .open
                 .get(&group.window)
-                .and_then(|open| open.keys.get(&group.key));
+                .and_then(|open| open.acc(hash, &group.key));
             let values = group.values.iter().map(|range| &staged.values[range.clone()]);
-            input.push_group(acc.map(Vec::as_slice).into_iter().chain(values));
+            input.push_group(acc.into_iter().chain(values));
             slots.push(FixedSlot {
                 window: group.window,
                 key: group.key,
@@ -231,9 +333,13 @@ impl FixedWindows {
 
     pub(super) fn commit(&mut self, slots: Vec<FixedSlot>, accs: Vec<Vec<u8>>) {
         for (slot, acc) in slots.into_iter().zip(accs) {
-            self.open_window(slot.window, slot.first)
-                .keys
-                .insert(slot.key, acc);
+            let hash = self.hasher.hash_one(&slot.key[..]);
+            let open = self
+                .open
+                .entry(slot.window)
+                .or_insert_with(|| OpenWindow::new(slot.first));
+            open.first = open.first.earlier(slot.first);
+            open.set(&self.hasher, None, hash, &slot.key, &acc);
         }
     }
 
@@ -249,9 +355,13 @@ impl FixedWindows {
                 break;
             }
             let window = *entry.key();
-            let mut keys: Vec<(Vec<u8>, Vec<u8>)> = entry.remove().keys.into_iter().collect();
-            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            items.extend(keys.into_iter().map(|(key, acc)| FinishItem { window, key, acc }));
+            let mut keys: Vec<Slot> = entry.remove().keys.into_iter().collect();
+            keys.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            items.extend(keys.into_iter().map(|slot| FinishItem {
+                window,
+                key: slot.key.into_vec(),
+                acc: slot.acc.into_vec(),
+            }));
         }
         items
     }
@@ -274,6 +384,39 @@ mod tests {
             .windows(t)
             .map(|w| (w.start, w.end))
             .collect()
+    }
+
+    #[test]
+    fn a_fold_whose_slot_moved_still_updates_its_own_key() {
+        let mut windows = FixedWindows::new(WindowSpec::Tumbling { size: 10 }, 0);
+        let origin = Origin {
+            offset: 0,
+            watermark: i64::MIN,
+        };
+        let mut first = UniqueStaged::default();
+        windows.stage_unique(&mut first, 1, b"a", &[1], origin);
+        windows.commit_unique(first, &Packed::default());
+        // A fold of `a`, staged where its slot is now...
+        let mut fold = UniqueStaged::default();
+        windows.stage_unique(&mut fold, 2, b"a", &[5], origin);
+        assert_eq!(fold.input().len(), 1, "`a` folds into its accumulator");
+        // ...committed after the table grew and its slots moved.
+        let mut many = UniqueStaged::default();
+        for i in 0..1000u32 {
+            windows.stage_unique(&mut many, 3, &i.to_be_bytes(), &[1], origin);
+        }
+        windows.commit_unique(many, &Packed::default());
+        windows.commit_unique(fold, &Packed::pack([&[6u8][..]]));
+        let fired = windows.fire(i64::MAX);
+        assert_eq!(fired.len(), 1001);
+        let accs: Vec<&[u8]> = fired.iter().map(|item| &item.acc[..]).collect();
+        let a = fired.iter().position(|item| item.key == b"a");
+        assert_eq!(a.map(|i| accs[i]), Some(&[6u8][..]), "`a` has the fold's result");
+        assert_eq!(
+            accs.iter().filter(|acc| **acc == [1u8]).count(),
+            1000,
+            "no other key took it"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use session::{SessionStaged, SessionWindows};
 pub use spec::{WindowSpec, WindowSpecError};
 pub use watermark::Watermark;
 
-use crate::record::{FinishItem, ReduceInput, Window};
+use crate::record::{FinishItem, Packed, ReduceInput, Window};
 
 /// Where a pair came from: its record's offset and the watermark just before that record.
 ///
@@ -170,7 +170,7 @@ impl WindowStore {
     }
 
     /// Stores a [`UniqueStaged`] batch with what reduce returned for [`UniqueStaged::input`].
-    pub fn commit_unique(&mut self, staged: UniqueStaged, accs: Vec<Vec<u8>>) {
+    pub fn commit_unique(&mut self, staged: UniqueStaged, accs: &Packed) {
         if let WindowStore::Fixed(w) = self {
             w.commit_unique(staged, accs);
         }
