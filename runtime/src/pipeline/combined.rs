@@ -18,7 +18,7 @@
 use super::{Pipeline, TimeMode};
 use crate::guest::Guest;
 use crate::record::{Combined, InputRecord, ModuleKind, Packed};
-use crate::window::{Origin, UniqueStaged};
+use crate::window::{Origin, UniquePair, UniqueStaged};
 
 impl<G: Guest> Pipeline<G> {
     /// The pane size batches of this pipeline may be combined over (see [`Guest::map_combine`]):
@@ -65,7 +65,7 @@ impl<G: Guest> Pipeline<G> {
                 watermark.observe(*t);
             }
         }
-        let mut staged = UniqueStaged::default();
+        let mut unique = Vec::with_capacity(combined.pairs.len());
         let mut emitted = 0u64;
         for (pair, key, value) in pairs {
             let (first, last) = (pair.first as usize, pair.last as usize);
@@ -78,13 +78,17 @@ impl<G: Guest> Pipeline<G> {
                 offset: records[first].offset,
                 watermark: before[first],
             };
-            if !self
-                .store
-                .stage_unique(&mut staged, pair.pane, key, value, origin)
-            {
-                return false;
-            }
+            unique.push(UniquePair {
+                t: pair.pane,
+                key,
+                value,
+                origin,
+            });
             emitted += u64::from(pair.count);
+        }
+        let mut staged = UniqueStaged::default();
+        if !self.store.stage_unique(&mut staged, &unique) {
+            return false;
         }
         let input = staged.input();
         let accs = if input.is_empty() {

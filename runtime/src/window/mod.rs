@@ -15,7 +15,7 @@ mod session;
 mod spec;
 mod watermark;
 
-pub use fixed::{FixedSlot, FixedStaged, FixedWindows, UniqueStaged};
+pub use fixed::{FixedSlot, FixedStaged, FixedWindows, UniquePair, UniqueStaged};
 pub use session::{SessionStaged, SessionWindows};
 pub use spec::{WindowSpec, WindowSpecError};
 pub use watermark::Watermark;
@@ -150,19 +150,12 @@ impl WindowStore {
         }
     }
 
-    /// Stages a pair of a combined batch (see [`WindowStore::combining_pane`]), the only one of
-    /// its (window, key) in the batch. False for sessions, which do not combine.
-    pub fn stage_unique(
-        &self,
-        staged: &mut UniqueStaged,
-        t: i64,
-        key: &[u8],
-        value: &[u8],
-        origin: Origin,
-    ) -> bool {
+    /// Stages the pairs of a combined batch (see [`WindowStore::combining_pane`]), each the
+    /// only one of its (window, key) in the batch. False for sessions, which do not combine.
+    pub fn stage_unique(&self, staged: &mut UniqueStaged, pairs: &[UniquePair<'_>]) -> bool {
         match self {
             WindowStore::Fixed(w) => {
-                w.stage_unique(staged, t, key, value, origin);
+                w.stage_unique(staged, pairs);
                 true
             }
             WindowStore::Session(_) => false,
