@@ -15,7 +15,7 @@
 //! - Values are folded per (window, key) in input order. Windows fire, in closing order, at the
 //!   end of the batch in which the watermark passes `end + lateness`.
 //! - A record that makes a guest call fail (trap, limit, refusal) is isolated (see
-//!   [`isolate`]) and goes to the dead letters with the reason; the rest of its batch goes on.
+//!   [`isolate()`]) and goes to the dead letters with the reason; the rest of its batch goes on.
 
 mod checkpoint;
 mod combined;

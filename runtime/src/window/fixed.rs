@@ -31,7 +31,7 @@ struct Slot {
 
 /// One open window: accumulators by key, and the earliest record that contributed.
 struct OpenWindow {
-    /// Found by the hash of the key ([`FixedWindows::hash`]).
+    /// Found by the hash of the key, with [`FixedWindows`]'s hasher.
     keys: HashTable<Slot>,
     first: Origin,
 }
