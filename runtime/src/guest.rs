@@ -123,12 +123,17 @@ impl std::error::Error for GuestError {}
 
 /// Checks that a finish or reduce call returned one result per element.
 pub(crate) fn expect_len<T>(what: &str, got: Vec<T>, want: usize) -> Result<Vec<T>, GuestError> {
-    if got.len() == want {
-        Ok(got)
+    expect_count(what, got.len(), want).map(|()| got)
+}
+
+/// `Ok` when a call that got `want` inputs returned `got` results, else a broken contract.
+pub(crate) fn expect_count(what: &str, got: usize, want: usize) -> Result<(), GuestError> {
+    if got == want {
+        Ok(())
     } else {
         Err(GuestError::Failed {
             kind: FailureKind::Contract,
-            message: format!("{what} returned {} results for {want} inputs", got.len()),
+            message: format!("{what} returned {got} results for {want} inputs"),
         })
     }
 }

@@ -10,7 +10,7 @@ use super::guest_log::{CallSite, GuestLogLevel, GuestLogLine, GuestLogSink};
 use super::limits::GuestLimits;
 use super::sandbox::Sandbox;
 use super::validate::{COMBINER_EXPORT, PROCESSOR_EXPORT};
-use crate::guest::{FailureKind, Guest, GuestError, expect_len};
+use crate::guest::{FailureKind, Guest, GuestError, expect_count, expect_len};
 use crate::record::{
     Combined, Emitted, FinishInput, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind,
     OutputBatch, Packed, ReduceInput,
@@ -428,13 +428,7 @@ impl Guest for WasmGuest {
                 "reduce returned lengths that do not add up to its data".into(),
             ));
         }
-        if packed.len() != input.len() {
-            return Err(contract(format!(
-                "reduce returned {} results for {} inputs",
-                packed.len(),
-                input.len()
-            )));
-        }
+        expect_count("reduce", packed.len(), input.len())?;
         Ok(packed)
     }
 
