@@ -8,6 +8,7 @@
 use super::job::{ApiJob, module_label, number_or_none, or_config, spec_text};
 use super::output::{self, NONE, Table, fields};
 use serde::Deserialize;
+use serde_json::Value;
 use std::time::SystemTime;
 
 /// A job's status, summed over runtimes and per runtime.
@@ -110,10 +111,31 @@ fn watermark(job: &ApiJob) -> Option<String> {
     of("reduce").or_else(|| of("map"))
 }
 
-/// `in, out, dead letters` summed over the pool, or `<none>` before any runtime reported.
+/// The stage whose output is the job's, as the console counts it: `reduce` when the job has
+/// one (a windowed job with the shuffle, or one whose runtimes report a reduce stage), else
+/// `map`.
+fn output_stage(job: &ApiJob) -> &'static str {
+    let shuffles = job.spec.get("shuffle").and_then(Value::as_bool) != Some(false)
+        && job.spec.get("window").is_some_and(|window| !window.is_null());
+    let reported = job
+        .status
+        .runtimes
+        .iter()
+        .flat_map(|r| &r.stages)
+        .any(|s| s.stage == "reduce");
+    if shuffles || reported { "reduce" } else { "map" }
+}
+
+/// `in, out, dead letters` over the pool, as the console counts them: in is what the map stage
+/// read from the input, out what the job's last stage wrote (not the partials the map stage
+/// writes for the reduce stage, which reads them again), dead letters those of every stage;
+/// `<none>` before any runtime reported.
 fn records(job: &ApiJob) -> String {
-    let records_in = total(job, |s| s.records_in);
-    let records_out = total(job, |s| s.records_out);
+    let of = |stage: &'static str, field: fn(&ApiStageStatus) -> Option<u64>| {
+        move |s: &ApiStageStatus| if s.stage == stage { field(s) } else { None }
+    };
+    let records_in = total(job, of("map", |s| s.records_in));
+    let records_out = total(job, of(output_stage(job), |s| s.records_out));
     let dead = total(job, |s| s.dead_letters);
     if records_in.is_none() && records_out.is_none() && dead.is_none() {
         return NONE.to_string();
@@ -275,7 +297,7 @@ History:
         assert!(text.contains("Input:        lines\n"), "{text}");
         assert!(
             text.contains(
-                "Records:      1540 in, 820 out, 3 dead letters (counted by each runtime since it started the job)\n"
+                "Records:      1500 in, 20 out, 3 dead letters (counted by each runtime since it started the job)\n"
             ),
             "{text}"
         );
@@ -286,6 +308,43 @@ History:
         assert!(
             text.contains("Last window:  2026-11-25T09:59:50Z (10s ago)\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn records_in_are_the_map_stages_and_out_the_last_stages() {
+        let stage = |stage: &str, records_in: u64, records_out: u64| json!({"stage": stage, "records_in": records_in, "records_out": records_out});
+        let job = |spec: Value, stages: Vec<Value>| -> ApiJob {
+            serde_json::from_value(json!({"name": "wc", "spec": spec,
+                "status": {"runtimes": [{"runtime": "h/1", "stages": stages}]}}))
+            .expect("parses")
+        };
+        // 20 lines in, 900 partials from map to reduce, 173 results out.
+        let shuffled = job(
+            json!({"window": "tumbling:10s"}),
+            vec![stage("map", 20, 900), stage("reduce", 900, 173)],
+        );
+        assert!(
+            records(&shuffled).starts_with("20 in, 173 out, "),
+            "{}",
+            records(&shuffled)
+        );
+        // Before the reduce stage reports, nothing is out yet (not the partials).
+        let early = job(json!({"window": "tumbling:10s"}), vec![stage("map", 20, 900)]);
+        assert!(
+            records(&early).starts_with("20 in, 0 out, "),
+            "{}",
+            records(&early)
+        );
+        // Without the shuffle the map stage writes the output.
+        let unshuffled = job(
+            json!({"window": "tumbling:10s", "shuffle": false}),
+            vec![stage("map", 20, 173)],
+        );
+        assert!(
+            records(&unshuffled).starts_with("20 in, 173 out, "),
+            "{}",
+            records(&unshuffled)
         );
     }
 
