@@ -152,16 +152,16 @@ struct Lookup {
 const ORDER_BINS: u64 = 4096;
 
 /// `lookups` by window, then by the slot where each starts probing (a counting sort into at
-/// most [`ORDER_BINS`] bins per window; `windows` holds each window's probe mask by rank).
-fn in_slot_order(lookups: Vec<Lookup>, windows: &[(Window, u64)]) -> Vec<Lookup> {
+/// most [`ORDER_BINS`] bins per window; `masks` holds each window's probe mask by rank).
+fn in_slot_order(lookups: Vec<Lookup>, masks: &[u64]) -> Vec<Lookup> {
     if lookups.len() < 64 {
         return lookups;
     }
     // Per window: how far to shift a position to get its bin, and where its bins start.
-    let mut shifts = Vec::with_capacity(windows.len());
-    let mut starts = Vec::with_capacity(windows.len() + 1);
+    let mut shifts = Vec::with_capacity(masks.len());
+    let mut starts = Vec::with_capacity(masks.len() + 1);
     let mut bins = 0usize;
-    for &(_, mask) in windows {
+    for &mask in masks {
         let slots = mask.saturating_add(1);
         let shift = (u64::BITS - slots.leading_zeros()).saturating_sub(1 + ORDER_BINS.trailing_zeros());
         starts.push(bins);
@@ -318,41 +318,47 @@ impl FixedWindows {
     /// fetches ahead, instead of missing the cache on nearly every key.
     pub(super) fn stage_unique(&self, staged: &mut UniqueStaged, pairs: &[UniquePair<'_>]) {
         let mut lookups = Vec::with_capacity(pairs.len());
-        let mut windows: Vec<(Window, u64)> = Vec::new();
+        // The batch's windows, by rank: each with its open state (looked up once) and the
+        // probe mask of its table.
+        let mut windows: Vec<(Window, Option<&OpenWindow>)> = Vec::new();
+        let mut masks: Vec<u64> = Vec::new();
         for (i, pair) in pairs.iter().enumerate() {
             let hash = self.hasher.hash_one(pair.key);
             for window in self.windows(pair.t) {
                 let rank = match windows.iter().position(|&(w, _)| w == window) {
                     Some(rank) => rank,
                     None => {
-                        let mask = self.open.get(&window).map_or(0, |open| probe_mask(&open.keys));
-                        windows.push((window, mask));
+                        let open = self.open.get(&window);
+                        windows.push((window, open));
+                        masks.push(open.map_or(0, |open| probe_mask(&open.keys)));
                         windows.len() - 1
                     }
                 };
                 lookups.push(Lookup {
                     rank,
-                    position: hash & windows[rank].1,
+                    position: hash & masks[rank],
                     hash,
                     pair: i,
                 });
             }
         }
-        let lookups = in_slot_order(lookups, &windows);
+        let lookups = in_slot_order(lookups, &masks);
         for Lookup {
             rank, hash, pair: i, ..
         } in lookups
         {
-            let window = windows[rank].0;
+            let (window, open) = windows[rank];
             let pair = &pairs[i];
             let start = staged.keys.len();
             staged.keys.extend_from_slice(pair.key);
             let key = start..staged.keys.len();
-            let open = self.open.get(&window);
-            let found = open.and_then(|open| Some((open, open.find(hash, pair.key)?)));
-            match found.and_then(|(open, slot)| Some((open.keys.get_bucket(slot)?, slot))) {
+            let found = open.and_then(|open| {
+                let slot = open.find(hash, pair.key)?;
+                Some((&open.keys.get_bucket(slot)?.acc, slot))
+            });
+            match found {
                 Some((acc, slot)) => {
-                    staged.input.push_group([&acc.acc[..], pair.value]);
+                    staged.input.push_group([&acc[..], pair.value]);
                     staged.folds.push(Fold {
                         window,
                         key,
@@ -550,17 +556,13 @@ mod tests {
             found in proptest::collection::vec((0usize..3, proptest::prelude::any::<u64>()), 0..400),
             bits in proptest::collection::vec(0u32..20, 3),
         ) {
-            let windows: Vec<(Window, u64)> = bits
-                .iter()
-                .zip(0i64..)
-                .map(|(&k, i)| (Window { start: i, end: i + 1 }, (1u64 << k) - 1))
-                .collect();
+            let masks: Vec<u64> = bits.iter().map(|&k| (1u64 << k) - 1).collect();
             let lookups: Vec<Lookup> = found
                 .iter()
                 .enumerate()
-                .map(|(pair, &(rank, hash))| Lookup { rank, position: hash & windows[rank].1, hash, pair })
+                .map(|(pair, &(rank, hash))| Lookup { rank, position: hash & masks[rank], hash, pair })
                 .collect();
-            let ordered = in_slot_order(lookups.clone(), &windows);
+            let ordered = in_slot_order(lookups.clone(), &masks);
             let mut got: Vec<usize> = ordered.iter().map(|l| l.pair).collect();
             got.sort_unstable();
             proptest::prop_assert_eq!(got, (0..lookups.len()).collect::<Vec<_>>(), "a permutation");
@@ -569,7 +571,7 @@ mod tests {
                 for (a, b) in ordered.iter().zip(ordered.iter().skip(1)) {
                     proptest::prop_assert!(a.rank <= b.rank);
                     if a.rank == b.rank {
-                        let slots = windows[a.rank].1 + 1;
+                        let slots = masks[a.rank] + 1;
                         let width = (slots / ORDER_BINS).max(1);
                         proptest::prop_assert!(a.position / width <= b.position / width);
                     }
