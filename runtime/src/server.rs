@@ -14,6 +14,7 @@
 use crate::api::{self, ApiState, Services};
 use crate::config::ServeConfig;
 use crate::engine::{CompileCache, Engine};
+use crate::kafka::admin::Admin;
 use crate::job::Host;
 use crate::registry::{Registry, RuntimeIdentity, StatusBoard};
 use crate::supervisor::{Supervisor, sleep_unless};
@@ -56,10 +57,11 @@ pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<A
     let server = listener
         .map(|listener| serve_http(listener, Arc::clone(&state), Arc::clone(shutdown)))
         .transpose()?;
-    if let Some((registry, board)) = open_services(config, shutdown) {
+    if let Some((registry, board, admin)) = open_services(config, shutdown) {
         let _ = state.services.set(Services {
             registry: Arc::clone(&registry),
             board: Arc::clone(&board),
+            admin,
         });
         let host = Host {
             engine,
@@ -86,11 +88,11 @@ pub fn run(config: &ServeConfig, listener: Option<TcpListener>, shutdown: &Arc<A
 fn open_services(
     config: &ServeConfig,
     shutdown: &Arc<AtomicBool>,
-) -> Option<(Arc<Registry>, Arc<StatusBoard>)> {
+) -> Option<(Arc<Registry>, Arc<StatusBoard>, Admin)> {
     while !shutdown.load(Ordering::Relaxed) {
         let opened = Registry::open(&config.brokers, &config.registry_topic, shutdown).and_then(|registry| {
             let board = StatusBoard::open(&config.brokers, &config.status_topic, shutdown)?;
-            Ok((registry, Arc::new(board)))
+            Ok((registry, Arc::new(board), Admin::new(&config.brokers)?))
         });
         match opened {
             Ok(services) => return Some(services),

@@ -91,8 +91,7 @@ pub fn check_limits(asked: &LimitsConfig, max: &LimitsConfig) -> ApiResult<()> {
 /// Refuses input topics the brokers do not know: a typo would otherwise make a job that waits
 /// for its topic forever (or, on a broker that creates topics on first use, reads an empty
 /// one). The lookup never creates a topic.
-pub fn check_inputs(brokers: &str, inputs: &[String]) -> ApiResult<()> {
-    let admin = Admin::new(brokers).map_err(|e| ApiError::unavailable(&e))?;
+pub fn check_inputs(admin: &Admin, inputs: &[String]) -> ApiResult<()> {
     for topic in inputs {
         match admin.topic(topic) {
             Ok(_) => {}

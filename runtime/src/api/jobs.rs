@@ -293,7 +293,7 @@ fn parse_spec(state: &ApiState, registry: &Registry, body: &[u8]) -> ApiResult<J
         ));
     }
     spec.module = id.into();
-    check_inputs(registry.brokers(), &spec.input)?;
+    check_inputs(&state.services()?.admin, &spec.input)?;
     Ok(spec)
 }
 

@@ -36,6 +36,7 @@ pub mod runtimes;
 
 use crate::config::{JobConfig, LimitsConfig};
 use crate::engine::Engine;
+use crate::kafka::admin::Admin;
 use crate::registry::{Registry, StatusBoard};
 use axum::Router;
 use axum::body::Body;
@@ -58,6 +59,10 @@ pub struct Services {
     pub registry: Arc<Registry>,
     /// How each runtime runs each job.
     pub board: Arc<StatusBoard>,
+    /// Checks that a job's input topics exist. Kept, not made per request: dropping an admin
+    /// client takes up to 100 ms (its polling thread's wait, then librdkafka's own shutdown),
+    /// and that was most of `POST /v1/jobs`'s time.
+    pub admin: Admin,
 }
 
 /// What the handlers share.

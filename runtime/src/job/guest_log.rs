@@ -76,8 +76,7 @@ impl JobLog {
     /// when no producer can be made).
     pub fn new(brokers: &str, job: &str, module: &str, runtime: &str, topic: &str) -> Self {
         // Lines are best effort: no idempotence, one ack, small batches.
-        let producer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        let producer = crate::kafka::client_config(brokers)
             .set("enable.idempotence", "false")
             .set("acks", "1")
             .set("linger.ms", "50")

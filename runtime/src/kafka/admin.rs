@@ -1,8 +1,7 @@
 //! Topic administration: checks the inputs exist, creates the topics a job writes to.
 
-use super::{TopicError, topic_partitions};
+use super::{TopicError, client_config, topic_partitions};
 use anyhow::{Context, Result};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::Producer as _;
@@ -44,8 +43,7 @@ impl Admin {
     /// [`topic_partitions`]): a typo in a topic name is an error, even on a broker that
     /// creates topics on request, as `weir dev`'s does.
     pub fn new(brokers: &str) -> Result<Self> {
-        let client = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        let client = client_config(brokers)
             .set("allow.auto.create.topics", "false")
             .create()
             .with_context(|| format!("cannot create an admin client for {brokers}"))?;
@@ -101,8 +99,7 @@ impl Admin {
     /// (with the broker's default partition count and configs): the embedded broker of
     /// `weir dev`, which has no CreateTopics API.
     pub fn auto_create(&self, specs: &[TopicSpec]) -> Result<()> {
-        let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
+        let producer: rdkafka::producer::BaseProducer = client_config(&self.brokers)
             .set("allow.auto.create.topics", "true")
             .create()
             .with_context(|| format!("cannot create a producer for {}", self.brokers))?;

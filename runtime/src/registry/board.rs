@@ -91,8 +91,7 @@ impl StatusBoard {
         )?;
         // Statuses are superseded every few seconds: no idempotence (fewer broker-side producer
         // states, which tansu 0.6 can lose across a restart and then panics on), one ack.
-        let producer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        let producer = crate::kafka::client_config(brokers)
             .set("enable.idempotence", "false")
             .set("acks", "1")
             .set("linger.ms", "20")
