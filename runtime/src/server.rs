@@ -14,8 +14,8 @@
 use crate::api::{self, ApiState, Services};
 use crate::config::ServeConfig;
 use crate::engine::{CompileCache, Engine};
-use crate::kafka::admin::Admin;
 use crate::job::Host;
+use crate::kafka::admin::Admin;
 use crate::registry::{Registry, RuntimeIdentity, StatusBoard};
 use crate::supervisor::{Supervisor, sleep_unless};
 use anyhow::{Context, Result};

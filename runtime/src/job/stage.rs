@@ -3,8 +3,8 @@
 //!
 //! Each loop reads a batch per partition (from each partition's own queue, in turn), runs the
 //! partitions' tasks at once on the process's worker pool (`job::workers`, one thread per
-//! core, shared by every stage of every job) while this thread reads the next round ahead, then
-//! sends what the tasks wrote, task by task (each partition's records in the order its task
+//! core, shared by every stage of every job) while this thread reads the next batches ahead,
+//! then sends what the tasks wrote, task by task (each partition's records in the order its task
 //! wrote them).
 //!
 //! Every `commit_interval`: queue the tasks' pre-commit records (markers), wait until the
@@ -43,6 +43,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// How long a stage that found no record waits on its consumer's queue before it looks at the
 /// partition queues again (a record arriving in a partition queue does not wake that wait).
 const IDLE_POLL: Duration = Duration::from_millis(5);
+/// How long reading ahead waits for records when the partition queues are empty, before it
+/// looks again (the tasks finishing wake it at once).
+const READ_AHEAD_WAIT: Duration = Duration::from_micros(200);
 /// How long a commit cycle waits for the broker to acknowledge everything before the stage
 /// restarts from its checkpoints.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -315,9 +318,10 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
     /// Hands each partition's records to its task, in batches of at most `batch_size`, and
     /// ticks every task (processing time moves on, records or not): the tasks run at once on
     /// the [`workers::pool`], each writing its own records, which are then appended to `out`
-    /// task by task. Meanwhile this thread reads ahead a round from the partition queues (when
-    /// they hold everything unread: see [`Stage::settled`]). Returns how many records were
-    /// processed and the records read ahead, by partition.
+    /// task by task. Meanwhile this thread reads ahead from the partition queues, up to a batch
+    /// per partition ([`read_ahead`]; when they hold everything unread: see
+    /// [`Stage::settled`]). Returns how many records were processed and the records read ahead,
+    /// by partition.
     fn process(
         &mut self,
         mut batch: BTreeMap<Partition, Vec<InputRecord>>,
@@ -340,13 +344,22 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
         };
         let mut ahead = BTreeMap::new();
         let (source, settled) = (&self.source, self.settled);
+        let target = batch_size.saturating_mul(work.len().max(1));
         match workers::pool() {
-            Some(pool) => pool.in_place_scope(|scope| {
-                scope.spawn(|_| work.par_iter_mut().for_each(run));
-                if settled {
-                    source.poll_round(batch_size, &mut ahead);
-                }
-            }),
+            Some(pool) => {
+                let done = AtomicBool::new(false);
+                let reader = std::thread::current();
+                pool.in_place_scope(|scope| {
+                    scope.spawn(|_| {
+                        work.par_iter_mut().for_each(run);
+                        done.store(true, Ordering::Release);
+                        reader.unpark();
+                    });
+                    if settled {
+                        read_ahead(source, (batch_size, target), &done, &mut ahead);
+                    }
+                });
+            }
             None => work.iter_mut().for_each(run),
         }
         for (_, _, written) in work {
@@ -433,6 +446,10 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
             // assigned then may have records in the consumer's queue, fetched before its own
             // queue was split off, so drain that again before reading the partition queues.
             if !self.rebalance(&mut batch)? {
+                // Read ahead already (see `read_ahead`): no round beyond a batch per partition.
+                if count >= per_partition * self.tasks.len().max(1) {
+                    break;
+                }
                 let taken = self.source.poll_round(per_partition, &mut batch);
                 count += taken;
                 if full(count, self.tasks.len()) {
@@ -563,6 +580,33 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
             ),
         }
         Ok(())
+    }
+}
+
+/// Reads rounds from the partition queues into `ahead` while the tasks work, up to
+/// `per_partition` records of each per round: at least one round, then more until `ahead` holds
+/// `target` records (a batch per partition) or the tasks are `done`. A round that finds nothing
+/// waits [`READ_AHEAD_WAIT`] for the fetcher, or until the tasks finish (they unpark this thread).
+///
+/// Reading only one round left the rest of the next batch to [`Stage::fetch`], after the
+/// tasks: the workers then idled while this thread polled (a fifth of the map stage's time in
+/// the end-to-end benchmark).
+fn read_ahead<S: StageSource>(
+    source: &S,
+    (per_partition, target): (usize, usize),
+    done: &AtomicBool,
+    ahead: &mut BTreeMap<Partition, Vec<InputRecord>>,
+) {
+    let mut count = 0;
+    loop {
+        let taken = source.poll_round(per_partition, ahead);
+        count += taken;
+        if count >= target || done.load(Ordering::Acquire) {
+            return;
+        }
+        if taken == 0 {
+            std::thread::park_timeout(READ_AHEAD_WAIT);
+        }
     }
 }
 

@@ -274,8 +274,13 @@ fn take_i64(rest: &mut &[u8], what: &str) -> Result<i64, String> {
 
 /// Splits a `u32` big-endian length and that many bytes off the front of `rest`.
 fn take_u32_bytes<'a>(rest: &mut &'a [u8], what: &str) -> Result<&'a [u8], String> {
-    let len = take(rest, 4, &format!("{what}'s length"))?;
-    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    // Not `take(rest, 4, &format!(..))`: this runs for every key of every partial, and the
+    // message is only needed when the value is cut short.
+    let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+        return Err(format!("the value ends inside the {what}'s length"));
+    };
+    *rest = tail;
+    let len = u32::from_be_bytes(*len);
     take(rest, usize::try_from(len).unwrap_or(usize::MAX), what)
 }
 
@@ -507,6 +512,14 @@ mod tests {
         assert_eq!(
             decode(&truncated),
             Err("the value ends inside the accumulator".into())
+        );
+        // Cut inside the last accumulator's 4-byte length.
+        if let Some(value) = truncated.value.as_mut() {
+            value.truncate(value.len() + 1 - big.len() - 2);
+        }
+        assert_eq!(
+            decode(&truncated),
+            Err("the value ends inside the accumulator's length".into())
         );
         Ok(())
     }

@@ -131,7 +131,8 @@ struct MemorySource {
     early: VecDeque<(Partition, InputRecord)>,
     queues: BTreeMap<Partition, Mutex<VecDeque<InputRecord>>>,
     pending: BTreeMap<Partition, VecDeque<InputRecord>>,
-    idle_rounds: Mutex<u32>,
+    /// Since when every round found nothing (and the consumer's queue is empty).
+    idle_since: Mutex<Option<Instant>>,
     shutdown: Arc<AtomicBool>,
     /// Refuse this many commits that include this offset.
     refuse: Option<(i64, u32)>,
@@ -156,7 +157,7 @@ impl MemorySource {
             early: VecDeque::new(),
             queues: BTreeMap::new(),
             pending: BTreeMap::new(),
-            idle_rounds: Mutex::new(0),
+            idle_since: Mutex::new(None),
             shutdown: Arc::new(AtomicBool::new(false)),
             refuse: None,
             log: log.clone(),
@@ -218,14 +219,12 @@ impl StageSource for MemorySource {
                 taken += n;
             }
         }
-        let mut idle = self.idle_rounds.lock().expect("the idle rounds");
-        *idle = if taken == 0 && self.early.is_empty() {
-            *idle + 1
-        } else {
-            0
-        };
-        // About 5 loops of the stage (each waits up to 50 ms for records, looking every 5 ms).
-        if *idle > 50 {
+        let mut idle = self.idle_since.lock().expect("the idle time");
+        if taken > 0 || !self.early.is_empty() {
+            *idle = None;
+        } else if idle.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(250) {
+            // About 5 loops of the stage (each waits up to 50 ms for records). Not a count of
+            // empty rounds: reading ahead makes one every 200 µs while the tasks work.
             self.shutdown.store(true, Ordering::Relaxed);
         }
         taken
@@ -543,4 +542,63 @@ fn a_failed_send_ends_the_run_and_nothing_unwritten_is_committed_so_a_restart_lo
         assert_eq!(after, (from..1_000).collect::<Vec<_>>(), "partition {partition}");
         assert_eq!(committed(&second).get(&at), Some(&1_000));
     }
+}
+
+/// A memory source of `partitions`, each split off with an empty queue: records come later,
+/// as [`arrive`] adds them (as librdkafka's fetcher fills a partition's queue).
+fn empty_queues(partitions: &[i32], log: &Log) -> MemorySource {
+    let mut source = MemorySource::new(&[], 0, log);
+    for &partition in partitions {
+        source.split(&("in".to_string(), partition));
+    }
+    source
+}
+
+/// Adds `count` records to each of `source`'s queues, one round of them every millisecond.
+fn arrive(source: &MemorySource, count: i64) {
+    for offset in 0..count {
+        std::thread::sleep(Duration::from_millis(1));
+        for (at, queue) in &source.queues {
+            queue.lock().expect("a queue").push_back(input(at.1, offset));
+        }
+    }
+}
+
+#[test]
+fn reading_ahead_goes_on_while_the_tasks_work_until_it_has_a_batch_per_partition() {
+    let log = Log::default();
+    let source = empty_queues(&[0, 1], &log);
+    let (done, mut ahead) = (AtomicBool::new(false), BTreeMap::new());
+    // The tasks are still working (never done here): the queues start empty, and reading
+    // ahead waits for records until it has 4 of each partition.
+    std::thread::scope(|scope| {
+        scope.spawn(|| arrive(&source, 10));
+        read_ahead(&source, (4, 8), &done, &mut ahead);
+    });
+    let counts: Vec<usize> = ahead.values().map(Vec::len).collect();
+    assert_eq!(counts.iter().sum::<usize>(), 8, "read ahead: {counts:?}");
+    for (at, records) in &ahead {
+        let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+        assert_eq!(
+            offsets,
+            (0..offsets.len() as i64).collect::<Vec<_>>(),
+            "{at:?} in order"
+        );
+    }
+}
+
+#[test]
+fn reading_ahead_stops_when_the_tasks_are_done() {
+    let log = Log::default();
+    let source = empty_queues(&[0, 1], &log);
+    arrive(&source, 1);
+    let (done, mut ahead) = (AtomicBool::new(true), BTreeMap::new());
+    // One round, then the tasks being done ends it short of a batch per partition: the rest
+    // is the next fetch's.
+    read_ahead(&source, (4, 8), &done, &mut ahead);
+    assert_eq!(ahead.values().map(Vec::len).sum::<usize>(), 2);
+    // Nothing more to read: done ends it too, without waiting for a batch.
+    let mut more = BTreeMap::new();
+    read_ahead(&source, (4, 8), &done, &mut more);
+    assert!(more.is_empty());
 }
