@@ -315,6 +315,15 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
         }
     }
 
+    /// A batch per assigned partition: how many records a round of reading (ahead, or in
+    /// [`Stage::fetch`]) gathers at most.
+    fn batch_target(&self) -> usize {
+        self.spec
+            .batch_size
+            .max(1)
+            .saturating_mul(self.tasks.len().max(1))
+    }
+
     /// Hands each partition's records to its task, in batches of at most `batch_size`, and
     /// ticks every task (processing time moves on, records or not): the tasks run at once on
     /// the [`workers::pool`], each writing its own records, which are then appended to `out`
@@ -328,6 +337,7 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
         out: &mut Vec<Outgoing>,
     ) -> (usize, BTreeMap<Partition, Vec<InputRecord>>) {
         let batch_size = self.spec.batch_size.max(1);
+        let target = self.batch_target();
         let mut work: Vec<(&mut F::Task, Vec<InputRecord>, Vec<Outgoing>)> = self
             .tasks
             .iter_mut()
@@ -344,7 +354,6 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
         };
         let mut ahead = BTreeMap::new();
         let (source, settled) = (&self.source, self.settled);
-        let target = batch_size.saturating_mul(work.len().max(1));
         match workers::pool() {
             Some(pool) => {
                 let done = AtomicBool::new(false);
@@ -419,9 +428,7 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
         let per_partition = self.spec.batch_size.max(1);
         let mut wait = Duration::ZERO;
         let mut count: usize = batch.values().map(Vec::len).sum();
-        let full = |count: usize, tasks: usize| {
-            count >= per_partition * tasks.max(1) || started.elapsed() >= BATCH_WINDOW
-        };
+        let full = |count: usize, target: usize| count >= target || started.elapsed() >= BATCH_WINDOW;
         loop {
             while let Some(record) = self.source.poll(wait) {
                 wait = Duration::ZERO;
@@ -434,7 +441,7 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
                 }
                 // Enough for now. What is left in the consumer's queue is drained before any
                 // partition queue is read next time.
-                if full(count, self.tasks.len()) {
+                if full(count, self.batch_target()) {
                     self.settled = false;
                     return Ok(batch);
                 }
@@ -447,12 +454,12 @@ impl<F: TaskFactory, S: StageSource, K: StageSink> Stage<'_, F, S, K> {
             // queue was split off, so drain that again before reading the partition queues.
             if !self.rebalance(&mut batch)? {
                 // Read ahead already (see `read_ahead`): no round beyond a batch per partition.
-                if count >= per_partition * self.tasks.len().max(1) {
+                if count >= self.batch_target() {
                     break;
                 }
                 let taken = self.source.poll_round(per_partition, &mut batch);
                 count += taken;
-                if full(count, self.tasks.len()) {
+                if full(count, self.batch_target()) {
                     break;
                 }
                 // Nothing came: wait on the consumer's queue a little (it serves rebalances and
