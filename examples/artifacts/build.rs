@@ -19,6 +19,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("hostile-panic", "HOSTILE_PANIC"),
     ("hostile-huge-output", "HOSTILE_HUGE_OUTPUT"),
     ("hostile-sandbox-probe", "HOSTILE_SANDBOX_PROBE"),
+    ("record-echo", "RECORD_ECHO"),
 ];
 
 fn main() {

@@ -1,14 +1,15 @@
 //! Glue between the WIT bindings and the author's [`MapReduce`] or [`Transform`] impl.
 //! Used by the code `#[weir_sdk::processor]` generates; not a public API.
 
-use crate::bindings::exports::weir::processor::combiner::{Combined, Guest as CombinerGuest};
+use crate::bindings::exports::weir::processor::combiner::{Combined, Guest as CombinerGuest, PackedRecords};
 use crate::bindings::exports::weir::processor::processor::Guest;
 use crate::bindings::weir::processor::types::{
     Emitted, FinishInput, InputRecord, ItemError, ModuleInfo, ModuleKind, OutputBatch, OutputEntry, Packed,
     ReduceInput,
 };
 use crate::emitter::Sink;
-use crate::{Emitter, Error, MapReduce, Outputs, Record, Transform, Window};
+use crate::record::{self, Record};
+use crate::{Emitter, Error, MapReduce, Outputs, Transform, Window};
 use std::marker::PhantomData;
 
 pub use crate::bindings::__export_guest as export_guest;
@@ -42,7 +43,7 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
     }
 
     fn map_batch(records: Vec<InputRecord>) -> Result<Emitted, ItemError> {
-        match map_into::<P>(records, Emitter::new())? {
+        match map_into::<P>(records.iter().map(|r| Ok(Record::listed(r))), Emitter::new())? {
             Sink::Packed(emitted) => Ok(emitted),
             Sink::Combining(_) => Err(item_error(0, "map-batch made a combined batch")),
         }
@@ -96,17 +97,17 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
 }
 
 /// Runs `map` over a batch into `out`'s sink; an error names the record that failed.
-fn map_into<P: MapReduce>(
-    records: Vec<InputRecord>,
+fn map_into<'a, P: MapReduce>(
+    records: impl Iterator<Item = Result<Record<'a>, Error>>,
     mut out: Emitter<P::Key, P::Value>,
 ) -> Result<Sink<P::Value>, ItemError> {
-    for (index, record) in records.into_iter().enumerate() {
+    for (index, record) in records.enumerate() {
+        let record = record.map_err(|e| item_error(index, e))?;
         out.source = u32::try_from(index).unwrap_or(u32::MAX);
-        out.record_time = record.timestamp;
+        out.record_time = record.timestamp();
         if let Sink::Combining(combining) = &mut out.sink {
             combining.times.push(None);
         }
-        let record = Record::new(record);
         P::map(&record, &mut out).map_err(|e| item_error(index, e))?;
         if let Some(e) = out.error.take() {
             return Err(item_error(index, e));
@@ -115,18 +116,39 @@ fn map_into<P: MapReduce>(
     Ok(out.sink)
 }
 
+/// Maps and combines a batch (either form of the contract's `map-combine`).
+fn map_combine_records<'a, P: MapReduce>(
+    records: impl Iterator<Item = Result<Record<'a>, Error>>,
+    count: usize,
+    pane_size: i64,
+) -> Result<Combined, ItemError> {
+    let last = count.saturating_sub(1);
+    match map_into::<P>(records, Emitter::combining(pane_size, P::reduce))? {
+        Sink::Combining(combining) => combining.finish().map_err(|e| item_error(last, e)),
+        Sink::Packed(_) => Err(item_error(0, "map-combine made an uncombined batch")),
+    }
+}
+
 impl<P: MapReduce> CombinerGuest for MapReduceGuest<P> {
     fn map_combine(records: Vec<InputRecord>, pane_size: i64) -> Result<Combined, ItemError> {
-        let last = records.len().saturating_sub(1);
-        match map_into::<P>(records, Emitter::combining(pane_size, P::reduce))? {
-            Sink::Combining(combining) => combining.finish().map_err(|e| item_error(last, e)),
-            Sink::Packed(_) => Err(item_error(0, "map-combine made an uncombined batch")),
-        }
+        map_combine_records::<P>(
+            records.iter().map(|r| Ok(Record::listed(r))),
+            records.len(),
+            pane_size,
+        )
+    }
+
+    fn map_combine_packed(records: PackedRecords, pane_size: i64) -> Result<Combined, ItemError> {
+        map_combine_records::<P>(record::unpack(&records), records.records.len(), pane_size)
     }
 }
 
 impl<T: Transform> CombinerGuest for TransformGuest<T> {
     fn map_combine(_records: Vec<InputRecord>, _pane_size: i64) -> Result<Combined, ItemError> {
+        Err(item_error(0, "a transform module does not combine"))
+    }
+
+    fn map_combine_packed(_records: PackedRecords, _pane_size: i64) -> Result<Combined, ItemError> {
         Err(item_error(0, "a transform module does not combine"))
     }
 }
@@ -191,9 +213,9 @@ impl<T: Transform> Guest for TransformGuest<T> {
 
     fn map_batch(records: Vec<InputRecord>) -> Result<Emitted, ItemError> {
         let mut out = Outputs::new();
-        for (index, record) in records.into_iter().enumerate() {
+        for (index, record) in records.iter().enumerate() {
             out.source = u32::try_from(index).unwrap_or(u32::MAX);
-            T::transform(&Record::new(record), &mut out).map_err(|e| item_error(index, e))?;
+            T::transform(&Record::listed(record), &mut out).map_err(|e| item_error(index, e))?;
         }
         Ok(out.out)
     }
@@ -408,5 +430,136 @@ mod tests {
             groups: Vec::new(),
         };
         assert!(TransformGuest::<Upper>::reduce_batch(empty).is_err());
+    }
+
+    /// Packs records as the host does for `map-combine-packed`.
+    fn pack(records: &[InputRecord]) -> PackedRecords {
+        use crate::bindings::exports::weir::processor::combiner::{PackedHeader, PackedRecord};
+        let mut out = PackedRecords {
+            data: Vec::new(),
+            records: Vec::new(),
+            headers: Vec::new(),
+        };
+        for r in records {
+            let mut put = |bytes: &[u8]| {
+                out.data.extend_from_slice(bytes);
+                bytes.len() as u32
+            };
+            let key_len = r.key.as_deref().map(&mut put);
+            let value_len = r.value.as_deref().map(&mut put);
+            for h in &r.headers {
+                let name_len = put(h.key.as_bytes());
+                let value_len = put(&h.value);
+                out.headers.push(PackedHeader { name_len, value_len });
+            }
+            out.records.push(PackedRecord {
+                key_len,
+                value_len,
+                timestamp: r.timestamp,
+                partition: r.partition,
+                offset: r.offset,
+                headers: r.headers.len() as u32,
+            });
+        }
+        out
+    }
+
+    /// Keys each record by what `map` reads of it.
+    struct Fields;
+
+    impl MapReduce for Fields {
+        type Key = String;
+        type Value = u64;
+
+        fn map(record: &Record, out: &mut Emitter<String, u64>) -> Result<()> {
+            let headers: Vec<String> = record.headers().map(|(n, v)| format!("{n}={v:?}")).collect();
+            out.emit(
+                format!(
+                    "{:?} {:?} {} {}/{} [{}] {:?}",
+                    record.key(),
+                    record.value(),
+                    record.timestamp(),
+                    record.partition(),
+                    record.offset(),
+                    headers.join(","),
+                    record.header("b"),
+                ),
+                1,
+            );
+            Ok(())
+        }
+
+        fn reduce(a: u64, b: u64) -> u64 {
+            a + b
+        }
+    }
+
+    fn fields_records() -> Vec<InputRecord> {
+        let header = |key: &str, value: &[u8]| crate::bindings::weir::processor::types::Header {
+            key: key.to_string(),
+            value: value.to_vec(),
+        };
+        vec![
+            InputRecord {
+                key: Some(b"k".to_vec()),
+                headers: vec![header("a", b"1"), header("b", b""), header("b", b"3")],
+                partition: 2,
+                offset: 5,
+                ..record("x y")
+            },
+            InputRecord {
+                value: None,
+                offset: 6,
+                ..record("")
+            },
+            InputRecord {
+                key: Some(Vec::new()),
+                headers: vec![header("\u{e9}", &[0, 255])],
+                offset: 7,
+                ..record("z")
+            },
+        ]
+    }
+
+    #[test]
+    fn a_packed_batch_maps_and_combines_as_the_listed_one() {
+        let records = fields_records();
+        let listed = MapReduceGuest::<Fields>::map_combine(records.clone(), 10).expect("combines");
+        let packed = MapReduceGuest::<Fields>::map_combine_packed(pack(&records), 10).expect("combines");
+        assert_eq!(combined_pairs(&packed), combined_pairs(&listed));
+        assert_eq!(packed.times, listed.times);
+        assert_eq!(
+            combined_pairs(&packed)[0].3,
+            "Some([107]) [120, 32, 121] 7 2/5 [a=[49],b=[],b=[51]] Some([])"
+        );
+        assert_eq!(combined_pairs(&packed)[1].3, "None [] 7 0/6 [] None");
+        let words = MapReduceGuest::<Count>::map_combine_packed(pack(&[record("a b a"), record("b")]), 10)
+            .expect("combines");
+        let listed =
+            MapReduceGuest::<Count>::map_combine(vec![record("a b a"), record("b")], 10).expect("combines");
+        assert_eq!(combined_pairs(&words), combined_pairs(&listed));
+    }
+
+    #[test]
+    fn a_packed_batch_whose_lengths_run_past_its_data_is_refused_at_that_record() {
+        let mut batch = pack(&fields_records());
+        batch.records[1].value_len = Some(1_000);
+        let err = MapReduceGuest::<Fields>::map_combine_packed(batch, 10).expect_err("refused");
+        assert_eq!(err.index, 1);
+        assert!(err.message.contains("runs past"), "{}", err.message);
+
+        let mut batch = pack(&fields_records());
+        batch.records[2].headers = 5;
+        let err = MapReduceGuest::<Fields>::map_combine_packed(batch, 10).expect_err("refused");
+        assert_eq!(err.index, 2);
+
+        let mut batch = pack(&fields_records());
+        let name_at = batch.data.len() - 4; // the first byte of the last header's name, then [0, 255]
+        batch.data[name_at] = 0xff;
+        let err = MapReduceGuest::<Fields>::map_combine_packed(batch, 10).expect_err("refused");
+        assert_eq!(
+            (err.index, err.message.as_str()),
+            (2, "a header name is not UTF-8")
+        );
     }
 }

@@ -14,7 +14,7 @@ pub trait MapReduce {
     type Value: Serialize + DeserializeOwned;
 
     /// Emits zero or more (key, value) pairs for one input record.
-    fn map(record: &Record, out: &mut Emitter<Self::Key, Self::Value>) -> Result<()>;
+    fn map(record: &Record<'_>, out: &mut Emitter<Self::Key, Self::Value>) -> Result<()>;
 
     /// Combines two values into one. Must be associative: `reduce(reduce(a, b), c)` equals
     /// `reduce(a, reduce(b, c))`.
@@ -35,5 +35,5 @@ pub trait MapReduce {
 /// Implement it on a unit struct and mark the impl with [`#[weir_sdk::processor]`](crate::processor).
 pub trait Transform {
     /// Writes zero or more output records for one input record.
-    fn transform(record: &Record, out: &mut Outputs) -> Result<()>;
+    fn transform(record: &Record<'_>, out: &mut Outputs) -> Result<()>;
 }

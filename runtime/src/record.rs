@@ -9,6 +9,7 @@
 //! | step | type | what it is |
 //! |---|---|---|
 //! | record in | [`InputRecord`] | a Kafka record as read, with its partition and offset |
+//! | record in, packed | [`PackedRecords`] | a batch of them in one buffer, for `map-combine-packed` |
 //! | map | [`Emitted`] / [`Pair`] | what `map` emitted: (key, value) pairs, with event times |
 //! | combine | [`Combined`] / [`CombinedPair`] | a batch's pairs folded by (key, pane) in the guest |
 //! | window, reduce | [`ReduceInput`] → [`Packed`] | groups of values for `reduce`, and the accumulators it returns |
@@ -146,6 +147,104 @@ impl Emitted {
                 timestamp: p.timestamp,
             })
         })
+    }
+}
+
+/// One record of a [`PackedRecords`] batch; its bytes are in [`PackedRecords::data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ComponentType, Lower)]
+#[component(record)]
+pub struct PackedRecord {
+    /// Length of the key, when the record has one.
+    #[component(name = "key-len")]
+    pub key_len: Option<u32>,
+    /// Length of the value; `None` for a tombstone.
+    #[component(name = "value-len")]
+    pub value_len: Option<u32>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Partition the record was read from.
+    pub partition: i32,
+    /// Offset of the record in its partition.
+    pub offset: i64,
+    /// How many of [`PackedRecords::headers`] are this record's: the next ones, in order.
+    pub headers: u32,
+}
+
+/// One header of a [`PackedRecords`] batch: its name then value bytes are in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ComponentType, Lower)]
+#[component(record)]
+pub struct PackedHeader {
+    /// Length of the name (UTF-8).
+    #[component(name = "name-len")]
+    pub name_len: u32,
+    /// Length of the value.
+    #[component(name = "value-len")]
+    pub value_len: u32,
+}
+
+/// Input records packed for `map-combine-packed`: every record's key, value and headers back to
+/// back in one buffer. Lowering a `list<input-record>` makes the guest allocate a list per
+/// record's value, key and headers (a call into the guest each); this makes three per batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, ComponentType, Lower)]
+#[component(record)]
+pub struct PackedRecords {
+    /// Each record's key (when it has one), value (when it has one), then its headers' names
+    /// and values, back to back, in record order.
+    pub data: Vec<u8>,
+    /// One entry per record, in order.
+    pub records: Vec<PackedRecord>,
+    /// Every record's headers, in order.
+    pub headers: Vec<PackedHeader>,
+}
+
+impl PackedRecords {
+    /// Packs `records` into this batch, reusing its buffers.
+    pub fn pack(&mut self, records: &[InputRecord]) {
+        self.data.clear();
+        self.records.clear();
+        self.headers.clear();
+        let bytes: usize = records
+            .iter()
+            .map(|r| {
+                r.key.as_ref().map_or(0, Vec::len)
+                    + r.value.as_ref().map_or(0, Vec::len)
+                    + r.headers
+                        .iter()
+                        .map(|h| h.key.len() + h.value.len())
+                        .sum::<usize>()
+            })
+            .sum();
+        self.data.reserve(bytes);
+        self.records.reserve(records.len());
+        for record in records {
+            let mut put = |bytes: &[u8]| {
+                self.data.extend_from_slice(bytes);
+                len32(bytes.len())
+            };
+            let key_len = record.key.as_deref().map(&mut put);
+            let value_len = record.value.as_deref().map(&mut put);
+            for header in &record.headers {
+                let name_len = put(header.key.as_bytes());
+                let value_len = put(&header.value);
+                self.headers.push(PackedHeader { name_len, value_len });
+            }
+            self.records.push(PackedRecord {
+                key_len,
+                value_len,
+                timestamp: record.timestamp,
+                partition: record.partition,
+                offset: record.offset,
+                headers: len32(record.headers.len()),
+            });
+        }
+    }
+
+    /// Capacity held by the buffers, in bytes: a batch that held a large record may be dropped
+    /// rather than kept for the next one.
+    pub fn capacity_bytes(&self) -> usize {
+        self.data.capacity()
+            + self.records.capacity() * std::mem::size_of::<PackedRecord>()
+            + self.headers.capacity() * std::mem::size_of::<PackedHeader>()
     }
 }
 
@@ -502,6 +601,54 @@ pub struct ModuleInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packing_lays_out_key_value_then_headers_per_record_and_reuses_its_buffers() {
+        let record = |key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, &[u8])]| InputRecord {
+            key: key.map(<[u8]>::to_vec),
+            value: value.map(<[u8]>::to_vec),
+            timestamp: 9,
+            headers: headers
+                .iter()
+                .map(|(k, v)| Header {
+                    key: (*k).to_string(),
+                    value: v.to_vec(),
+                })
+                .collect(),
+            partition: 1,
+            offset: 4,
+        };
+        let batch = [
+            record(Some(b"k"), Some(b"vv"), &[("h", b"x"), ("", b"")]),
+            record(None, None, &[]),
+            record(Some(b""), Some(b"w"), &[("n", b"yz")]),
+        ];
+        let mut packed = PackedRecords::default();
+        packed.pack(&batch);
+        assert_eq!(packed.data, b"kvvhxwnyz");
+        let lens: Vec<_> = packed
+            .records
+            .iter()
+            .map(|r| (r.key_len, r.value_len, r.headers))
+            .collect();
+        assert_eq!(
+            lens,
+            [(Some(1), Some(2), 2), (None, None, 0), (Some(0), Some(1), 1)]
+        );
+        let headers: Vec<_> = packed.headers.iter().map(|h| (h.name_len, h.value_len)).collect();
+        assert_eq!(headers, [(1, 1), (0, 0), (1, 2)]);
+        assert!(
+            packed
+                .records
+                .iter()
+                .all(|r| (r.timestamp, r.partition, r.offset) == (9, 1, 4))
+        );
+        packed.pack(&batch[1..2]);
+        assert_eq!(
+            (packed.data.len(), packed.records.len(), packed.headers.len()),
+            (0, 1, 0)
+        );
+    }
 
     #[test]
     fn emitted_pairs_walk_the_buffer_and_inconsistent_lengths_are_caught() {

@@ -13,11 +13,14 @@ use super::validate::{COMBINER_EXPORT, PROCESSOR_EXPORT};
 use crate::guest::{FailureKind, Guest, GuestError, expect_count, expect_len};
 use crate::record::{
     Combined, Emitted, FinishInput, FinishItem, GuestOutput, InputRecord, ItemError, ModuleInfo, ModuleKind,
-    OutputBatch, Packed, ReduceInput,
+    OutputBatch, Packed, PackedRecords, ReduceInput,
 };
 use std::sync::Arc;
 use wasmtime::component::{ComponentNamedList, ComponentType, Func, InstancePre, Lift, Linker, Lower};
 use wasmtime::{Store, Trap};
+
+/// How large the buffers kept for packing a batch may grow and still be kept for the next one.
+const PACKING_KEPT_BYTES: usize = 4 << 20;
 
 /// Level of a guest log line, as the `log` import declares it.
 #[allow(dead_code, reason = "variants are made by lifting them from the guest")]
@@ -82,6 +85,7 @@ type MapParams<'a> = (&'a [InputRecord],);
 type MapResults = (Result<Emitted, ItemError>,);
 type CombineParams<'a> = (&'a [InputRecord], i64);
 type CombineResults = (Result<Combined, ItemError>,);
+type CombinePackedParams<'a> = (&'a PackedRecords, i64);
 type ReduceParams<'a> = (&'a ReduceInput,);
 type ReduceResults = (Result<Packed, ItemError>,);
 type FinishParams<'a> = (&'a FinishInput,);
@@ -96,6 +100,8 @@ struct Live {
     finish_batch: Func,
     /// `combiner#map-combine`, when the module exports it.
     map_combine: Option<Func>,
+    /// `combiner#map-combine-packed`, when the module exports it (SDKs from before it do not).
+    map_combine_packed: Option<Func>,
 }
 
 /// A guest instance under limits; implements [`Guest`] for the pipeline.
@@ -108,10 +114,14 @@ pub struct WasmGuest {
     instantiations: u64,
     /// Whether the module exports `combiner` (every instance of a module agrees).
     combines: bool,
+    /// Whether it exports `combiner#map-combine-packed` too.
+    combines_packed: bool,
     /// Where guest log lines go (every instance of this guest).
     log_sink: Option<Arc<dyn GuestLogSink>>,
     /// The records of the next call, for its log lines.
     site: CallSite,
+    /// The buffers `map-combine-packed` calls pack their records into, kept between calls.
+    packing: PackedRecords,
 }
 
 impl WasmGuest {
@@ -128,8 +138,10 @@ impl WasmGuest {
             live: None,
             instantiations: 0,
             combines: false,
+            combines_packed: false,
             log_sink: None,
             site: CallSite::default(),
+            packing: PackedRecords::default(),
         };
         guest.live = Some(
             guest
@@ -179,12 +191,16 @@ impl WasmGuest {
         let map_batch = func("map-batch")?;
         let reduce_batch = func("reduce-batch")?;
         let finish_batch = func("finish-batch")?;
-        let map_combine = instance
-            .get_export_index(&mut store, None, COMBINER_EXPORT)
-            .and_then(|combiner| instance.get_export_index(&mut store, Some(&combiner), "map-combine"))
-            .and_then(|index| instance.get_func(&mut store, index));
+        let combiner = instance.get_export_index(&mut store, None, COMBINER_EXPORT);
+        let mut combiner_func = |name: &str| {
+            let index = instance.get_export_index(&mut store, Some(combiner.as_ref()?), name)?;
+            instance.get_func(&mut store, index)
+        };
+        let map_combine = combiner_func("map-combine");
+        let map_combine_packed = combiner_func("map-combine-packed");
         self.instantiations += 1;
         self.combines = map_combine.is_some();
+        self.combines_packed = map_combine_packed.is_some();
         Ok(Live {
             store,
             describe,
@@ -192,6 +208,7 @@ impl WasmGuest {
             reduce_batch,
             finish_batch,
             map_combine,
+            map_combine_packed,
         })
     }
 
@@ -227,6 +244,11 @@ impl WasmGuest {
             map_combine
                 .typed::<CombineParams<'_>, CombineResults>(store)
                 .map_err(|e| signature_error("map-combine", &e))?;
+        }
+        if let Some(map_combine_packed) = live.map_combine_packed {
+            map_combine_packed
+                .typed::<CombinePackedParams<'_>, CombineResults>(store)
+                .map_err(|e| signature_error("map-combine-packed", &e))?;
         }
         Ok(())
     }
@@ -364,6 +386,28 @@ fn rejected(err: ItemError) -> GuestError {
     }
 }
 
+impl WasmGuest {
+    /// `map-combine-packed` over `records`, packed into the buffers kept for it.
+    fn map_combine_packed(
+        &mut self,
+        records: &[InputRecord],
+        pane_size: i64,
+    ) -> Result<CombineResults, GuestError> {
+        let mut packing = std::mem::take(&mut self.packing);
+        packing.pack(records);
+        let result = self.call::<CombinePackedParams<'_>, CombineResults>(
+            |l| l.map_combine_packed.unwrap_or(l.map_batch),
+            (&packing, pane_size),
+            "map",
+        );
+        // Kept for the next batch unless a large record grew it well past a batch's usual size.
+        if packing.capacity_bytes() <= PACKING_KEPT_BYTES {
+            self.packing = packing;
+        }
+        result
+    }
+}
+
 impl Guest for WasmGuest {
     fn kind(&self) -> ModuleKind {
         self.kind
@@ -398,12 +442,16 @@ impl Guest for WasmGuest {
             return None;
         }
         self.site = CallSite::over("map", records);
-        let result = self
-            .call::<CombineParams<'_>, CombineResults>(
+        let result = if self.combines_packed {
+            self.map_combine_packed(records, pane_size)
+        } else {
+            self.call::<CombineParams<'_>, CombineResults>(
                 |l| l.map_combine.unwrap_or(l.map_batch),
                 (records, pane_size),
                 "map",
             )
+        };
+        let result = result
             .and_then(|(result,)| result.map_err(rejected))
             .and_then(|combined| {
                 self.check_output(combined.data.len(), "map")?;

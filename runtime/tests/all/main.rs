@@ -12,6 +12,7 @@ mod dev;
 mod growth;
 mod hostile;
 mod markers;
+mod packed_records;
 // `weir build` and `weir init` (weir-toolchain) are in the binary with the default features only.
 #[cfg(feature = "toolchain")]
 mod languages;
