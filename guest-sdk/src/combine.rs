@@ -44,6 +44,9 @@ pub(crate) struct Combining<V> {
     /// Usually one or two: a batch spans little event time.
     panes: Vec<Pane>,
     last_pane: usize,
+    /// The event time of the previous pair and its pane's start: a record's pairs usually share
+    /// its time, and the pane is then not worked out again (an `i64` division each).
+    last_time: Option<(i64, i64)>,
     slots: Vec<Slot<V>>,
     keys: Vec<u8>,
     scratch: Vec<u8>,
@@ -61,6 +64,7 @@ impl<V: Serialize> Combining<V> {
             hasher: FastHash::default(),
             panes: Vec::new(),
             last_pane: 0,
+            last_time: None,
             slots: Vec::with_capacity(hint),
             keys: Vec::with_capacity(hint * 8),
             scratch: Vec::new(),
@@ -75,10 +79,17 @@ impl<V: Serialize> Combining<V> {
     }
 
     /// The index of the pane starting at `start`, added if new.
+    #[inline]
     fn pane(&mut self, start: i64) -> usize {
         if self.panes.get(self.last_pane).is_some_and(|p| p.start == start) {
             return self.last_pane;
         }
+        self.other_pane(start)
+    }
+
+    /// [`Combining::pane`] when it is not the previous pair's.
+    #[cold]
+    fn other_pane(&mut self, start: i64) -> usize {
         self.last_pane = match self.panes.iter().position(|p| p.start == start) {
             Some(i) => i,
             None => {
@@ -104,7 +115,14 @@ impl<V: Serialize> Combining<V> {
         if let Some(time) = self.times.last_mut() {
             *time = Some(time.map_or(t, |m| m.max(t)));
         }
-        let start = self.pane_of(t);
+        let start = match self.last_time {
+            Some((time, start)) if time == t => start,
+            _ => {
+                let start = self.pane_of(t);
+                self.last_time = Some((t, start));
+                start
+            }
+        };
         let pane = self.pane(start);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
@@ -114,7 +132,7 @@ impl<V: Serialize> Combining<V> {
         let (slots, keys) = (&self.slots, &self.keys);
         let found = self.panes[pane]
             .index
-            .find(hash, |&i| keys[slots[i].key.clone()] == scratch[..])
+            .find(hash, |&i| same_bytes(&keys[slots[i].key.clone()], &scratch))
             .copied();
         match found {
             Some(i) => {
@@ -179,6 +197,46 @@ impl<V: Serialize> Combining<V> {
     }
 }
 
+/// Whether `a` and `b` hold the same bytes: eight at a time. A slice's `==` calls `memcmp`, which
+/// in a WebAssembly guest is wasi-libc's byte-at-a-time loop behind a call, for keys that are
+/// mostly a few bytes long.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a, b);
+    while let (Some((x, rest_a)), Some((y, rest_b))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        if u64::from_ne_bytes(*x) != u64::from_ne_bytes(*y) {
+            return false;
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 fn len32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality_at_every_length_and_difference() {
+        let base: Vec<u8> = (0u8..40).collect();
+        for len in 0..base.len() {
+            let a = &base[..len];
+            assert!(same_bytes(a, a));
+            assert!(!same_bytes(a, &base[..len + 1]), "lengths differ at {len}");
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 0x80;
+                assert!(!same_bytes(a, &b), "a byte differs at {at} of {len}");
+            }
+        }
+    }
 }
