@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 /// A windowed map/reduce module: the word-count shape.
 ///
-/// Implement it on a unit struct and mark the impl with [`#[weir_sdk::processor]`](crate::processor).
+/// Implement it on a unit struct and mark the impl with [`#[weir_sdk::processor]`](macro@crate::processor).
 pub trait MapReduce {
     /// The grouping key `map` emits (`String` for word count).
     type Key: Serialize + DeserializeOwned;
@@ -32,7 +32,7 @@ pub trait MapReduce {
 
 /// A stateless per-record transform: filter, reshape or route records, no windows.
 ///
-/// Implement it on a unit struct and mark the impl with [`#[weir_sdk::processor]`](crate::processor).
+/// Implement it on a unit struct and mark the impl with [`#[weir_sdk::processor]`](macro@crate::processor).
 pub trait Transform {
     /// Writes zero or more output records for one input record.
     fn transform(record: &Record<'_>, out: &mut Outputs) -> Result<()>;
