@@ -1,8 +1,9 @@
 //! `map-combine-packed` shows `map` the same records as `map-batch`: every field of a record
 //! (key or none, value or tombstone, timestamp, partition, offset, headers in order) crosses the
-//! boundary packed exactly as it does listed, through the Rust SDK's real component.
+//! boundary packed exactly as it does listed, through the Rust SDK's real component. A module
+//! built before `map-combine-packed` still combines, through `map-combine`.
 
-use crate::support::guest;
+use crate::support::{counts, guest, pipeline, texts};
 use std::collections::BTreeMap;
 use weir::engine::{Engine, GuestLimits};
 use weir::guest::Guest;
@@ -115,4 +116,42 @@ fn packing_reuses_its_buffers_across_batches_of_different_shapes() {
             .collect();
         assert_eq!(keys, listed);
     }
+}
+
+/// The word count as the SDK built it before `map-combine-packed` (see `tests/fixtures`).
+const WORD_COUNT_BEFORE_PACKED: &[u8] = include_bytes!("../fixtures/word-count-before-packed.wasm");
+
+#[test]
+fn a_module_built_before_packed_records_still_combines_and_counts_the_same() {
+    let name = b"map-combine-packed";
+    assert!(
+        !WORD_COUNT_BEFORE_PACKED.windows(name.len()).any(|w| w == name),
+        "the fixture must not export map-combine-packed"
+    );
+    let engine = Engine::new().expect("engine");
+    let module = engine
+        .load(WORD_COUNT_BEFORE_PACKED)
+        .expect("the older module loads");
+    let mut older = engine
+        .instantiate(&module, GuestLimits::default())
+        .expect("the older module starts");
+    let lines = ["the cat", "The dog and the cat", "", "a b c a"];
+    let records = texts(0, &lines);
+    let combined = older
+        .map_combine(&records, 10_000)
+        .expect("it exports the combiner (map-combine alone)")
+        .expect("map-combine");
+    assert!(combined.checked(records.len()).is_ok());
+
+    let current = guest(&engine, weir_guest_artifacts::WORD_COUNT, GuestLimits::default());
+    let count = |guest| {
+        let mut p = pipeline(guest);
+        let first = p.process(&records);
+        assert!(first.dead_letters.is_empty(), "{first:?}");
+        counts(&p.close())
+    };
+    let (older, current) = (count(older), count(current));
+    assert_eq!(older, current);
+    assert_eq!(older.get("the"), Some(&serde_json::json!(3)));
+    assert_eq!(older.len(), 7, "{older:?}");
 }
