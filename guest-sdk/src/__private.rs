@@ -8,6 +8,7 @@ use crate::bindings::weir::processor::types::{
     ReduceInput,
 };
 use crate::emitter::Sink;
+use crate::packed::take;
 use crate::record::{self, Record};
 use crate::{Emitter, Error, MapReduce, Outputs, Transform, Window};
 use std::marker::PhantomData;
@@ -72,13 +73,10 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
             entries: Vec::with_capacity(input.entries.len()),
         };
         for (index, entry) in input.entries.iter().enumerate() {
-            let (key_len, acc_len) = (entry.key_len as usize, entry.acc_len as usize);
-            if key_len.saturating_add(acc_len) > rest.len() {
+            let (Some(key), Some(acc)) = (take(&mut rest, entry.key_len), take(&mut rest, entry.acc_len))
+            else {
                 return Err(item_error(index, "a finish entry runs past the data"));
-            }
-            let (key, tail) = rest.split_at(key_len);
-            let (acc, tail) = tail.split_at(acc_len);
-            rest = tail;
+            };
             let window = Window {
                 start: entry.window.start,
                 end: entry.window.end,
@@ -171,13 +169,8 @@ impl<'a> Values<'a> {
         let len = *self
             .lengths
             .next()
-            .ok_or_else(|| Error::msg("a reduce group runs past the values"))? as usize;
-        if len > self.data.len() {
-            return Err(Error::msg("a reduce value runs past the data"));
-        }
-        let (value, rest) = self.data.split_at(len);
-        self.data = rest;
-        Ok(value)
+            .ok_or_else(|| Error::msg("a reduce group runs past the values"))?;
+        take(&mut self.data, len).ok_or_else(|| Error::msg("a reduce value runs past the data"))
     }
 }
 

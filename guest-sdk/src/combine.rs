@@ -43,10 +43,10 @@ pub(crate) struct Combining<V> {
     hasher: FastHash,
     /// Usually one or two: a batch spans little event time.
     panes: Vec<Pane>,
-    last_pane: usize,
-    /// The event time of the previous pair and its pane's start: a record's pairs usually share
-    /// its time, and the pane is then not worked out again (an `i64` division each).
-    last_time: Option<(i64, i64)>,
+    /// The event time of the previous pair and the index of its pane: a record's pairs usually
+    /// share its time, and the pane is then not worked out again (an `i64` division and a
+    /// lookup each).
+    last: Option<(i64, usize)>,
     slots: Vec<Slot<V>>,
     keys: Vec<u8>,
     scratch: Vec<u8>,
@@ -63,8 +63,7 @@ impl<V: Serialize> Combining<V> {
             reduce,
             hasher: FastHash::default(),
             panes: Vec::new(),
-            last_pane: 0,
-            last_time: None,
+            last: None,
             slots: Vec::with_capacity(hint),
             keys: Vec::with_capacity(hint * 8),
             scratch: Vec::new(),
@@ -78,30 +77,18 @@ impl<V: Serialize> Combining<V> {
         t.checked_sub(t.rem_euclid(self.pane_size)).unwrap_or(t)
     }
 
-    /// The index of the pane starting at `start`, added if new.
-    #[inline]
-    fn pane(&mut self, start: i64) -> usize {
-        if self.panes.get(self.last_pane).is_some_and(|p| p.start == start) {
-            return self.last_pane;
+    /// The index of the pane holding event time `t`, added if new.
+    fn pane(&mut self, t: i64) -> usize {
+        let start = self.pane_of(t);
+        if let Some(i) = self.panes.iter().position(|p| p.start == start) {
+            return i;
         }
-        self.other_pane(start)
-    }
-
-    /// [`Combining::pane`] when it is not the previous pair's.
-    #[cold]
-    fn other_pane(&mut self, start: i64) -> usize {
-        self.last_pane = match self.panes.iter().position(|p| p.start == start) {
-            Some(i) => i,
-            None => {
-                let hint = SLOTS_HINT.load(Ordering::Relaxed);
-                self.panes.push(Pane {
-                    start,
-                    index: HashTable::with_capacity(hint),
-                });
-                self.panes.len() - 1
-            }
-        };
-        self.last_pane
+        let hint = SLOTS_HINT.load(Ordering::Relaxed);
+        self.panes.push(Pane {
+            start,
+            index: HashTable::with_capacity(hint),
+        });
+        self.panes.len() - 1
     }
 
     /// Folds one emitted pair at event time `t` from record `source` (the last record started).
@@ -115,15 +102,15 @@ impl<V: Serialize> Combining<V> {
         if let Some(time) = self.times.last_mut() {
             *time = Some(time.map_or(t, |m| m.max(t)));
         }
-        let start = match self.last_time {
-            Some((time, start)) if time == t => start,
+        let pane = match self.last {
+            Some((time, pane)) if time == t => pane,
             _ => {
-                let start = self.pane_of(t);
-                self.last_time = Some((t, start));
-                start
+                let pane = self.pane(t);
+                self.last = Some((t, pane));
+                pane
             }
         };
-        let pane = self.pane(start);
+        let start = self.panes[pane].start;
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let scratch = postcard::to_extend(key, scratch)

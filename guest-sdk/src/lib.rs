@@ -50,6 +50,7 @@ mod combine;
 mod emitter;
 mod error;
 mod output;
+mod packed;
 mod processor;
 mod record;
 

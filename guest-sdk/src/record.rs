@@ -5,6 +5,7 @@
 
 use crate::bindings::exports::weir::processor::combiner::{PackedHeader, PackedRecords};
 use crate::bindings::weir::processor::types::{Header, InputRecord};
+use crate::packed::take;
 use crate::{Error, Result};
 use serde::de::DeserializeOwned;
 
@@ -130,30 +131,22 @@ pub(crate) fn unpack(batch: &PackedRecords) -> impl Iterator<Item = Result<Recor
     let mut data = batch.data.as_slice();
     let mut headers = batch.headers.as_slice();
     batch.records.iter().map(move |meta| {
-        let mut take = |len: u32| -> Result<&[u8]> {
-            let (head, tail) = data
-                .split_at_checked(len as usize)
-                .ok_or_else(|| Error::msg("a packed record runs past the batch's data"))?;
-            data = tail;
-            Ok(head)
-        };
-        let key = meta.key_len.map(&mut take).transpose()?;
-        let value = meta.value_len.map(&mut take).transpose()?;
+        let past = || Error::msg("a packed record runs past the batch's data");
+        let mut next = |len: u32| take(&mut data, len).ok_or_else(past);
+        let key = meta.key_len.map(&mut next).transpose()?;
+        let value = meta.value_len.map(&mut next).transpose()?;
         let (lengths, rest) = headers
             .split_at_checked(meta.headers as usize)
             .ok_or_else(|| Error::msg("a packed record's headers run past the batch's"))?;
         headers = rest;
-        let mut header_bytes: u64 = 0;
+        // The headers' bytes, each name checked, in one pass.
+        let header_start = data;
         for header in lengths {
-            header_bytes += u64::from(header.name_len) + u64::from(header.value_len);
-        }
-        let header_data = take(u32::try_from(header_bytes).unwrap_or(u32::MAX))?;
-        let mut names = header_data;
-        for header in lengths {
-            let (name, rest) = names.split_at(header.name_len as usize);
+            let name = take(&mut data, header.name_len).ok_or_else(past)?;
             std::str::from_utf8(name).map_err(|_| Error::msg("a header name is not UTF-8"))?;
-            names = &rest[header.value_len as usize..];
+            take(&mut data, header.value_len).ok_or_else(past)?;
         }
+        let header_data = &header_start[..header_start.len() - data.len()];
         Ok(Record {
             key,
             value,

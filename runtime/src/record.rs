@@ -203,18 +203,6 @@ impl PackedRecords {
         self.data.clear();
         self.records.clear();
         self.headers.clear();
-        let bytes: usize = records
-            .iter()
-            .map(|r| {
-                r.key.as_ref().map_or(0, Vec::len)
-                    + r.value.as_ref().map_or(0, Vec::len)
-                    + r.headers
-                        .iter()
-                        .map(|h| h.key.len() + h.value.len())
-                        .sum::<usize>()
-            })
-            .sum();
-        self.data.reserve(bytes);
         self.records.reserve(records.len());
         for record in records {
             let mut put = |bytes: &[u8]| {

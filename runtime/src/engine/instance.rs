@@ -358,6 +358,26 @@ fn panic_message(captured: &str) -> Option<String> {
 }
 
 impl WasmGuest {
+    /// `map-combine-packed` over `records`, packed into the buffers kept for it.
+    fn map_combine_packed(
+        &mut self,
+        records: &[InputRecord],
+        pane_size: i64,
+    ) -> Result<CombineResults, GuestError> {
+        let mut packing = std::mem::take(&mut self.packing);
+        packing.pack(records);
+        let result = self.call::<CombinePackedParams<'_>, CombineResults>(
+            |l| l.map_combine_packed.unwrap_or(l.map_batch),
+            (&packing, pane_size),
+            "map",
+        );
+        // Kept for the next batch unless a large record grew it well past a batch's usual size.
+        if packing.capacity_bytes() <= PACKING_KEPT_BYTES {
+            self.packing = packing;
+        }
+        result
+    }
+
     fn check_output(&mut self, bytes: usize, name: &str) -> Result<(), GuestError> {
         if bytes > self.limits.output_bytes {
             return Err(GuestError::Failed {
@@ -383,28 +403,6 @@ fn rejected(err: ItemError) -> GuestError {
     GuestError::Rejected {
         index: err.index,
         message: err.message,
-    }
-}
-
-impl WasmGuest {
-    /// `map-combine-packed` over `records`, packed into the buffers kept for it.
-    fn map_combine_packed(
-        &mut self,
-        records: &[InputRecord],
-        pane_size: i64,
-    ) -> Result<CombineResults, GuestError> {
-        let mut packing = std::mem::take(&mut self.packing);
-        packing.pack(records);
-        let result = self.call::<CombinePackedParams<'_>, CombineResults>(
-            |l| l.map_combine_packed.unwrap_or(l.map_batch),
-            (&packing, pane_size),
-            "map",
-        );
-        // Kept for the next batch unless a large record grew it well past a batch's usual size.
-        if packing.capacity_bytes() <= PACKING_KEPT_BYTES {
-            self.packing = packing;
-        }
-        result
     }
 }
 
