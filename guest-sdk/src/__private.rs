@@ -8,6 +8,7 @@ use crate::bindings::weir::processor::types::{
     ReduceInput,
 };
 use crate::emitter::Sink;
+use crate::encode::encode_into;
 use crate::packed::take;
 use crate::record::{self, Record};
 use crate::{Emitter, Error, MapReduce, Outputs, Transform, Window};
@@ -58,8 +59,7 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
         };
         for (index, &count) in input.groups.iter().enumerate() {
             let start = out.data.len();
-            out.data = fold_group::<P>(&mut values, count, std::mem::take(&mut out.data))
-                .map_err(|e| item_error(index, e))?;
+            fold_group::<P>(&mut values, count, &mut out.data).map_err(|e| item_error(index, e))?;
             out.lengths
                 .push(u32::try_from(out.data.len() - start).unwrap_or(u32::MAX));
         }
@@ -175,7 +175,7 @@ impl<'a> Values<'a> {
 }
 
 /// Folds the next `count` values and appends the encoded result to `out`.
-fn fold_group<P: MapReduce>(values: &mut Values<'_>, count: u32, out: Vec<u8>) -> Result<Vec<u8>, Error> {
+fn fold_group<P: MapReduce>(values: &mut Values<'_>, count: u32, out: &mut Vec<u8>) -> Result<(), Error> {
     if count == 0 {
         return Err(Error::msg("an empty reduce group"));
     }
@@ -183,7 +183,7 @@ fn fold_group<P: MapReduce>(values: &mut Values<'_>, count: u32, out: Vec<u8>) -
     for _ in 1..count {
         acc = P::reduce(acc, decode(values.next()?, "a value")?);
     }
-    postcard::to_extend(&acc, out).map_err(|e| Error::msg(format_args!("cannot encode the accumulator: {e}")))
+    encode_into(&acc, out).map_err(|e| Error::msg(format_args!("cannot encode the accumulator: {e}")))
 }
 
 fn finish_item<P: MapReduce>(window: Window, key: &[u8], acc: &[u8]) -> Result<crate::Output, Error> {

@@ -3,6 +3,7 @@
 
 use crate::Error;
 use crate::bindings::exports::weir::processor::combiner::{Combined, CombinedPair};
+use crate::encode::{append, encode_into};
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::hash::BuildHasher;
@@ -111,15 +112,15 @@ impl<V: Serialize> Combining<V> {
             }
         };
         let start = self.panes[pane].start;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let scratch = postcard::to_extend(key, scratch)
+        self.scratch.clear();
+        encode_into(key, &mut self.scratch)
             .map_err(|e| Error::msg(format_args!("cannot encode an emitted key: {e}")))?;
-        let hash = self.hasher.hash_one(scratch.as_slice());
+        let scratch = self.scratch.as_slice();
+        let hash = self.hasher.hash_one(scratch);
         let (slots, keys) = (&self.slots, &self.keys);
         let found = self.panes[pane]
             .index
-            .find(hash, |&i| same_bytes(&keys[slots[i].key.clone()], &scratch))
+            .find(hash, |&i| same_bytes(&keys[slots[i].key.clone()], scratch))
             .copied();
         match found {
             Some(i) => {
@@ -133,7 +134,7 @@ impl<V: Serialize> Combining<V> {
             }
             None => {
                 let begin = self.keys.len();
-                self.keys.extend_from_slice(&scratch);
+                append(&mut self.keys, &self.scratch);
                 let i = self.slots.len();
                 self.slots.push(Slot {
                     key: begin..self.keys.len(),
@@ -149,7 +150,6 @@ impl<V: Serialize> Combining<V> {
                     .insert_unique(hash, i, |&j| hasher.hash_one(&keys[slots[j].key.clone()]));
             }
         }
-        self.scratch = scratch;
         Ok(())
     }
 
@@ -160,12 +160,12 @@ impl<V: Serialize> Combining<V> {
         let mut pairs = Vec::with_capacity(self.slots.len());
         for slot in self.slots {
             let key = &self.keys[slot.key];
-            data.extend_from_slice(key);
+            append(&mut data, key);
             let start = data.len();
             let value = slot
                 .value
                 .ok_or_else(|| Error::msg("a combined value went missing while folding"))?;
-            data = postcard::to_extend(&value, data)
+            encode_into(&value, &mut data)
                 .map_err(|e| Error::msg(format_args!("cannot encode a combined value: {e}")))?;
             pairs.push(CombinedPair {
                 first: slot.first,

@@ -5,6 +5,7 @@
 
 use crate::bindings::weir::processor::types::{Emitted, Pair};
 use crate::combine::Combining;
+use crate::encode::encode_into;
 use crate::{Error, Output};
 use serde::Serialize;
 use std::borrow::Borrow;
@@ -108,14 +109,18 @@ fn pack<Q: Serialize + ?Sized, V: Serialize>(
     timestamp: Option<i64>,
 ) -> Result<(), Error> {
     let start = out.data.len();
-    let (data, key_len) = postcard::to_extend(key, std::mem::take(&mut out.data))
-        .and_then(|data| {
-            let key_len = data.len() - start;
-            postcard::to_extend(value, data).map(|data| (data, key_len))
-        })
-        .map_err(|e| Error::msg(format_args!("cannot encode an emitted pair: {e}")))?;
-    let value_len = data.len() - start - key_len;
-    out.data = data;
+    let encoded = encode_into(key, &mut out.data).and_then(|()| {
+        let key_len = out.data.len() - start;
+        encode_into(value, &mut out.data).map(|()| key_len)
+    });
+    let key_len = match encoded {
+        Ok(key_len) => key_len,
+        Err(e) => {
+            out.data.truncate(start);
+            return Err(Error::msg(format_args!("cannot encode an emitted pair: {e}")));
+        }
+    };
+    let value_len = out.data.len() - start - key_len;
     out.pairs.push(Pair {
         source,
         key_len: len32(key_len),

@@ -48,6 +48,7 @@
 
 mod combine;
 mod emitter;
+mod encode;
 mod error;
 mod output;
 mod packed;
