@@ -205,9 +205,11 @@ class Weir:
         self.procs.append(proc)
         return proc
 
-    def logs(self):
+    def logs(self, tail=4000):
+        """Each runtime's log, its last `tail` characters (for a failure's message), or all of
+        it with `tail=None` (to search: a line can be followed by more than `tail` characters)."""
         return "\n".join(
-            f"--- runtime {i} ---\n" + (self.workdir / f"{self.job}-{i}.log").read_text()[-4000:]
+            f"--- runtime {i} ---\n" + (self.workdir / f"{self.job}-{i}.log").read_text()[-(tail or 0):]
             for i in range(len(self.procs)))
 
     def stop(self):

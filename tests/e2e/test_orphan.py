@@ -52,7 +52,7 @@ def test_a_member_without_partitions_names_the_unconsumed_ones_and_rejoins(broke
         # Two looks a join deadline apart (36 s with a 6 s session), then the warning.
         warning = f"holds no partition while {lines}/0 (21 records waiting"
         deadline = time.time() + 150
-        while warning not in runtime.logs():
+        while warning not in runtime.logs(tail=None):
             assert time.time() < deadline, f"no warning naming {lines}/0:\n{runtime.logs()}"
             squatter.poll(0.5)
         rejoins = metric(runtime.ports[0], "weir_group_rejoins_total", job=name, stage="map")
