@@ -1,7 +1,7 @@
 //! [`encode_into`]: a value's postcard bytes appended to a buffer the caller keeps, with a fast
 //! path for the keys modules mostly emit (strings, byte strings, integers).
 //!
-//! Encoding each emitted key was 12 % of `weir run`'s word count (BENCHMARKS.md), for two
+//! Encoding keys and values was about 11 % of `weir run`'s word count (BENCHMARKS.md), for two
 //! reasons:
 //! - postcard's own `to_extend` writes through `Vec::extend`, which compiles to a `memcpy` of a
 //!   length known only at run time. In a WebAssembly guest that is a `memory.copy` instruction,
@@ -11,6 +11,7 @@
 //! - postcard's serializer writes a string's length through a 10-byte buffer on the stack and a
 //!   second slice copy. [`Direct`] writes the length byte itself, and hands every other shape of
 //!   key back to postcard.
+
 use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 use serde::ser::Impossible;
