@@ -9,7 +9,7 @@ use crate::bindings::weir::processor::types::{
 };
 use crate::emitter::Sink;
 use crate::encode::encode_into;
-use crate::packed::take;
+use crate::packed::{len32, take};
 use crate::record::{self, Record};
 use crate::{Emitter, Error, MapReduce, Outputs, Transform, Window};
 use std::marker::PhantomData;
@@ -27,7 +27,7 @@ pub struct TransformGuest<T>(PhantomData<T>);
 
 fn item_error(index: usize, message: impl std::fmt::Display) -> ItemError {
     ItemError {
-        index: u32::try_from(index).unwrap_or(u32::MAX),
+        index: len32(index),
         message: message.to_string(),
     }
 }
@@ -60,8 +60,7 @@ impl<P: MapReduce> Guest for MapReduceGuest<P> {
         for (index, &count) in input.groups.iter().enumerate() {
             let start = out.data.len();
             fold_group::<P>(&mut values, count, &mut out.data).map_err(|e| item_error(index, e))?;
-            out.lengths
-                .push(u32::try_from(out.data.len() - start).unwrap_or(u32::MAX));
+            out.lengths.push(len32(out.data.len() - start));
         }
         Ok(out)
     }
@@ -101,7 +100,7 @@ fn map_into<'a, P: MapReduce>(
 ) -> Result<Sink<P::Value>, ItemError> {
     for (index, record) in records.enumerate() {
         let record = record.map_err(|e| item_error(index, e))?;
-        out.source = u32::try_from(index).unwrap_or(u32::MAX);
+        out.source = len32(index);
         out.record_time = record.timestamp();
         if let Sink::Combining(combining) = &mut out.sink {
             combining.times.push(None);
@@ -192,10 +191,6 @@ fn finish_item<P: MapReduce>(window: Window, key: &[u8], acc: &[u8]) -> Result<c
     P::finish(window, key, value)
 }
 
-fn len32(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
-
 impl<T: Transform> Guest for TransformGuest<T> {
     fn describe() -> ModuleInfo {
         ModuleInfo {
@@ -207,7 +202,7 @@ impl<T: Transform> Guest for TransformGuest<T> {
     fn map_batch(records: Vec<InputRecord>) -> Result<Emitted, ItemError> {
         let mut out = Outputs::new();
         for (index, record) in records.iter().enumerate() {
-            out.source = u32::try_from(index).unwrap_or(u32::MAX);
+            out.source = len32(index);
             T::transform(&Record::listed(record), &mut out).map_err(|e| item_error(index, e))?;
         }
         Ok(out.out)

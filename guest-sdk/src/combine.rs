@@ -4,6 +4,7 @@
 use crate::Error;
 use crate::bindings::exports::weir::processor::combiner::{Combined, CombinedPair};
 use crate::encode::{append, encode_into};
+use crate::packed::len32;
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::hash::BuildHasher;
@@ -202,10 +203,6 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         (a, b) = (rest_a, rest_b);
     }
     a.iter().zip(b).all(|(x, y)| x == y)
-}
-
-fn len32(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -6,14 +6,11 @@
 use crate::bindings::weir::processor::types::{Emitted, Pair};
 use crate::combine::Combining;
 use crate::encode::encode_into;
+use crate::packed::len32;
 use crate::{Error, Output};
 use serde::Serialize;
 use std::borrow::Borrow;
 use std::marker::PhantomData;
-
-fn len32(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
 
 /// Collects the (key, value) pairs that `map` emits for one batch.
 ///

@@ -9,7 +9,7 @@
 //!   of a word, the call costs several times the copy. [`append`] copies short slices in
 //!   constant-size pieces instead, which compile to plain loads and stores.
 //! - postcard's serializer writes a string's length through a 10-byte buffer on the stack and a
-//!   second slice copy. [`Direct`] writes the length byte itself, and hands every other shape of
+//!   second slice copy. [`Direct`] writes the length itself, and hands every other shape of
 //!   key back to postcard.
 
 use postcard::ser_flavors::Flavor;
@@ -58,29 +58,40 @@ impl serde::ser::Error for NotDirect {
 /// writing part of it, and [`encode_into`] then truncates and asks postcard.
 struct Direct<'a>(&'a mut Vec<u8>);
 
+/// Appends `n` as postcard's varint: seven bits a byte, low bits first, the high bit set on every
+/// byte but the last (one byte below 128, as most keys' lengths are).
+#[inline(always)]
+fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        // Truncation intended: the low 7 bits, with the continuation bit.
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Appends signed `n` as postcard does: zigzag (0, -1, 1, -2, ... to 0, 1, 2, 3, ...), then varint.
+#[inline(always)]
+fn push_zigzag(out: &mut Vec<u8>, n: i64) {
+    push_varint(out, ((n << 1) ^ (n >> 63)) as u64);
+}
+
 impl Direct<'_> {
     #[inline(always)]
-    fn varint(self, mut n: u64) -> Result<(), NotDirect> {
-        while n >= 0x80 {
-            // Truncation intended: the low 7 bits, with the continuation bit.
-            self.0.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.0.push(n as u8);
+    fn varint(self, n: u64) -> Result<(), NotDirect> {
+        push_varint(self.0, n);
         Ok(())
     }
 
     #[inline(always)]
     fn zigzag(self, n: i64) -> Result<(), NotDirect> {
-        self.varint(((n << 1) ^ (n >> 63)) as u64)
+        push_zigzag(self.0, n);
+        Ok(())
     }
 
     #[inline(always)]
     fn length_prefixed(self, bytes: &[u8]) -> Result<(), NotDirect> {
-        match u8::try_from(bytes.len()) {
-            Ok(len) if len < 0x80 => self.0.push(len),
-            _ => Direct(&mut *self.0).varint(bytes.len() as u64)?,
-        }
+        push_varint(self.0, bytes.len() as u64);
         append(self.0, bytes);
         Ok(())
     }
@@ -415,15 +426,11 @@ mod tests {
             let text = "é".repeat(len / 2) + &"a".repeat(len % 2);
             same_as_postcard(text.as_str());
             same_as_postcard(text.as_bytes());
-            same_as_postcard(&serde_bytes_like(text.as_bytes()));
+            same_as_postcard(&Bytes(text.as_bytes()));
         }
     }
 
     /// A byte string serialized with `serialize_bytes` (a `&[u8]` serializes as a sequence).
-    fn serde_bytes_like(bytes: &[u8]) -> Bytes<'_> {
-        Bytes(bytes)
-    }
-
     struct Bytes<'a>(&'a [u8]);
 
     impl Serialize for Bytes<'_> {
