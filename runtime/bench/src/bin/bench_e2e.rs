@@ -231,6 +231,11 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// CPU seconds to two decimals, or `?` when they could not be read.
+fn cpu_s(seconds: Option<f64>) -> String {
+    seconds.map_or("?".into(), |s| format!("{s:.2}"))
+}
+
 /// ` (LABEL)`, or nothing.
 fn label(args: &Args) -> String {
     if args.label.is_empty() {
@@ -558,6 +563,10 @@ fn weir_job(args: &Args, run: &str, input: &str, workload: &Workload) -> Result<
     weir.upload_word_count()?;
     let ready = launched.elapsed();
     let idle_rss = proc_status_kb(weir.pid, "VmRSS");
+    // No job yet: what the runtime's tails of the registry and the status topic cost.
+    let bare = Cpu::start(args.broker_pid, Some(weir.pid));
+    std::thread::sleep(IDLE_PROBE);
+    let bare = bare.stop();
 
     let cpu = Cpu::start(args.broker_pid, Some(weir.pid));
     let started = Instant::now();
@@ -622,10 +631,16 @@ fn weir_job(args: &Args, run: &str, input: &str, workload: &Workload) -> Result<
                  memory engine gives short of the last batch): {shuffled}"
             ),
             format!(
+                "before the job, serving no job for {:?}: broker {}, weir {} CPU s",
+                IDLE_PROBE,
+                cpu_s(bare.broker),
+                cpu_s(bare.weir),
+            ),
+            format!(
                 "afterwards, caught up and idle for {:?}: broker {}, weir {} CPU s",
                 IDLE_PROBE,
-                idle.broker.map_or("?".into(), |s| format!("{s:.2}")),
-                idle.weir.map_or("?".into(), |s| format!("{s:.2}")),
+                cpu_s(idle.broker),
+                cpu_s(idle.weir),
             ),
             format!(
                 "output records read: {}, checked exact against the native count; dead letters: 0",
