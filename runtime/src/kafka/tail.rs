@@ -62,7 +62,7 @@ impl Position {
 /// How long a tail's fetch waits for records (`fetch.wait.max.ms`), in ms.
 ///
 /// The registry and the status board are written a few times a minute, yet every runtime tails
-/// both all the time. At the 10 ms the stages fetch with ([`super::consumer_config`]), an idle
+/// both all the time. At the 10 ms Weir's other consumers wait ([`super::consumer_config`]), an idle
 /// `weir serve` with no job cost the broker (tansu, memory storage) 8–9 % of a core and itself
 /// 2–4 %; at 50 ms, 2–3 % and 1–1.5 % (`scripts/bench-idle`). Kafka answers a fetch as soon as
 /// records come, so there the wait costs no time. tansu 0.6 sleeps out the wait on every fetch
