@@ -87,7 +87,7 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.queue.backoff.ms", CONSUMER_FULL_BACKOFF_MS.to_string())
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", CONSUMER_FETCH_WAIT_MS.to_string())
         .set("queued.min.messages", CONSUMER_QUEUED_MESSAGES.to_string())
         .set("queued.max.messages.kbytes", CONSUMER_QUEUED_KBYTES.to_string())
         .set(
@@ -98,6 +98,11 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
     config
 }
 
+/// How long a consumer's fetch waits for records (`fetch.wait.max.ms`), in ms. tansu 0.6 sleeps
+/// out the wait on every fetch, even one that found records, so a consumer reads at most one
+/// fetch size per wait there (BENCHMARKS.md); Kafka answers as soon as records come. The tails
+/// of the registry and the status topic wait longer ([`tail::TAIL_FETCH_WAIT_MS`]).
+pub const CONSUMER_FETCH_WAIT_MS: u64 = 10;
 /// How long a consumer whose prefetch queue is full waits before it looks again
 /// (`fetch.queue.backoff.ms`): librdkafka's 1 s default stalls a fast consumer, and 0 makes its
 /// broker thread spin while the queue is full, which the small queue below makes common.

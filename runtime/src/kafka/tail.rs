@@ -62,12 +62,13 @@ impl Position {
 /// How long a tail's fetch waits for records (`fetch.wait.max.ms`), in ms.
 ///
 /// The registry and the status board are written a few times a minute, yet every runtime tails
-/// both all the time. At the 10 ms Weir's other consumers wait ([`super::consumer_config`]), an idle
-/// `weir serve` with no job cost the broker (tansu, memory storage) 8–9 % of a core and itself
-/// 2–4 %; at 50 ms, 2–3 % and 1–1.5 % (`scripts/bench-idle`). Kafka answers a fetch as soon as
-/// records come, so there the wait costs no time. tansu 0.6 sleeps out the wait on every fetch
-/// (BENCHMARKS.md), so there a registry write is read back (and `weir job create` returns) up
-/// to about twice the wait later: 0.05 s instead of 0.02 s in the end-to-end benchmark.
+/// both all the time. At the 10 ms Weir's other consumers wait
+/// ([`super::CONSUMER_FETCH_WAIT_MS`]), an idle `weir serve` with no job cost the broker (tansu,
+/// memory storage) 8–9 % of a core and itself 2–4 %; at 50 ms, 2–3 % and 1–1.5 %
+/// (`scripts/bench-idle`). Kafka answers a fetch as soon as records come, so there the wait
+/// costs no time. tansu 0.6 sleeps out the wait on every fetch, so there a registry write is
+/// read back (and `weir job create` returns) up to about twice the wait later: 0.05 s instead
+/// of 0.02 s in the end-to-end benchmark.
 pub const TAIL_FETCH_WAIT_MS: u64 = 50;
 
 /// A record of a tailed topic: key (UTF-8, lossy), value (`None` for a tombstone), offset.
