@@ -360,6 +360,24 @@ class Pool:
                                      f"{len(runtimes)} runtimes: {held}\n{self.report()}")
             time.sleep(0.3)
 
+    def wait_until_settled(self, runtimes, quiet=5.0, deadline=60.0):
+        """Until no partition of any stage has moved at any of `runtimes` for `quiet` seconds:
+        a group still rebalancing when a fault begins hides what the fault does (a member in
+        the middle of a rebalance never times its session out, librdkafka checks that only in
+        its steady state). `quiet` spans three heartbeat intervals (a stage heartbeats every
+        quarter of the session timeout, 1.5 s here), within each of which every member of a
+        rebalancing group hears of it. A rebalance that moves nothing leaves no trace in the
+        logs and is not waited for."""
+        start = time.monotonic()
+        while True:
+            last = max((e[0] for r in runtimes for e in r.events()), default=0.0)
+            if time.time() - last >= quiet:
+                return
+            if time.monotonic() - start > deadline:
+                raise AssertionError(f"partitions still moved {deadline} s on (last at "
+                                     f"{_clock(last)})\n{self.report()}")
+            time.sleep(0.5)
+
     def time_to_move(self, victim: Runtime, survivors, fault_at: float, stage: str, deadline=90.0,
                      strict=True):
         """Seconds from `fault_at` until every partition `victim` held of `stage` was held by

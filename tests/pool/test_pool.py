@@ -60,6 +60,8 @@ def start_three(pool: Pool):
     pool.wait_until_spread(runtimes, "map", deadline=120)
     pool.wait_until_spread(runtimes, "reduce", deadline=120)
     pool.step("both stages spread over the 3")
+    pool.wait_until_settled(runtimes)
+    pool.step("no partition moved for 5 s")
     return runtimes
 
 
