@@ -4,12 +4,18 @@ scenario checks every (window, word) count exactly against the test's own refere
 result written again never changed value, and that the map stage's committed lag comes down.
 
 Rebalance times (fault → the victim's last partition assigned to a survivor) are measured from
-the containers' logs and reported at the end of the run; they are figures, never asserted.
+the containers' logs and reported at the end of the run; they are figures, never asserted. One
+bound is asserted, far above what it measures: a runtime cut off from the network takes
+partitions again within REJOIN_BOUND_S of its return (case c).
 The same scenarios on plain processes are in tests/e2e/test_pipeline.py."""
 
 import time
 
 from podman_pool import INPUT_PARTITIONS, SESSION_TIMEOUT_S, Pool, e2e
+
+# How soon a runtime cut off from the broker past its session timeout takes partitions again
+# once its network is back (case c).
+REJOIN_BOUND_S = 40
 
 # The e2e tests' reference stream and readers (tests/e2e/pool.py).
 Stream, committed_lag, expect_exact = e2e.Stream, e2e.committed_lag, e2e.expect_exact
@@ -152,6 +158,15 @@ def test_c_a_runtime_cut_off_past_its_session_timeout_changes_no_count(pool, fig
     pool.wait_until_spread(runtimes, "map", deadline=90)
     pool.step("the map stage is spread over the 3 again")
     rejoined = [e[0] for e in victim.events() if e[4] == "assigned" and e[0] > reconnected_at]
+    # A request in flight at the cut (a consumer's fetch always is) holds its client until the
+    # request times out. At librdkafka's 60 s default the victim sat out most of a minute after
+    # the reconnect (46-52 s in 6 of 12 runs); Weir's clients give a request up after
+    # kafka::REQUEST_TIMEOUT_MS (10 s), within the cut. The bound leaves room for that, the
+    # reconnect backoff's cap (10 s) and a rebalance (2.9-4.3 s measured in 8 runs).
+    back_after = min(rejoined) - reconnected_at if rejoined else None
+    assert back_after is not None and back_after < REJOIN_BOUND_S, (
+        f"the cut-off runtime took partitions again within {REJOIN_BOUND_S} s of the reconnect "
+        f"(first after {back_after} s)\n{pool.report()}")
     stream.close_windows(pool.bootstrap, pool.lines)
     pool.step("published the closing records")
     repeats = expect_counts(pool, stream)
@@ -161,7 +176,7 @@ def test_c_a_runtime_cut_off_past_its_session_timeout_changes_no_count(pool, fig
     assert victim.state()["Running"], "the cut-off runtime kept running"
     figures(scenario="c: podman network disconnect", map_s=rounded(times["map"]),
             reduce_s=rounded(times["reduce"]), disconnected_s=round(cut_for, 1),
-            rejoined_after_reconnect_s=round(min(rejoined) - reconnected_at, 2) if rejoined else None,
+            rejoined_after_reconnect_s=round(back_after, 2),
             moved=lost, not_moved={k: v for k, v in stuck.items() if v} or None,
             repeated_results=repeats, session_timeout_s=SESSION_TIMEOUT_S)
 
