@@ -293,7 +293,8 @@ class Pool:
                # then joined the group up to 50 s late (one pool start in three). What the tests
                # measure is the group's behaviour, not the name service's.
                "--add-host", f"broker:{self.broker_address}",
-               # What an operator would run: nothing writable but /tmp, no capabilities.
+               # What an operator would run: nothing writable but /tmp and the image's
+               # compile-cache volume, no capabilities.
                "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
                "-v", f"{self.config}:/etc/weir/weir.toml:ro",
                "-e", "WEIR_CONFIG=/etc/weir/weir.toml",

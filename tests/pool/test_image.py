@@ -17,6 +17,8 @@ def test_the_runtime_image_is_non_root_shell_less_and_small(figures):
     assert config["Config"]["Entrypoint"] == ["/usr/local/bin/weir"]
     assert config["Config"]["Cmd"] == ["serve"]
     assert "WEIR_LISTEN=0.0.0.0:8080" in config["Config"]["Env"]
+    assert "WEIR_COMPILE_CACHE=/var/cache/weir" in config["Config"]["Env"]
+    assert "/var/cache/weir" in (config["Config"].get("Volumes") or {}), config["Config"].get("Volumes")
     health = config.get("Healthcheck")
     assert health and health["Test"] == ["CMD", "/usr/local/bin/weir-probe", "/healthz"], health
     version = podman("run", "--rm", "--read-only", "--cap-drop", "ALL", WEIR_IMAGE, "--version")
@@ -58,3 +60,29 @@ def test_the_health_check_fails_when_nothing_serves():
     code, output = podman_status("run", "--rm", "--entrypoint", "/usr/local/bin/weir-probe",
                                  WEIR_IMAGE, "/healthz")
     assert code == 1 and "connect" in output, (code, output)
+
+
+def wait_for_log(runtime, text: str, after: int = 0, deadline: float = 90.0) -> str:
+    """The runtime's log once `text` appears in it past its first `after` characters."""
+    start = time.monotonic()
+    while True:
+        logs = runtime.logs()
+        if text in logs[after:]:
+            return logs
+        assert time.monotonic() - start < deadline, f"no {text!r} in {runtime.name}'s log\n{logs[-3000:]}"
+        time.sleep(0.5)
+
+
+def test_a_restarted_runtime_loads_its_module_from_the_compile_cache(pool):
+    """The image keeps compiled modules in a volume of their own (WEIR_COMPILE_CACHE), which a
+    read-only root filesystem leaves writable and a restart of the container keeps: the
+    runtime compiles the job's module once, and loads it after a restart. Without it, every
+    start warned that it could not create ~/.cache (the user has no home) and compiled again:
+    tens of seconds for a Python or JavaScript module."""
+    runtime = pool.start_runtime()
+    first = wait_for_log(runtime, "compiled in")
+    assert "as the compile cache" not in first, first[-3000:]
+    runtime.stop()
+    podman("start", runtime.name)
+    logs = wait_for_log(runtime, "loaded compiled code from the compile cache", after=len(first))
+    assert "as the compile cache" not in logs, logs[-3000:]
