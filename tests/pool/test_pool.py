@@ -162,7 +162,7 @@ def test_c_a_runtime_cut_off_past_its_session_timeout_changes_no_count(pool, fig
     # request times out. At librdkafka's 60 s default the victim sat out most of a minute after
     # the reconnect (46-52 s in 6 of 12 runs); Weir's clients give a request up after
     # kafka::REQUEST_TIMEOUT_MS (10 s), within the cut. The bound leaves room for that, the
-    # reconnect backoff's cap (10 s) and a rebalance (2.9-4.3 s measured in 8 runs).
+    # reconnect backoff's cap (10 s) and a rebalance; the whole rejoin took 2.9-4.3 s in 8 runs.
     back_after = min(rejoined) - reconnected_at if rejoined else None
     assert back_after is not None and back_after < REJOIN_BOUND_S, (
         f"the cut-off runtime took partitions again within {REJOIN_BOUND_S} s of the reconnect "
