@@ -63,10 +63,10 @@ pub const RECONNECT_BACKOFF_MS: u64 = 10;
 /// A runtime cut off from the network (a partition, a moved pod) keeps the requests it had in
 /// flight: a consumer's fetch is always one, and nothing fails on a connection that is only
 /// waiting. At 60 s, a runtime back on the network sat out the rest of the minute before its
-/// stages could fetch, ask for metadata or rejoin: 46–52 s after the network came back in 6 of
-/// 12 runs of the pool test's cut (`tests/pool`, case c; 3–8 s in the others). At 10 s (Weir's
+/// stages could fetch, ask for metadata or rejoin: 46–52 s after the network came back in 7 of
+/// 15 runs of the pool test's cut (`tests/pool`, case c; 2–8 s in the others). At 10 s (Weir's
 /// default session timeout, and its admin requests' timeout) a request caught by a cut longer
-/// than that is given up during it: 2.9–4.3 s in 8 runs. A slow broker answer costs a retry,
+/// than that is given up during it: 1.3–4.3 s in 10 runs. A slow broker answer costs a retry,
 /// which the idempotent producers make safe.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 
