@@ -18,7 +18,8 @@ def test_the_runtime_image_is_non_root_shell_less_and_small(figures):
     assert config["Config"]["Cmd"] == ["serve"]
     assert "WEIR_LISTEN=0.0.0.0:8080" in config["Config"]["Env"]
     assert "WEIR_COMPILE_CACHE=/var/cache/weir" in config["Config"]["Env"]
-    assert "/var/cache/weir" in (config["Config"].get("Volumes") or {}), config["Config"].get("Volumes")
+    volumes = config["Config"].get("Volumes") or {}
+    assert "/var/cache/weir" in volumes, volumes
     health = config.get("Healthcheck")
     assert health and health["Test"] == ["CMD", "/usr/local/bin/weir-probe", "/healthz"], health
     version = podman("run", "--rm", "--read-only", "--cap-drop", "ALL", WEIR_IMAGE, "--version")
@@ -69,7 +70,8 @@ def wait_for_log(runtime, text: str, after: int = 0, deadline: float = 90.0) -> 
         logs = runtime.logs()
         if text in logs[after:]:
             return logs
-        assert time.monotonic() - start < deadline, f"no {text!r} in {runtime.name}'s log\n{logs[-3000:]}"
+        assert time.monotonic() - start < deadline, (
+            f"no {text!r} in {runtime.name}'s log\n{logs[-3000:]}")
         time.sleep(0.5)
 
 
