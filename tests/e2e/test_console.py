@@ -93,9 +93,16 @@ class Publisher:
         self.thread.join(timeout=15)
 
 
+# The console re-renders its tables every few seconds, so an element handle taken in one WebDriver
+# call can be stale by the next (CI failed on exactly that, reading a cell's text just after
+# finding it). Every read of page content below is therefore one script, run in one go inside
+# the page: it finds and reads in the same turn of the page's event loop, so no render can land
+# between the two.
+
 def text_of(driver, css):
-    from selenium.webdriver.common.by import By
-    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css))
+    """The rendered text of every element matching `css`, joined by spaces."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText.trim()).join(' ')", css)
 
 
 def until(driver, what, probe, timeout=45):
@@ -117,22 +124,26 @@ def click(driver, by, value):
     """Clicks an element of a region the page re-renders every few seconds: found afresh until
     the click lands."""
     from selenium.common.exceptions import StaleElementReferenceException
-    for _ in range(10):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         try:
             driver.find_element(by, value).click()
             return
         except StaleElementReferenceException:
-            time.sleep(0.1)
-    raise AssertionError(f"{value} kept being re-rendered under the click")
+            time.sleep(0.05)
+    raise AssertionError(f"{value} kept being re-rendered under the click for 10 s")
 
 
 def job_row_cell(driver, job, label):
-    """The text of the Jobs table's cell `label` in `job`'s row."""
-    from selenium.webdriver.common.by import By
-    for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr"):
-        if row.find_elements(By.LINK_TEXT, job):
-            return row.find_element(By.CSS_SELECTOR, f'td[data-label="{label}"]').text
-    return None
+    """The text of the Jobs table's cell `label` in `job`'s row, or None."""
+    return driver.execute_script(
+        "const [job, label] = arguments;"
+        "for (const row of document.querySelectorAll('main tbody tr')) {"
+        "  if (![...row.querySelectorAll('a')].some(a => a.innerText.trim() === job)) continue;"
+        "  const cell = [...row.querySelectorAll('td')].find(td => td.dataset.label === label);"
+        "  return cell ? cell.innerText : null;"
+        "}"
+        "return null;", job, label)
 
 
 def save(driver, tmp_path, name):
@@ -154,11 +165,12 @@ def no_script_errors(driver):
 
 def runtime_row(driver, name):
     """The text of the Runtimes table's row of runtime `name`, or None."""
-    from selenium.webdriver.common.by import By
-    for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr"):
-        if row.find_elements(By.CSS_SELECTOR, f'[data-runtime="{name}"]'):
-            return row.text
-    return None
+    return driver.execute_script(
+        "for (const row of document.querySelectorAll('main tbody tr')) {"
+        "  if ([...row.querySelectorAll('[data-runtime]')].some(e => e.dataset.runtime === arguments[0]))"
+        "    return row.innerText;"
+        "}"
+        "return null;", name)
 
 
 def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_token(
@@ -295,7 +307,9 @@ def test_the_console_shows_jobs_dead_letters_and_modules_and_pauses_with_the_tok
     until(driver, "the refused read", lambda d: "job_not_found" in text_of(d, "main [role=alert]"))
     driver.get(f"{rt.url}/#/jobs/{job}")
     until(driver, "the charts", lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
-    assert all(c.get_attribute("aria-label") for c in driver.find_elements(By.CSS_SELECTOR, "svg[role=img]"))
+    unnamed = driver.execute_script(
+        "return [...document.querySelectorAll('svg[role=img]')].filter(c => !c.getAttribute('aria-label')).length")
+    assert unnamed == 0, f"{unnamed} charts have no text alternative"
 
     # A phone's width: the Jobs table becomes one card per job, nothing needs sideways scrolling.
     driver.set_window_size(390, 844)
