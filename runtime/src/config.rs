@@ -17,17 +17,23 @@
 //!
 //! Durations are written as `"10s"`, `"500ms"`, `"1m"`; sizes as `"64MiB"`.
 //!
+//! A secured cluster's connection and security properties go in a `[kafka]` table
+//! (`security.protocol = "SASL_SSL"`, `sasl.username = "weir"`...), the password in
+//! `WEIR_KAFKA_SASL_PASSWORD` ([`crate::kafka::properties`]).
+//!
 //! Jobs can also be created over the HTTP API (they live in the registry topic); a runtime runs
 //! both. Without a file, `weir serve` runs only the registry's jobs, configured by flags and
 //! `WEIR_*` variables alone.
 
 use crate::engine::GuestLimits;
+use crate::kafka::properties::ClientProperties;
 use crate::pipeline::{PipelineConfig, TimeMode};
 use crate::units::parse_bytes;
 use crate::window::WindowSpec;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -77,6 +83,48 @@ pub struct ServeConfig {
     /// call, 256 MiB of output per call).
     #[serde(default = "default_max_limits")]
     pub max_limits: LimitsConfig,
+    /// How to reach and authenticate to the cluster: librdkafka's connection and security
+    /// properties (`security.protocol`, `sasl.*`, `ssl.*`...), added to every client. The
+    /// `[kafka]` table, keys written as librdkafka spells them (`sasl.mechanism = "SCRAM-SHA-512"`);
+    /// `WEIR_KAFKA_*` variables win over it (`WEIR_KAFKA_SASL_PASSWORD`). Never serialized: it
+    /// may hold secrets.
+    #[serde(default, deserialize_with = "kafka_properties", skip_serializing)]
+    pub kafka: ClientProperties,
+}
+
+/// A value of the `[kafka]` table: a scalar, or a table of them (TOML reads the dotted key
+/// `sasl.username = "x"` as the table `sasl` holding `username`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PropertyNode {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Flag(bool),
+    Table(BTreeMap<String, PropertyNode>),
+}
+
+/// Reads the `[kafka]` table into properties, tables flattened into dotted keys.
+fn kafka_properties<'de, D: Deserializer<'de>>(d: D) -> Result<ClientProperties, D::Error> {
+    fn flatten(prefix: &str, table: BTreeMap<String, PropertyNode>, into: &mut ClientProperties) {
+        for (key, node) in table {
+            let key = if prefix.is_empty() {
+                key
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match node {
+                PropertyNode::Text(text) => into.set(key, text),
+                PropertyNode::Integer(n) => into.set(key, n.to_string()),
+                PropertyNode::Float(x) => into.set(key, x.to_string()),
+                PropertyNode::Flag(b) => into.set(key, b.to_string()),
+                PropertyNode::Table(table) => flatten(&key, table, into),
+            }
+        }
+    }
+    let mut properties = ClientProperties::new();
+    flatten("", BTreeMap::deserialize(d)?, &mut properties);
+    Ok(properties)
 }
 
 /// The consumer group of job `job`'s map stage, which reads its input topics: `weir.NAME`
@@ -203,6 +251,7 @@ impl Default for ServeConfig {
             max_limits: default_max_limits(),
             compile_cache: None,
             auto_create_topics: false,
+            kafka: ClientProperties::new(),
         }
     }
 }
@@ -283,16 +332,18 @@ impl ServeConfig {
             }
             None => "settings".into(),
         };
-        let config: ServeConfig = figment
+        let mut config: ServeConfig = figment
             .merge(Env::prefixed("WEIR_").only(ENV_KEYS))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid {source}: {}", e.to_string().trim()))?;
+        config.kafka.extend(&ClientProperties::from_env(std::env::vars()));
         config.validate()?;
         Ok(config)
     }
 
-    /// Checks what serde cannot: names, and that jobs do not collide.
+    /// Checks what serde cannot: names, that jobs do not collide, and the Kafka properties.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.kafka.validate()?;
         let mut names = std::collections::BTreeSet::new();
         for job in &self.jobs {
             job.validate()?;
@@ -500,6 +551,52 @@ mod tests {
         let path = dir.path().join("weir.toml");
         std::fs::write(&path, text)?;
         ServeConfig::load(Some(&path))
+    }
+
+    #[test]
+    fn the_kafka_table_takes_dotted_quoted_and_nested_keys_of_any_scalar() -> anyhow::Result<()> {
+        let config = parse(
+            r#"
+            [kafka]
+            security.protocol = "SASL_SSL"
+            "sasl.mechanism" = "SCRAM-SHA-512"
+            enable.ssl.certificate.verification = false
+            sasl.oauthbearer.config = "scope=x"
+            [kafka.ssl]
+            ca.location = "/etc/weir/ca.pem"
+            "#,
+        )?;
+        let keys: Vec<&str> = config.kafka.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "enable.ssl.certificate.verification",
+                "sasl.mechanism",
+                "sasl.oauthbearer.config",
+                "security.protocol",
+                "ssl.ca.location"
+            ]
+        );
+        let mut expected = ClientProperties::new();
+        expected.set("security.protocol", "SASL_SSL");
+        expected.set("sasl.mechanism", "SCRAM-SHA-512");
+        expected.set("enable.ssl.certificate.verification", "false");
+        expected.set("sasl.oauthbearer.config", "scope=x");
+        expected.set("ssl.ca.location", "/etc/weir/ca.pem");
+        assert_eq!(config.kafka, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn a_kafka_property_weir_owns_fails_the_config_by_name() {
+        let err = parse("[kafka]\ngroup.id = \"mine\"\n")
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("`group.id` is not one Weir passes on"), "{err}");
+        let err = parse("[kafka]\nsecurity.protocol = \"TLS\"\n")
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("`security.protocol`"), "{err}");
     }
 
     #[test]

@@ -49,19 +49,28 @@ fn tune_allocator() {
     }
 }
 
+/// Logs to stderr through `filter` (plain or JSON lines), beside the layer that notes the
+/// Kafka cluster refusing connections whatever the filter (`kafka::refusals`).
+fn init_logs(filter: &str, json: bool) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let refusals = weir::kafka::refusals::RefusalLayer
+        .with_filter(Targets::new().with_target(weir::kafka::refusals::TARGET, LevelFilter::ERROR));
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(refusals)
+        .init();
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if cli.log_json {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+    init_logs(&cli.log, cli.log_json);
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Produce(args) => produce::produce(&args),

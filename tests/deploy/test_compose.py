@@ -32,7 +32,7 @@ def test_the_compose_file_is_valid_against_the_compose_specification():
     compose = load()
     jsonschema.Draft7Validator(schema).validate(compose)
     # and so is a variant with every port moved, as scripts/compose may run it
-    moved = load({"WEIR_KAFKA_PORT": "29092", "WEIR_HTTP_PORT_1": "28081"})
+    moved = load({"WEIR_BROKER_PORT": "29092", "WEIR_HTTP_PORT_1": "28081"})
     jsonschema.Draft7Validator(schema).validate(moved)
     assert moved["services"]["broker-host"]["ports"] == ["127.0.0.1:29092:19092"]
     assert "tcp://localhost:29092" in moved["services"]["broker-host"]["command"]

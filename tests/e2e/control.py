@@ -113,13 +113,14 @@ class Runtime:
     """One `weir serve` process with its API on a free loopback port, and no config file: it
     runs the registry's jobs only."""
 
-    def __init__(self, binary, broker, workdir, label, token=TOKEN, extra=()):
+    def __init__(self, binary, broker, workdir, label, token=TOKEN, extra=(), env_extra=None,
+                 log="info,librdkafka=off,rdkafka=off"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = token
         self.log_path = workdir / f"serve-{label}-{self.port}.log"
         self.log = open(self.log_path, "w")
-        env = dict(os.environ, WEIR_LOG="info,librdkafka=off,rdkafka=off")
+        env = dict(os.environ, WEIR_LOG=log, **(env_extra or {}))
         env.pop("WEIR_TOKEN", None)
         self.proc = subprocess.Popen(
             [binary, "serve", "--brokers", broker, "--listen", f"127.0.0.1:{self.port}",

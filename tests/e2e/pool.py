@@ -25,8 +25,17 @@ def words(line):
     return [w.lower() for w in re.split(r"[^0-9A-Za-z]+", line) if w]
 
 
+def client_config(broker, **settings):
+    """confluent-kafka settings for `broker` with `settings` (dots written as `_`) over them.
+    `broker` is a bootstrap address, or a dict of settings: the secured-cluster test's, with
+    its security properties."""
+    config = dict(broker) if isinstance(broker, dict) else {"bootstrap.servers": broker}
+    config.update({k.replace("_", "."): v for k, v in settings.items()})
+    return config
+
+
 def create_topic(broker, name, partitions):
-    admin = AdminClient({"bootstrap.servers": broker})
+    admin = AdminClient(client_config(broker))
     for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
         future.result(timeout=30)
 
@@ -61,7 +70,7 @@ class Stream:
         return counts
 
     def publish(self, broker, topic, records=None, pause_every=None, pause=0.0):
-        producer = Producer({"bootstrap.servers": broker, "enable.idempotence": True, "linger.ms": 5})
+        producer = Producer(client_config(broker, enable_idempotence=True, linger_ms=5))
         for i, (partition, ts, line) in enumerate(records if records is not None else self.records):
             producer.produce(topic, value=line.encode(), partition=partition, timestamp=ts)
             if pause_every and i % pause_every == pause_every - 1:
@@ -76,12 +85,11 @@ class Stream:
 def read_topic(broker, topic, idle=3.0, deadline=120.0, until=None):
     """Every record of `topic` from the beginning, as (key, value, headers) triples. Stops when
     `until(records)` holds (then after `idle` s without records), or at the deadline."""
-    consumer = Consumer({
-        "bootstrap.servers": broker,
+    consumer = Consumer(client_config(broker, **{
         "group.id": f"reader-{uuid.uuid4().hex[:8]}",
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
-    })
+    }))
     start = time.monotonic()
     # A consumer subscribed to a topic that does not exist yet only notices it at its next
     # metadata refresh (minutes): wait until the job has created it.

@@ -13,7 +13,7 @@ from podman_pool import ROOT, free_port
 
 def test_the_compose_stack_comes_up_and_counts_the_demo_exactly(figures):
     ports = {name: str(free_port()) for name in (
-        "WEIR_KAFKA_PORT", "WEIR_HTTP_PORT_1", "WEIR_HTTP_PORT_2", "WEIR_HTTP_PORT_3",
+        "WEIR_BROKER_PORT", "WEIR_HTTP_PORT_1", "WEIR_HTTP_PORT_2", "WEIR_HTTP_PORT_3",
         "WEIR_PROMETHEUS_PORT")}
     env = dict(os.environ, WEIR_IMAGES_READY="1", **ports)
     result = subprocess.run([ROOT / "scripts" / "compose", "check"], env=env, cwd=ROOT,

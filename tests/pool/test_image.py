@@ -11,7 +11,7 @@ def image_config(image):
     return json.loads(podman("image", "inspect", image))[0]
 
 
-def test_the_runtime_image_is_non_root_shell_less_and_small(figures):
+def test_the_runtime_image_is_non_root_shell_less_and_small(figures, tmp_path):
     config = image_config(WEIR_IMAGE)
     assert config["Config"]["User"] == "65532:65532"
     assert config["Config"]["Entrypoint"] == ["/usr/local/bin/weir"]
@@ -28,6 +28,14 @@ def test_the_runtime_image_is_non_root_shell_less_and_small(figures):
     for tool in ("/bin/sh", "/bin/ls"):
         code, output = podman_status("run", "--rm", "--entrypoint", tool, WEIR_IMAGE)
         assert code != 0 and "no such file" in output.lower(), (code, output)
+    # The CA certificates librdkafka's `ssl.ca.location=probe` finds, so a secured cluster with a
+    # public certificate verifies (docs/kafka.md, "Secured clusters").
+    container = podman("create", WEIR_IMAGE).strip()
+    try:
+        podman("cp", f"{container}:/etc/ssl/certs/ca-certificates.crt", str(tmp_path / "ca.crt"))
+    finally:
+        podman("rm", container)
+    assert b"BEGIN CERTIFICATE" in (tmp_path / "ca.crt").read_bytes()
     figures(scenario="image sizes", weir_mb=round(config["Size"] / 1e6, 1),
             tansu_mb=round(image_config(TANSU_IMAGE)["Size"] / 1e6, 1))
 

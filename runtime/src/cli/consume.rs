@@ -9,7 +9,7 @@
 
 use super::output::records::{record_json, record_text};
 use crate::kafka::source::input_record;
-use crate::kafka::{consumer_config, topic_partitions};
+use crate::kafka::{consumer_config, consumer_topic_partitions};
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -25,6 +25,9 @@ pub struct ConsumeArgs {
     /// Kafka bootstrap servers (`weir dev` prints the `export WEIR_BROKERS=...` line).
     #[arg(long, short, env = "WEIR_BROKERS", default_value = "localhost:9092")]
     pub brokers: String,
+    /// Kafka client properties of a secured cluster (`-X KEY=VALUE`).
+    #[command(flatten)]
+    pub kafka: super::kafka_properties::KafkaPropertyArgs,
     /// Consumer group; without one, read the whole topic from the beginning and commit nothing.
     #[arg(long, short)]
     pub group: Option<String>,
@@ -53,6 +56,7 @@ pub enum RecordFormat {
 
 /// Runs `weir consume`.
 pub fn consume(args: &ConsumeArgs) -> Result<()> {
+    args.kafka.install_with_env()?;
     let group = args
         .group
         .clone()
@@ -60,12 +64,8 @@ pub fn consume(args: &ConsumeArgs) -> Result<()> {
     let consumer: BaseConsumer = consumer_config(&args.brokers, &group)
         .create()
         .with_context(|| format!("cannot create a consumer for {}", args.brokers))?;
-    let partitions = topic_partitions(
-        consumer.client(),
-        &args.brokers,
-        &args.topic,
-        Duration::from_secs(10),
-    )?;
+    let partitions =
+        consumer_topic_partitions(&consumer, &args.brokers, &args.topic, Duration::from_secs(10))?;
     if args.group.is_some() {
         consumer
             .subscribe(&[&args.topic])

@@ -16,6 +16,7 @@ pub mod job_logs;
 pub mod job_reset;
 pub mod job_spec;
 pub mod job_status;
+pub mod kafka_properties;
 pub mod module;
 pub mod output;
 pub mod produce;

@@ -9,10 +9,10 @@
 use super::input::InputFormat;
 use crate::kafka::admin::{Admin, TopicSpec};
 use crate::kafka::sink::{Sink, SinkError};
-use crate::kafka::{TopicError, consumer_config, topic_partitions};
+use crate::kafka::{TopicError, consumer_config, consumer_topic_partitions};
 use crate::outgoing::{Kind, Outgoing};
 use anyhow::{Context, Result, bail};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use std::io::{self, BufRead};
 use std::time::Duration;
 
@@ -25,6 +25,9 @@ pub struct ProduceArgs {
     /// Kafka bootstrap servers (`weir dev` prints the `export WEIR_BROKERS=...` line).
     #[arg(long, short, env = "WEIR_BROKERS", default_value = "localhost:9092")]
     pub brokers: String,
+    /// Kafka client properties of a secured cluster (`-X KEY=VALUE`).
+    #[command(flatten)]
+    pub kafka: super::kafka_properties::KafkaPropertyArgs,
     /// Read JSON records (`{"key", "value", "timestamp", "headers"}`, as `weir run` reads them
     /// and `weir consume` prints them; any other field is an error) instead of text lines (each
     /// line is a value). Records go to the partition their key hashes to; records without a key
@@ -58,7 +61,7 @@ fn check_topic(args: &ProduceArgs) -> Result<()> {
         .create()
         .with_context(|| format!("cannot create a client for {}", args.brokers))?;
     let timeout = Duration::from_secs(10);
-    match topic_partitions(lookup.client(), &args.brokers, &args.topic, timeout) {
+    match consumer_topic_partitions(&lookup, &args.brokers, &args.topic, timeout) {
         Ok(_) => Ok(()),
         Err(TopicError::Missing { .. }) if args.create => {
             Admin::new(&args.brokers)?
@@ -81,6 +84,7 @@ fn check_topic(args: &ProduceArgs) -> Result<()> {
 
 /// Runs `weir produce`.
 pub fn produce(args: &ProduceArgs) -> Result<()> {
+    args.kafka.install_with_env()?;
     check_topic(args)?;
     let mut sink = Sink::new(&args.brokers, args.flush_timeout)
         .with_context(|| format!("cannot create a producer for {}", args.brokers))?;

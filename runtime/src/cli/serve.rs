@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// `~/.cache/weir/compiled`; also `WEIR_COMPILE_CACHE`).
     #[arg(long, value_name = "DIR")]
     pub compile_cache: Option<String>,
+    /// Kafka client properties of a secured cluster (`-X KEY=VALUE`; over the config's
+    /// `[kafka]` table and `WEIR_KAFKA_*`).
+    #[command(flatten)]
+    pub kafka: super::kafka_properties::KafkaPropertyArgs,
 }
 
 /// Runs `weir serve`.
@@ -71,6 +75,9 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     if args.compile_cache.is_some() {
         config.compile_cache.clone_from(&args.compile_cache);
     }
+    config.kafka = args.kafka.over(&config.kafka);
+    crate::kafka::properties::install(config.kafka.clone())
+        .context("cannot use the Kafka client properties")?;
     check_exposure(&config)?;
     let listener = crate::server::bind(&config.listen)?;
     let address = listener

@@ -95,6 +95,16 @@ impl Admin {
         }
     }
 
+    /// `err` with why the brokers did not answer, when Weir can tell (a wrong password, an
+    /// untrusted certificate: [`super::diagnose`]); the admin client's own requests only time
+    /// out.
+    fn diagnosed(&self, err: anyhow::Error) -> anyhow::Error {
+        match super::diagnose(&self.brokers, Duration::from_secs(5)) {
+            Some(why) => err.context(why),
+            None => err,
+        }
+    }
+
     /// Makes the topics of `specs` exist on a broker that creates topics a producer asks about
     /// (with the broker's default partition count and configs): the embedded broker of
     /// `weir dev`, which has no CreateTopics API.
@@ -114,8 +124,14 @@ impl Admin {
     }
 
     /// Creates the topics of `specs` that do not exist yet (replication factor 1 on a single
-    /// broker, else the broker's default). Existing topics are left as they are.
+    /// broker, else the broker's default). Existing topics are left as they are. An error says
+    /// why the brokers did not answer when Weir can tell ([`super::diagnose`]).
     pub fn ensure(&self, specs: &[TopicSpec]) -> Result<()> {
+        self.create_missing(specs).map_err(|err| self.diagnosed(err))
+    }
+
+    /// [`Admin::ensure`] without the diagnosis.
+    fn create_missing(&self, specs: &[TopicSpec]) -> Result<()> {
         let metadata = self.client.inner().fetch_metadata(None, self.timeout).ok();
         let brokers = metadata.as_ref().map_or(1, |m| m.brokers().len());
         let exists = |name: &str| {

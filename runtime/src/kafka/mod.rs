@@ -23,7 +23,9 @@ pub mod fetch_watch;
 pub mod flush;
 pub mod partition_queues;
 pub mod progress;
+pub mod properties;
 pub mod record_size;
+pub mod refusals;
 pub mod refused;
 pub mod sink;
 pub mod source;
@@ -70,14 +72,18 @@ pub const RECONNECT_BACKOFF_MS: u64 = 10;
 /// which the idempotent producers make safe.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 
-/// The config every Kafka client of Weir starts from: `brokers`, [`RECONNECT_BACKOFF_MS`] and
-/// [`REQUEST_TIMEOUT_MS`].
+/// The config every Kafka client of Weir starts from: `brokers`, [`RECONNECT_BACKOFF_MS`],
+/// [`REQUEST_TIMEOUT_MS`], and the user's connection and security properties once installed
+/// ([`properties::install`]: `security.protocol`, `sasl.*`, `ssl.*`...).
 pub fn client_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
         .set("reconnect.backoff.ms", RECONNECT_BACKOFF_MS.to_string())
         .set("socket.timeout.ms", REQUEST_TIMEOUT_MS.to_string());
+    if let Some(properties) = properties::installed() {
+        properties.apply(&mut config);
+    }
     config
 }
 
@@ -209,14 +215,21 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
     /// The brokers did not answer.
-    #[error("cannot reach the Kafka brokers at {brokers} within {timeout:?}: {source}")]
+    #[error(
+        "cannot reach the Kafka brokers at {brokers} within {timeout:?}: {source}{}",
+        .why.as_ref().map(|why| format!("; {why}")).unwrap_or_default()
+    )]
     Unreachable {
         /// The bootstrap servers.
         brokers: String,
         /// How long the metadata request waited.
         timeout: Duration,
-        /// What librdkafka said.
-        source: rdkafka::error::KafkaError,
+        /// What librdkafka said (boxed: the error stays small).
+        source: Box<rdkafka::error::KafkaError>,
+        /// Why, when Weir can tell: the cluster's refusal of a connection meanwhile (a wrong
+        /// password, an untrusted certificate), or, with no security protocol set, a pointer to
+        /// the security properties ([`refusals::explain`]).
+        why: Option<String>,
     },
     /// The brokers do not know the topic.
     #[error("topic `{topic}` does not exist at {brokers}: create it first")]
@@ -256,7 +269,8 @@ pub fn topic_partitions<C: ClientContext>(
         .map_err(|source| TopicError::Unreachable {
             brokers: brokers.to_string(),
             timeout,
-            source,
+            source: Box::new(source),
+            why: refusals::explain(timeout),
         })?;
     let missing = || TopicError::Missing {
         topic: topic.to_string(),
@@ -275,6 +289,56 @@ pub fn topic_partitions<C: ClientContext>(
         None => Err(unavailable("it has no partitions".into())),
         Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Err(missing()),
         Some(code) => Err(unavailable(code.to_string())),
+    }
+}
+
+/// [`topic_partitions`] through `consumer`. When the brokers do not answer, the consumer's
+/// pending events are served first (librdkafka queues its reports until a poll), so a refusal
+/// reported meanwhile (a wrong password, an untrusted certificate: [`refusals`]) is in the
+/// error: the metadata request itself only fails with "Broker transport failure".
+pub fn consumer_topic_partitions<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<usize, TopicError> {
+    match topic_partitions(
+        rdkafka::consumer::Consumer::client(consumer),
+        brokers,
+        topic,
+        timeout,
+    ) {
+        Err(TopicError::Unreachable {
+            brokers,
+            timeout,
+            source,
+            why,
+        }) if !why.as_deref().is_some_and(refusals::is_explained_refusal) => {
+            // Not subscribed and nothing assigned: a poll serves events and returns no record.
+            for _ in 0..5 {
+                let _ = consumer.poll(Duration::from_millis(100));
+            }
+            Err(TopicError::Unreachable {
+                brokers,
+                why: refusals::explain(timeout).or(why),
+                timeout,
+                source,
+            })
+        }
+        other => other,
+    }
+}
+
+/// Why the brokers at `brokers` cannot be used, when Weir can tell ([`refusals::explain`]), found
+/// with a consumer of its own that asks for metadata for up to `timeout` and then serves its
+/// events; `None` if they answer. For clients whose reports nobody polls: the admin client
+/// serves only its own requests' results.
+pub fn diagnose(brokers: &str, timeout: Duration) -> Option<String> {
+    let consumer: rdkafka::consumer::BaseConsumer =
+        consumer_config(brokers, "weir.diagnose").create().ok()?;
+    match consumer_topic_partitions(&consumer, brokers, "weir.diagnose", timeout) {
+        Err(TopicError::Unreachable { why, .. }) => why,
+        _ => None,
     }
 }
 
