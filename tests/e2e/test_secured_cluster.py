@@ -1,14 +1,15 @@
-"""A secured cluster, as managed Kafka services run them: every client must speak TLS and log in
-with SASL/SCRAM-SHA-512. The broker is tansu requiring SCRAM logins (`scripts/test-broker start
-... --sasl USER:PASSWORD`) behind a TLS front (tls_proxy.py, certificates from a throwaway CA),
-advertising the front's port, so Weir, its CLI and the independent client all connect with
-`security.protocol=SASL_SSL`.
+"""A secured cluster, as managed Kafka services run them: every client must speak TLS, present
+a client certificate (mutual TLS) and log in with SASL/SCRAM-SHA-512. The broker is tansu
+requiring SCRAM logins (`scripts/test-broker start ... --sasl USER:PASSWORD`) behind a TLS
+front (tls_proxy.py, certificates from a throwaway CA) that tansu advertises, so Weir, its CLI
+and the independent client all connect with `security.protocol=SASL_SSL` and a client
+certificate.
 
 A runtime configured with the `[kafka]` table and `WEIR_KAFKA_SASL_PASSWORD` runs the word count
 exactly; `weir produce` and `weir consume` reach the cluster with `-X`; and each way of getting
-the security wrong (a wrong password, an untrusted certificate, plaintext, a property Weir owns)
-fails with a message that says which (or, for plaintext, where to look), instead of a bare
-timeout."""
+the security wrong fails: a wrong password, an untrusted certificate or a property Weir owns
+with a message that says which, plaintext with where to look, and a missing client certificate
+(which librdkafka only sees as a closed connection) at least without writing anything."""
 
 import subprocess
 
@@ -32,18 +33,26 @@ class SecuredCluster:
         ca = trustme.CA()
         self.ca_path = workdir / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_path))
+        # Mutual TLS: the front asks every client for a certificate the same CA signed.
+        client = ca.issue_cert("weir-client")
+        self.client_cert, self.client_key = workdir / "client.pem", workdir / "client.key"
+        client.cert_chain_pems[0].write_to_path(str(self.client_cert))
+        client.private_key_pem.write_to_path(str(self.client_key))
         self.broker_port, self.tls_port = free_port(), free_port()
         self.bootstrap = f"127.0.0.1:{self.tls_port}"
         subprocess.run([ROOT / "scripts" / "test-broker", "start", workdir / "tansu", str(self.broker_port),
                         "sqlite", "--advertise", str(self.tls_port), "--sasl", f"{USER}:{PASSWORD}"],
                        check=True)
-        self.proxy = TlsProxy(self.tls_port, self.broker_port, ca.issue_cert("127.0.0.1")).start()
+        self.proxy = TlsProxy(self.tls_port, self.broker_port, ca.issue_cert("127.0.0.1"),
+                              client_ca=ca).start()
         # The properties every client of this cluster needs but the password.
         self.properties = {
             "security.protocol": "SASL_SSL",
             "sasl.mechanism": "SCRAM-SHA-512",
             "sasl.username": USER,
             "ssl.ca.location": str(self.ca_path),
+            "ssl.certificate.location": str(self.client_cert),
+            "ssl.key.location": str(self.client_key),
         }
         # The independent client's settings (confluent-kafka), password included.
         self.client = {"bootstrap.servers": self.bootstrap, **self.properties, "sasl.password": PASSWORD}
@@ -144,6 +153,15 @@ def test_each_security_mistake_is_named_instead_of_a_timeout(weir, secured, tmp_
     assert done.returncode != 0
     assert "refused the connection" in done.stderr and "certificate verify failed" in done.stderr, done.stderr
 
+    # Mutual TLS without a client certificate: refused. librdkafka only sees the TLS connection
+    # closed before the broker answers ("SSL connection closed by peer"), so the error cannot
+    # name the reason (docs/kafka.md says so); what matters here is that nothing gets through.
+    without_certificate = {k: v for k, v in secured.properties.items()
+                           if k not in ("ssl.certificate.location", "ssl.key.location")}
+    done = weir_cli(weir, *produce, *flags(without_certificate),
+                    env={"WEIR_KAFKA_SASL_PASSWORD": PASSWORD}, input="never sent\n")
+    assert done.returncode != 0 and "cannot reach the Kafka brokers" in done.stderr, done.stderr
+
     # No security properties at all: plaintext to a TLS listener, which only closes the
     # connection, as a restarting broker does; the error points to the security properties.
     done = weir_cli(weir, *produce, input="never sent\n")
@@ -161,8 +179,7 @@ def test_each_security_mistake_is_named_instead_of_a_timeout(weir, secured, tmp_
 
     # A runtime with a wrong password keeps running and says why it cannot read its registry.
     rt = Runtime(weir, secured.bootstrap, tmp_path, "wrong-password",
-                 extra=["-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanism=SCRAM-SHA-512",
-                        "-X", f"sasl.username={USER}", "-X", f"ssl.ca.location={secured.ca_path}"],
+                 extra=flags(secured.properties),
                  env_extra={"WEIR_KAFKA_SASL_PASSWORD": WRONG})
     try:
         wait_for("the runtime to log the refusal",

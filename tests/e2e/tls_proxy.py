@@ -14,12 +14,17 @@ import threading
 
 class TlsProxy:
     """Listens with TLS on 127.0.0.1:`port` and relays each connection to 127.0.0.1:`target`.
-    `certificate` is a trustme `LeafCert` for the address the clients connect to."""
+    `certificate` is a trustme `LeafCert` for the address the clients connect to. With
+    `client_ca` (a trustme `CA`), a client must present a certificate that CA signed (mutual
+    TLS)."""
 
-    def __init__(self, port, target, certificate):
+    def __init__(self, port, target, certificate, client_ca=None):
         self.port, self.target = port, target
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         certificate.configure_cert(self.context)
+        if client_ca is not None:
+            client_ca.configure_trust(self.context)
+            self.context.verify_mode = ssl.CERT_REQUIRED
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
