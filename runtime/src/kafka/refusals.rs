@@ -9,6 +9,7 @@
 //! and logs each refusal as Weir's own error, at most once per [`REPEAT_EVERY`] for the same
 //! reason, so `weir serve`, `weir produce` and `weir consume` say why they cannot connect.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,23 +25,31 @@ pub const REPEAT_EVERY: Duration = Duration::from_secs(30);
 /// say the same things again, in other words, and are left out.
 pub const TARGET: &str = "rdkafka::client";
 
-/// The latest refusal and when it was last logged.
-static LATEST: Mutex<Option<Refusal>> = Mutex::new(None);
+/// The refusals seen: the latest, and when each reason was last logged.
+static SEEN: Mutex<Seen> = Mutex::new(Seen {
+    latest: None,
+    logged: BTreeMap::new(),
+});
 
-#[derive(Debug, Clone)]
-struct Refusal {
-    reason: String,
-    seen: Instant,
-    logged: Instant,
+/// How many reasons [`Seen::logged`] remembers; past it, it starts afresh (a reason names a
+/// broker, so a cluster gives a few).
+const REASONS_KEPT: usize = 64;
+
+#[derive(Debug)]
+struct Seen {
+    /// The latest reason and when it was seen.
+    latest: Option<(String, Instant)>,
+    /// When each reason was last logged.
+    logged: BTreeMap<String, Instant>,
 }
 
 /// The latest refusal seen within `within`, as librdkafka gave it.
 pub fn latest(within: Duration) -> Option<String> {
-    let latest = LATEST.lock().unwrap_or_else(|e| e.into_inner());
-    latest
+    let seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    seen.latest
         .as_ref()
-        .filter(|r| r.seen.elapsed() <= within)
-        .map(|r| r.reason.clone())
+        .filter(|(_, at)| at.elapsed() <= within)
+        .map(|(reason, _)| reason.clone())
 }
 
 /// What [`explain`] starts a refusal with.
@@ -94,21 +103,19 @@ fn reason_of(message: &str) -> &str {
 
 /// Notes a refusal; returns whether to log it now.
 fn note(reason: &str, now: Instant) -> bool {
-    let mut latest = LATEST.lock().unwrap_or_else(|e| e.into_inner());
-    let log = match latest.as_ref() {
-        Some(r) => r.reason != reason || now.duration_since(r.logged) >= REPEAT_EVERY,
-        None => true,
-    };
-    let logged = match latest.as_ref() {
-        Some(r) if !log => r.logged,
-        _ => now,
-    };
-    *latest = Some(Refusal {
-        reason: reason.to_string(),
-        seen: now,
-        logged,
-    });
-    log
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    seen.latest = Some((reason.to_string(), now));
+    let due = seen
+        .logged
+        .get(reason)
+        .is_none_or(|at| now.saturating_duration_since(*at) >= REPEAT_EVERY);
+    if due {
+        if seen.logged.len() >= REASONS_KEPT {
+            seen.logged.clear();
+        }
+        seen.logged.insert(reason.to_string(), now);
+    }
+    due
 }
 
 /// Collects an event's `message` field, and the target of an event that came from the `log`
@@ -198,6 +205,15 @@ mod tests {
         assert!(note(
             "untrusted certificate",
             start + REPEAT_EVERY + Duration::from_secs(1)
+        ));
+        // Two brokers refusing in turn: each reason keeps its own interval.
+        assert!(!note(
+            "wrong password",
+            start + REPEAT_EVERY + Duration::from_secs(2)
+        ));
+        assert!(!note(
+            "untrusted certificate",
+            start + REPEAT_EVERY + Duration::from_secs(3)
         ));
         assert_eq!(
             latest(Duration::from_secs(3600)).as_deref(),
