@@ -193,8 +193,11 @@ def serving(binary, broker, workdir, label):
 
 
 def upload(runtime, data, name=None):
+    """POSTs a module. The API compiles it before it answers: a Python or JavaScript component
+    (12-20 MB) takes 30-60 s in a debug build with both cores busy, so the client waits up to
+    the server's own request timeout (300 s), not the default 60 s."""
     path = "/v1/modules" + (f"?name={name}" if name else "")
-    return runtime.api("POST", path, body=data, content_type="application/wasm")
+    return runtime.api("POST", path, body=data, content_type="application/wasm", timeout=300)
 
 
 def job_spec(name, module, inputs, output, **extra):
