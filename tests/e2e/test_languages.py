@@ -25,9 +25,9 @@ LANGUAGES = ("py", "js", "c")
 
 # Both tests on one xdist worker (scripts/test runs `--dist loadgroup`), so they share the
 # module's `components`: the second then finds the Python and JavaScript components in the
-# compile cache. Split over two workers, each built its own components (not byte-identical
-# from build to build), and each compiled them at once with both cores busy: a debug build
-# took 59 s for the JavaScript one, and an upload's reply came after the client's 60 s.
+# compile cache. Split over two workers, each built its own components and compiled them at
+# once with both cores busy (the cache did not help across builds): a debug build took 59 s
+# for the JavaScript one, and an upload's reply came after the client's 60 s.
 pytestmark = pytest.mark.xdist_group("languages")
 
 # Words the languages' own Unicode tables would split or lower-case differently.
