@@ -11,9 +11,14 @@ the security wrong fails: a wrong password, an untrusted certificate or a proper
 with a message that says which, plaintext with where to look, and a missing client certificate
 (which librdkafka only sees as a closed connection) at least without writing anything."""
 
+import json
+import os
 import subprocess
 
 import pytest
+import trustme
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from conftest import ROOT, free_port
 from control import Runtime, job_spec, job_status, upload, wait_for, word_count_bytes
@@ -28,7 +33,6 @@ class SecuredCluster:
     """The broker behind its TLS front, and the settings clients need for it."""
 
     def __init__(self, workdir):
-        import trustme
         self.dir = workdir
         ca = trustme.CA()
         self.ca_path = workdir / "ca.pem"
@@ -71,7 +75,6 @@ def secured(tmp_path_factory):
 
 def weir_cli(weir, *args, env=None, input=None, timeout=90):
     """Runs `weir ARGS` with only `env`'s WEIR_KAFKA_* variables (none of the caller's)."""
-    import os
     base = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
     return subprocess.run([weir, *map(str, args)], capture_output=True, text=True,
                           env={**base, **(env or {})}, input=input, timeout=timeout)
@@ -84,7 +87,6 @@ def flags(properties):
 def test_a_runtime_with_sasl_ssl_properties_counts_exactly_and_the_cli_reaches_the_cluster(
         weir, secured, tmp_path):
     # The independent client cannot reach it without the security settings: the cluster is secured.
-    from confluent_kafka.admin import AdminClient
     with pytest.raises(Exception):
         AdminClient({"bootstrap.servers": secured.bootstrap}).list_topics(timeout=5)
 
@@ -110,7 +112,6 @@ def test_a_runtime_with_sasl_ssl_properties_counts_exactly_and_the_cli_reaches_t
         # half through the independent client; the closing records through the latter, one per
         # partition.
         half = len(stream.records) // 2
-        import json
         lines = "".join(json.dumps({"key": f"k{i}", "value": line, "timestamp": ts}) + "\n"
                         for i, (_, ts, line) in enumerate(stream.records[:half]))
         produced = weir_cli(weir, "produce", "--brokers", secured.bootstrap, "--topic", source, "--json",
@@ -145,7 +146,6 @@ def test_each_security_mistake_is_named_instead_of_a_timeout(weir, secured, tmp_
     assert "refused the connection" in done.stderr and "SASL authentication" in done.stderr, done.stderr
 
     # A CA that did not sign the broker's certificate.
-    import trustme
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     done = weir_cli(weir, *produce, *flags({**secured.properties, "ssl.ca.location": other}),
@@ -191,7 +191,6 @@ def test_each_security_mistake_is_named_instead_of_a_timeout(weir, secured, tmp_
         rt.stop()
 
     # The secured cluster is unharmed: nothing was written by the refused clients.
-    from confluent_kafka import Consumer, TopicPartition
     consumer = Consumer({**secured.client, "group.id": unique("check")})
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)

@@ -312,15 +312,15 @@ pub fn consumer_topic_partitions<C: rdkafka::consumer::ConsumerContext>(
             brokers,
             timeout,
             source,
-            why,
-        }) if !why.as_deref().is_some_and(refusals::is_explained_refusal) => {
+            ..
+        }) => {
             // Not subscribed and nothing assigned: a poll serves events and returns no record.
             for _ in 0..5 {
                 let _ = consumer.poll(Duration::from_millis(100));
             }
             Err(TopicError::Unreachable {
                 brokers,
-                why: refusals::explain(timeout).or(why),
+                why: refusals::explain(timeout),
                 timeout,
                 source,
             })

@@ -125,11 +125,6 @@ impl ClientProperties {
         self.0.extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The keys, in order (never the values: some are secrets).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)

@@ -52,16 +52,13 @@ pub fn latest(within: Duration) -> Option<String> {
         .map(|(reason, _)| reason.clone())
 }
 
-/// What [`explain`] starts a refusal with.
-const REFUSED: &str = "the cluster refused the connection: ";
-
 /// Why brokers did not answer within `timeout`, when Weir can tell: the refusal librdkafka
 /// reported meanwhile ([`latest`]), or else, when no `security.protocol` is set, a pointer to
 /// the security properties, since a plaintext client to a TLS listener only sees the
 /// connection closed, as when a broker restarts.
 pub fn explain(timeout: Duration) -> Option<String> {
     if let Some(refusal) = latest(timeout + Duration::from_secs(1)) {
-        return Some(format!("{REFUSED}{refusal}"));
+        return Some(format!("the cluster refused the connection: {refusal}"));
     }
     let secured =
         super::properties::installed().is_some_and(|p| p.keys().any(|key| key == "security.protocol"));
@@ -71,11 +68,6 @@ pub fn explain(timeout: Duration) -> Option<String> {
          \"Secured clusters\")"
             .to_string()
     })
-}
-
-/// Whether `why` (from [`explain`]) names a refusal.
-pub fn is_explained_refusal(why: &str) -> bool {
-    why.starts_with(REFUSED)
 }
 
 /// Whether librdkafka's report `text` is the cluster refusing the connection (authentication,
